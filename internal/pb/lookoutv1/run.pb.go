@@ -386,6 +386,8 @@ type Run struct {
 	AgentId        string                 `protobuf:"bytes,10,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"` // the instance that claimed it
 	Result         *RunResult             `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`                  // set when done
 	Manual         bool                   `protobuf:"varint,12,opt,name=manual,proto3" json:"manual,omitempty"`                 // triggered by `run`, not by the schedule
+	Secrets        []*SecretRef           `protobuf:"bytes,13,rep,name=secrets,proto3" json:"secrets,omitempty"`                // exactly what FetchRunSecrets may release for this run
+	MonitorVersion int64                  `protobuf:"varint,14,opt,name=monitor_version,json=monitorVersion,proto3" json:"monitor_version,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -502,6 +504,20 @@ func (x *Run) GetManual() bool {
 		return x.Manual
 	}
 	return false
+}
+
+func (x *Run) GetSecrets() []*SecretRef {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *Run) GetMonitorVersion() int64 {
+	if x != nil {
+		return x.MonitorVersion
+	}
+	return 0
 }
 
 type RunResult struct {
@@ -1095,7 +1111,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12-\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\xcb\x03\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\xa5\x04\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1d\n" +
 	"\n" +
@@ -1110,7 +1126,9 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\bagent_id\x18\n" +
 	" \x01(\tR\aagentId\x12-\n" +
 	"\x06result\x18\v \x01(\v2\x15.lookout.v1.RunResultR\x06result\x12\x16\n" +
-	"\x06manual\x18\f \x01(\bR\x06manual\"\xab\x04\n" +
+	"\x06manual\x18\f \x01(\bR\x06manual\x12/\n" +
+	"\asecrets\x18\r \x03(\v2\x15.lookout.v1.SecretRefR\asecrets\x12'\n" +
+	"\x0fmonitor_version\x18\x0e \x01(\x03R\x0emonitorVersion\"\xab\x04\n" +
 	"\tRunResult\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1d\n" +
@@ -1251,31 +1269,32 @@ var file_lookout_v1_run_proto_depIdxs = []int32{
 	11, // 6: lookout.v1.Run.scheduled_at:type_name -> google.protobuf.Timestamp
 	11, // 7: lookout.v1.Run.deadline:type_name -> google.protobuf.Timestamp
 	6,  // 8: lookout.v1.Run.result:type_name -> lookout.v1.RunResult
-	11, // 9: lookout.v1.RunResult.started_at:type_name -> google.protobuf.Timestamp
-	11, // 10: lookout.v1.RunResult.finished_at:type_name -> google.protobuf.Timestamp
-	1,  // 11: lookout.v1.RunResult.outcome:type_name -> lookout.v1.Outcome
-	2,  // 12: lookout.v1.RunResult.error_class:type_name -> lookout.v1.ErrorClass
-	10, // 13: lookout.v1.RunResult.steps:type_name -> lookout.v1.StepResult
-	14, // 14: lookout.v1.Timings.dns:type_name -> google.protobuf.Duration
-	14, // 15: lookout.v1.Timings.connect:type_name -> google.protobuf.Duration
-	14, // 16: lookout.v1.Timings.tls:type_name -> google.protobuf.Duration
-	14, // 17: lookout.v1.Timings.first_byte:type_name -> google.protobuf.Duration
-	14, // 18: lookout.v1.Timings.download:type_name -> google.protobuf.Duration
-	14, // 19: lookout.v1.Timings.total:type_name -> google.protobuf.Duration
-	15, // 20: lookout.v1.AssertionResult.assertion:type_name -> lookout.v1.Assertion
-	7,  // 21: lookout.v1.StepResult.timings:type_name -> lookout.v1.Timings
-	16, // 22: lookout.v1.StepResult.request_headers:type_name -> lookout.v1.Header
-	16, // 23: lookout.v1.StepResult.response_headers:type_name -> lookout.v1.Header
-	8,  // 24: lookout.v1.StepResult.assertions:type_name -> lookout.v1.AssertionResult
-	9,  // 25: lookout.v1.StepResult.variables:type_name -> lookout.v1.ExtractedVariable
-	17, // 26: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
-	2,  // 27: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
-	14, // 28: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	4,  // 9: lookout.v1.Run.secrets:type_name -> lookout.v1.SecretRef
+	11, // 10: lookout.v1.RunResult.started_at:type_name -> google.protobuf.Timestamp
+	11, // 11: lookout.v1.RunResult.finished_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: lookout.v1.RunResult.outcome:type_name -> lookout.v1.Outcome
+	2,  // 13: lookout.v1.RunResult.error_class:type_name -> lookout.v1.ErrorClass
+	10, // 14: lookout.v1.RunResult.steps:type_name -> lookout.v1.StepResult
+	14, // 15: lookout.v1.Timings.dns:type_name -> google.protobuf.Duration
+	14, // 16: lookout.v1.Timings.connect:type_name -> google.protobuf.Duration
+	14, // 17: lookout.v1.Timings.tls:type_name -> google.protobuf.Duration
+	14, // 18: lookout.v1.Timings.first_byte:type_name -> google.protobuf.Duration
+	14, // 19: lookout.v1.Timings.download:type_name -> google.protobuf.Duration
+	14, // 20: lookout.v1.Timings.total:type_name -> google.protobuf.Duration
+	15, // 21: lookout.v1.AssertionResult.assertion:type_name -> lookout.v1.Assertion
+	7,  // 22: lookout.v1.StepResult.timings:type_name -> lookout.v1.Timings
+	16, // 23: lookout.v1.StepResult.request_headers:type_name -> lookout.v1.Header
+	16, // 24: lookout.v1.StepResult.response_headers:type_name -> lookout.v1.Header
+	8,  // 25: lookout.v1.StepResult.assertions:type_name -> lookout.v1.AssertionResult
+	9,  // 26: lookout.v1.StepResult.variables:type_name -> lookout.v1.ExtractedVariable
+	17, // 27: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
+	2,  // 28: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
+	14, // 29: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_run_proto_init() }

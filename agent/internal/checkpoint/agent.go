@@ -1,0 +1,246 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/lookout-synthetics/lookout/agent/internal/identity"
+	"github.com/lookout-synthetics/lookout/agent/internal/runner"
+	"github.com/lookout-synthetics/lookout/internal/natsbus"
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// Tap, when set, sees every payload the agent receives from the controller, decoded: NATS messages,
+// gRPC responses, and unsealed run secrets. Tests use it to prove what a private agent never gets.
+type Tap func(channel string, payload []byte)
+
+// Options configure an Agent.
+type Options struct {
+	Identity *identity.Identity
+	Version  string
+	Logger   *slog.Logger
+	Runner   runner.Options
+	// Heartbeat is how often the agent tells the controller it is alive; default 10s.
+	Heartbeat time.Duration
+	// MaxConcurrent bounds runs executing at once; default 64.
+	MaxConcurrent int
+	Tap           Tap
+}
+
+// Agent is a running checkpoint instance.
+type Agent struct {
+	o      Options
+	id     *identity.Identity
+	log    *slog.Logger
+	conn   *grpc.ClientConn
+	client pb.AgentServiceClient
+	runner *runner.Runner
+	certs  *certCache
+	sem    chan struct{}
+	wg     sync.WaitGroup
+}
+
+// New connects the gRPC client (lazily) and prepares the runner.
+func New(o Options) (*Agent, error) {
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 10 * time.Second
+	}
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = 64
+	}
+	if o.Runner.Logger == nil {
+		o.Runner.Logger = o.Logger
+	}
+	a := &Agent{o: o, id: o.Identity, log: o.Logger, runner: runner.New(o.Runner), certs: newCertCache(), sem: make(chan struct{}, o.MaxConcurrent)}
+	dialOpts := []grpc.DialOption{
+		grpc.WithTransportCredentials(credentials.NewTLS(a.id.TLSConfig())),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+	}
+	if o.Tap != nil {
+		dialOpts = append(dialOpts, grpc.WithUnaryInterceptor(a.tapUnary))
+	}
+	conn, err := grpc.NewClient(a.id.Controller, dialOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("controller address %q: %w", a.id.Controller, err)
+	}
+	a.conn, a.client = conn, pb.NewAgentServiceClient(conn)
+	return a, nil
+}
+
+func (a *Agent) tapUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if m, ok := reply.(proto.Message); ok && err == nil {
+		b, _ := proto.Marshal(m)
+		a.o.Tap("grpc:"+method, b)
+	}
+	return err
+}
+
+// Run serves until ctx ends, then waits for runs in flight to report.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.conn.Close()
+	nc, err := a.connectNATS()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	sub, err := nc.QueueSubscribe(a.id.RunSubject, a.id.QueueGroup, func(msg *nats.Msg) { a.onRequest(ctx, msg.Data) })
+	if err != nil {
+		return fmt.Errorf("subscribing to runs: %w", err)
+	}
+	if err := nc.Flush(); err != nil {
+		return fmt.Errorf("subscribing to runs: %w", err)
+	}
+	if err := nc.LastError(); err != nil {
+		return fmt.Errorf("NATS refused the subscription: %w", err)
+	}
+	a.log.Info("agent ready", "agent", a.id.AgentID, "checkpoint", a.id.CheckpointName, "kind", a.id.Kind, "nats", a.id.NATSURL)
+	a.heartbeats(ctx)
+	_ = sub.Unsubscribe()
+	a.wg.Wait()
+	return nil
+}
+
+func (a *Agent) connectNATS() (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("lookout-agent " + a.id.AgentID),
+		nats.CustomInboxPrefix(natsbus.InboxPrefix(a.id.AgentID)),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { a.log.Warn("NATS disconnected", "err", err) }),
+		nats.ReconnectHandler(func(*nats.Conn) { a.log.Info("NATS reconnected") }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Warn("NATS error", "err", err) }),
+	}
+	opts = append(opts, nats.Secure(a.id.TLSConfig()))
+	nc, err := nats.Connect(a.id.NATSURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to NATS at %s: %w", a.id.NATSURL, err)
+	}
+	return nc, nil
+}
+
+func (a *Agent) heartbeats(ctx context.Context) {
+	t := time.NewTicker(a.o.Heartbeat)
+	defer t.Stop()
+	for {
+		a.heartbeat(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) heartbeat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := a.client.Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version}); err != nil && ctx.Err() == nil {
+		a.log.Warn("heartbeat failed", "err", err)
+	}
+}
+
+func (a *Agent) onRequest(ctx context.Context, data []byte) {
+	if a.o.Tap != nil {
+		a.o.Tap("nats:"+a.id.RunSubject, data)
+	}
+	req := &pb.RunRequest{}
+	if err := proto.Unmarshal(data, req); err != nil {
+		a.log.Error("dropping a malformed run request", "err", err)
+		return
+	}
+	select {
+	case a.sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer func() { <-a.sem; a.wg.Done() }()
+		a.execute(context.WithoutCancel(ctx), req)
+	}()
+}
+
+// execute runs one request and reports its result. It is bounded by the run's deadline, not by the
+// agent's lifetime: a run in flight at shutdown still reports.
+func (a *Agent) execute(ctx context.Context, req *pb.RunRequest) {
+	ctx, cancel := context.WithDeadline(ctx, req.Deadline.AsTime())
+	defer cancel()
+	log := a.log.With("run", req.RunId, "monitor", req.GetMonitor().GetName())
+	res, claimed := a.perform(ctx, req)
+	if !claimed {
+		return
+	}
+	a.report(ctx, log, res)
+}
+
+// perform claims the run and runs it. A run another instance claimed is not ours: claimed=false.
+func (a *Agent) perform(ctx context.Context, req *pb.RunRequest) (*pb.RunResult, bool) {
+	if a.id.Private() && wantsPlatform(req) {
+		// Never even ask for it. The controller refuses such runs before dispatch; reaching this
+		// line means something upstream is wrong, so say so loudly and let the run expire.
+		a.log.Error("refusing a run that asks for the platform certificate on a private checkpoint; not claiming it", "run", req.RunId, "monitor", req.GetMonitor().GetName())
+		return nil, false
+	}
+	secrets, err := a.fetch(ctx, req)
+	if err != nil {
+		return nil, false
+	}
+	rs, err := a.resolve(secrets)
+	if err != nil {
+		return refusal(req, classOf(err), err.Error()), true
+	}
+	res := a.runner.Run(ctx, req, rs)
+	res.AgentId = a.id.AgentID
+	return res, true
+}
+
+func wantsPlatform(req *pb.RunRequest) bool {
+	for _, st := range req.GetMonitor().GetSteps() {
+		if st.GetRequest().GetClientCertificate().GetSource() == pb.CertificateSource_CERTIFICATE_SOURCE_PLATFORM {
+			return true
+		}
+	}
+	return false
+}
+
+func refusal(req *pb.RunRequest, class pb.ErrorClass, msg string) *pb.RunResult {
+	now := time.Now()
+	return &pb.RunResult{RunId: req.RunId, Attempt: req.Attempt, Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: class, Message: msg,
+		StartedAt: timestamp(now), FinishedAt: timestamp(now)}
+}
+
+// report sends the result, retrying transient failures until the run's deadline.
+func (a *Agent) report(ctx context.Context, log *slog.Logger, res *pb.RunResult) {
+	wait := 200 * time.Millisecond
+	for {
+		_, err := a.client.ReportResult(ctx, &pb.ReportResultRequest{Result: res})
+		if err == nil {
+			log.Info("run reported", "outcome", res.Outcome.String(), "message", res.Message)
+			return
+		}
+		if !transient(err) || ctx.Err() != nil {
+			log.Error("could not report the run's result", "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			log.Error("could not report the run's result before its deadline", "err", err)
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+var errPlatformOffered = errors.New("policy: the controller offered platform certificate material to this private checkpoint; refused and discarded")

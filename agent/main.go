@@ -1,0 +1,166 @@
+// Command lookout-agent runs a Lookout checkpoint agent.
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lookout-synthetics/lookout/agent/internal/checkpoint"
+	"github.com/lookout-synthetics/lookout/agent/internal/identity"
+	"github.com/lookout-synthetics/lookout/agent/internal/runner"
+	"github.com/lookout-synthetics/lookout/internal/buildinfo"
+	"github.com/lookout-synthetics/lookout/internal/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(os.Stderr, "lookout-agent: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	controller, tokenFile, stateDir, caFile, targetCAFile, metricsListen, instance, logFormat, logLevel string
+	version                                                                                             bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("lookout-agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host, _ := os.Hostname()
+	fs.StringVar(&c.controller, "controller", "", "controller gRPC address host:port (required on first start)")
+	fs.StringVar(&c.tokenFile, "token-file", "", "enrollment token file (first start only)")
+	fs.StringVar(&c.stateDir, "state-dir", "", "directory for the agent's identity (required)")
+	fs.StringVar(&c.caFile, "ca-file", "", "controller CA certificate (first start only)")
+	fs.StringVar(&c.targetCAFile, "target-ca-file", "", "extra CA certificates (PEM) to trust for monitored APIs, besides the system's")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "address for /metrics (Prometheus)")
+	fs.StringVar(&c.instance, "instance-name", host, "name of this instance, shown in `checkpoint list`")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if c.version {
+		fmt.Fprintln(stdout, buildinfo.Version)
+		return nil
+	}
+	if c.stateDir == "" {
+		return errors.New("--state-dir is required")
+	}
+	log, err := logging.New(stderr, c.logFormat, c.logLevel)
+	if err != nil {
+		return err
+	}
+	id, err := loadOrEnroll(ctx, c, log)
+	if err != nil {
+		return err
+	}
+	if c.controller != "" {
+		id.Controller = c.controller
+	}
+	if err := serveMetrics(c.metricsListen); err != nil {
+		return err
+	}
+	roots, err := targetRoots(c.targetCAFile)
+	if err != nil {
+		return err
+	}
+	a, err := checkpoint.New(checkpoint.Options{Identity: id, Version: buildinfo.Version, Logger: log, Runner: runner.Options{RootCAs: roots}})
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+func loadOrEnroll(ctx context.Context, c config, log *slog.Logger) (*identity.Identity, error) {
+	id, err := identity.Load(c.stateDir)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if c.controller == "" || c.tokenFile == "" || c.caFile == "" {
+		return nil, fmt.Errorf("%s holds no identity yet: to enroll, pass --controller, --token-file and --ca-file", c.stateDir)
+	}
+	tok, err := os.ReadFile(c.tokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading --token-file: %w", err)
+	}
+	caPEM, err := os.ReadFile(c.caFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading --ca-file: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	id, err = identity.Enroll(ctx, identity.EnrollOptions{Controller: c.controller, Token: strings.TrimSpace(string(tok)), CAPEM: caPEM,
+		StateDir: c.stateDir, InstanceName: c.instance, Version: buildinfo.Version})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("enrolled", "agent", id.AgentID, "checkpoint", id.CheckpointName, "kind", id.Kind)
+	return id, nil
+}
+
+// targetRoots is the system pool plus the PEM certificates in file (nil: the system pool alone).
+func targetRoots(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pemBytes, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading --target-ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("--target-ca-file %s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+func serveMetrics(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	go func() { _ = (&http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}).Serve(lis) }()
+	return nil
+}

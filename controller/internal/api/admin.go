@@ -1,0 +1,357 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
+	"github.com/lookout-synthetics/lookout/controller/internal/monitorfile"
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// Vault is the part of the vault the API uses.
+type Vault interface {
+	AddCertificate(name, description string, archive []byte, password string) (*pb.VaultItem, []string, error)
+	AddCredentials(name, description, username, password string) (*pb.VaultItem, error)
+	List() ([]*pb.VaultItem, error)
+	Get(nameOrID string) (*pb.VaultItem, error)
+	Delete(nameOrID string) error
+	Material(nameOrID string) (*pb.RunSecret, error)
+}
+
+// Platform is the platform certificate as loaded at start-up (nil when not configured).
+type Platform struct {
+	Material *pb.RunSecret // certificate chain + PKCS#8 key: only ever sealed to public agents
+	Info     *pb.CertificateInfo
+	PEM      string // public certificate chain
+}
+
+// Admin implements AdminService.
+type Admin struct {
+	pb.UnimplementedAdminServiceServer
+	Store      *store.Store
+	Vault      Vault
+	Dispatcher *dispatcher.Dispatcher
+	Platform   *Platform
+	Resync     func() // called after monitors change, to update the schedule
+	Logger     *slog.Logger
+	// OnlineWindow: an agent seen within it is online.
+	OnlineWindow time.Duration
+}
+
+func (a *Admin) audit(action, target string) {
+	if err := a.Store.Audit(store.AuditEntry{Actor: "admin", Action: action, Target: target}); err != nil {
+		a.Logger.Error("writing audit entry", "err", err)
+	}
+}
+
+// AddCertificate imports a PKCS#12 archive into the vault.
+func (a *Admin) AddCertificate(_ context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
+	it, warnings, err := a.Vault.AddCertificate(req.Name, req.Description, req.Archive, req.Password)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	a.audit("vault_add_certificate", it.Name)
+	return &pb.AddVaultItemResponse{Item: it, Warnings: warnings}, nil
+}
+
+// AddCredentials stores a credential set.
+func (a *Admin) AddCredentials(_ context.Context, req *pb.AddCredentialsRequest) (*pb.AddVaultItemResponse, error) {
+	it, err := a.Vault.AddCredentials(req.Name, req.Description, req.Username, req.Password)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	a.audit("vault_add_credentials", it.Name)
+	return &pb.AddVaultItemResponse{Item: it}, nil
+}
+
+// ListVaultItems lists metadata.
+func (a *Admin) ListVaultItems(context.Context, *pb.ListVaultItemsRequest) (*pb.ListVaultItemsResponse, error) {
+	items, err := a.Vault.List()
+	return &pb.ListVaultItemsResponse{Items: items}, toStatus(err)
+}
+
+// GetVaultItem returns one item's metadata.
+func (a *Admin) GetVaultItem(_ context.Context, req *pb.GetVaultItemRequest) (*pb.VaultItem, error) {
+	it, err := a.Vault.Get(req.Name)
+	return it, toStatus(err)
+}
+
+// DeleteVaultItem deletes an item no monitor uses.
+func (a *Admin) DeleteVaultItem(_ context.Context, req *pb.DeleteVaultItemRequest) (*pb.DeleteVaultItemResponse, error) {
+	it, err := a.Vault.Get(req.Name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	users, err := a.monitorsUsing(it.Name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(users) > 0 {
+		return nil, status.Errorf(codes.FailedPrecondition, "vault item %q is used by monitor(s) %s: change or delete them first", it.Name, strings.Join(users, ", "))
+	}
+	if err := a.Vault.Delete(it.Id); err != nil {
+		return nil, toStatus(err)
+	}
+	a.audit("vault_delete", it.Name)
+	return &pb.DeleteVaultItemResponse{}, nil
+}
+
+func (a *Admin) monitorsUsing(item string) ([]string, error) {
+	ms, err := a.Store.Monitors()
+	var users []string
+	for _, m := range ms {
+		for _, st := range m.Steps {
+			req := st.GetRequest()
+			cc := req.GetClientCertificate()
+			if (cc.GetSource() == pb.CertificateSource_CERTIFICATE_SOURCE_VAULT && cc.Item == item) || req.GetAuth().GetCredentials() == item {
+				users = append(users, m.Name)
+				break
+			}
+		}
+	}
+	return users, err
+}
+
+// ApplyMonitor parses, checks and stores a monitor file.
+func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*pb.ApplyMonitorResponse, error) {
+	if f := req.Format; f != "" && f != "lookout" {
+		return nil, status.Errorf(codes.InvalidArgument, "format %q is not supported yet; use lookout", f)
+	}
+	m, err := monitorfile.Parse(req.Source)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), err)
+	}
+	if errs := a.checkReferences(m); len(errs) > 0 {
+		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), errs)
+	}
+	stored, created, changed, err := a.Store.PutMonitor(m)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if changed {
+		a.audit("monitor_apply", stored.Name)
+		a.Resync()
+	}
+	return &pb.ApplyMonitorResponse{Monitor: stored, Created: created, Changed: changed}, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// checkReferences checks what a monitor names outside itself: checkpoints, vault items and the
+// platform certificate — which is refused outright on private checkpoints.
+func (a *Admin) checkReferences(m *pb.Monitor) pb.FieldErrors {
+	var errs pb.FieldErrors
+	var private []string
+	for i, name := range m.Checkpoints {
+		cp, err := a.Store.Checkpoint(name)
+		if err != nil {
+			errs = append(errs, pb.FieldError{Path: fmt.Sprintf("checkpoints[%d]", i),
+				Msg: fmt.Sprintf("checkpoint %q does not exist; create it with `lookout-controller checkpoint token --name %s --kind public|private`", name, name)})
+			continue
+		}
+		if cp.Kind == pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE {
+			private = append(private, name)
+		}
+	}
+	for i, st := range m.Steps {
+		errs = append(errs, a.checkStep(fmt.Sprintf("steps[%d].request", i), st.GetRequest(), private)...)
+	}
+	return errs
+}
+
+func (a *Admin) checkStep(path string, req *pb.HttpRequest, private []string) pb.FieldErrors {
+	var errs pb.FieldErrors
+	if req == nil {
+		return nil
+	}
+	cc := req.GetClientCertificate()
+	switch cc.GetSource() {
+	case pb.CertificateSource_CERTIFICATE_SOURCE_PLATFORM:
+		if len(private) > 0 {
+			errs = append(errs, pb.FieldError{Path: path + ".client_certificate", Msg: fmt.Sprintf(
+				"the platform certificate cannot be used on private checkpoint(s) %s: its private key never leaves the operator's public checkpoints; use a vault certificate ({source: vault, item: …}) or run this monitor on public checkpoints only",
+				strings.Join(private, ", "))})
+		}
+		if a.Platform == nil {
+			errs = append(errs, pb.FieldError{Path: path + ".client_certificate", Msg: "no platform certificate is configured on this controller (start it with --platform-cert-file)"})
+		}
+	case pb.CertificateSource_CERTIFICATE_SOURCE_VAULT:
+		errs = append(errs, a.checkItem(path+".client_certificate.item", cc.Item, pb.VaultItemType_VAULT_ITEM_TYPE_CERTIFICATE)...)
+	}
+	if c := req.GetAuth().GetCredentials(); c != "" {
+		errs = append(errs, a.checkItem(path+".auth.credentials", c, pb.VaultItemType_VAULT_ITEM_TYPE_CREDENTIALS)...)
+	}
+	return errs
+}
+
+func (a *Admin) checkItem(path, name string, want pb.VaultItemType) pb.FieldErrors {
+	it, err := a.Vault.Get(name)
+	if err != nil {
+		return pb.FieldErrors{{Path: path, Msg: fmt.Sprintf("vault item %q does not exist; add it with `lookout-controller vault add-…` first", name)}}
+	}
+	if it.Type != want {
+		return pb.FieldErrors{{Path: path, Msg: fmt.Sprintf("vault item %q is a %s, not a %s", name, typeName(it.Type), typeName(want))}}
+	}
+	return nil
+}
+
+func typeName(t pb.VaultItemType) string {
+	return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
+}
+
+// ListMonitors lists monitors by name.
+func (a *Admin) ListMonitors(context.Context, *pb.ListMonitorsRequest) (*pb.ListMonitorsResponse, error) {
+	ms, err := a.Store.Monitors()
+	slices.SortFunc(ms, func(x, y *pb.Monitor) int { return strings.Compare(x.Name, y.Name) })
+	return &pb.ListMonitorsResponse{Monitors: ms}, toStatus(err)
+}
+
+// GetMonitor returns one monitor.
+func (a *Admin) GetMonitor(_ context.Context, req *pb.GetMonitorRequest) (*pb.Monitor, error) {
+	m, err := a.Store.Monitor(req.Name)
+	return m, toStatus(err)
+}
+
+// DeleteMonitor deletes a monitor; its results stay.
+func (a *Admin) DeleteMonitor(_ context.Context, req *pb.DeleteMonitorRequest) (*pb.DeleteMonitorResponse, error) {
+	if err := a.Store.DeleteMonitor(req.Name); err != nil {
+		return nil, toStatus(err)
+	}
+	a.audit("monitor_delete", req.Name)
+	a.Resync()
+	return &pb.DeleteMonitorResponse{}, nil
+}
+
+// CreateEnrollmentToken creates the checkpoint if needed and a one-time token for one agent.
+func (a *Admin) CreateEnrollmentToken(_ context.Context, req *pb.CreateEnrollmentTokenRequest) (*pb.CreateEnrollmentTokenResponse, error) {
+	if err := checkName(req.CheckpointName); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "name: %v", err)
+	}
+	if req.Kind == pb.CheckpointKind_CHECKPOINT_KIND_UNSPECIFIED {
+		return nil, status.Error(codes.InvalidArgument, "kind: say whether the checkpoint is public (run by you) or private (run by a customer)")
+	}
+	ttl := 24 * time.Hour
+	if req.Ttl != nil {
+		ttl = req.Ttl.AsDuration()
+	}
+	if ttl <= 0 || ttl > 30*24*time.Hour {
+		return nil, status.Error(codes.InvalidArgument, "ttl: must be between 1s and 720h")
+	}
+	cp, err := a.Store.EnsureCheckpoint(req.CheckpointName, req.Kind)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	token := newToken()
+	if err := a.Store.CreateToken(token, cp.Id, ttl); err != nil {
+		return nil, toStatus(err)
+	}
+	a.audit("enrollment_token_create", cp.Name)
+	return &pb.CreateEnrollmentTokenResponse{Token: token, Checkpoint: cp}, nil
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return "lkt_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+func checkName(n string) error {
+	if n == "" || len(n) > 64 {
+		return fmt.Errorf("must be 1–64 characters")
+	}
+	for i, r := range n {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || (i > 0 && (r == '-' || r == '_' || r == '.'))
+		if !ok {
+			return fmt.Errorf("%q may hold letters, digits, '-', '_' and '.', and must start with a letter or digit", n)
+		}
+	}
+	return nil
+}
+
+// ListCheckpoints lists checkpoints with their agent instances and whether each is online.
+func (a *Admin) ListCheckpoints(context.Context, *pb.ListCheckpointsRequest) (*pb.ListCheckpointsResponse, error) {
+	cps, agents, err := a.Store.Checkpoints()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	byID := map[string]*pb.Checkpoint{}
+	for _, cp := range cps {
+		byID[cp.Id] = cp
+	}
+	now := time.Now()
+	for _, ag := range agents {
+		if cp := byID[ag.CheckpointID]; cp != nil {
+			cp.Agents = append(cp.Agents, &pb.AgentInstance{Id: ag.ID, CheckpointId: ag.CheckpointID, InstanceName: ag.InstanceName,
+				Version: ag.Version, EnrolledAt: timestamppb.New(ag.EnrolledAt), LastSeen: timestamppb.New(ag.LastSeen),
+				Online: !ag.Revoked && now.Sub(ag.LastSeen) < a.OnlineWindow, Revoked: ag.Revoked})
+		}
+	}
+	return &pb.ListCheckpointsResponse{Checkpoints: cps}, nil
+}
+
+// RevokeCheckpoint revokes every agent of a checkpoint.
+func (a *Admin) RevokeCheckpoint(_ context.Context, req *pb.RevokeCheckpointRequest) (*pb.RevokeCheckpointResponse, error) {
+	cp, err := a.Store.Checkpoint(req.Name)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	n, err := a.Store.RevokeCheckpoint(cp.Id)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	a.audit("checkpoint_revoke", cp.Name)
+	return &pb.RevokeCheckpointResponse{AgentsRevoked: int32(n)}, nil
+}
+
+// TriggerRun runs a monitor now.
+func (a *Admin) TriggerRun(_ context.Context, req *pb.TriggerRunRequest) (*pb.TriggerRunResponse, error) {
+	m, err := a.Store.Monitor(req.Monitor)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	var names []string
+	if req.Checkpoint != "" {
+		if !slices.Contains(m.Checkpoints, req.Checkpoint) {
+			return nil, status.Errorf(codes.InvalidArgument, "checkpoint: monitor %q does not run from checkpoint %q (it runs from %s)", m.Name, req.Checkpoint, strings.Join(m.Checkpoints, ", "))
+		}
+		names = []string{req.Checkpoint}
+	}
+	runs, err := a.Dispatcher.Dispatch(m, names, true)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.TriggerRunResponse{Runs: runs}, nil
+}
+
+// GetRun returns a run with its result when done.
+func (a *Admin) GetRun(_ context.Context, req *pb.GetRunRequest) (*pb.Run, error) {
+	r, err := a.Store.Run(req.RunId)
+	return r, toStatus(err)
+}
+
+// GetPlatformCertificate returns the platform certificate's public part.
+func (a *Admin) GetPlatformCertificate(context.Context, *pb.GetPlatformCertificateRequest) (*pb.GetPlatformCertificateResponse, error) {
+	if a.Platform == nil {
+		return &pb.GetPlatformCertificateResponse{}, nil
+	}
+	return &pb.GetPlatformCertificateResponse{Configured: true, CertificatePem: a.Platform.PEM, Info: a.Platform.Info}, nil
+}

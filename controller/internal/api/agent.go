@@ -1,0 +1,159 @@
+package api
+
+import (
+	"context"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
+	"github.com/lookout-synthetics/lookout/internal/natsbus"
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/pki"
+	"github.com/lookout-synthetics/lookout/internal/sealing"
+)
+
+// Agents implements AgentService.
+type Agents struct {
+	pb.UnimplementedAgentServiceServer
+	Store    *store.Store
+	Vault    Vault
+	CA       *pki.CA
+	Platform *Platform
+	NATSURL  string // what agents are told to connect to
+	CertTTL  time.Duration
+	Notify   func(*pb.RunResult)
+	Logger   *slog.Logger
+}
+
+// Enroll redeems a one-time token and issues the agent its identity. The checkpoint and its kind
+// come from the token, never from the agent.
+func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollResponse, error) {
+	if len(req.SealingPublicKey) != 32 {
+		return nil, status.Error(codes.InvalidArgument, "sealing_public_key: must be a 32-byte X25519 public key")
+	}
+	agentID := store.NewID("ag_")
+	cp, err := s.Store.RedeemToken(req.Token, store.Agent{ID: agentID, InstanceName: clip(req.InstanceName, 64), Version: clip(req.Version, 32), SealingKey: req.SealingPublicKey})
+	if err != nil {
+		s.Logger.Warn("enrollment refused", "instance", clip(req.InstanceName, 64), "err", err)
+		return nil, toStatus(err)
+	}
+	kind := store.KindName(cp.Kind)
+	der, err := s.CA.IssueAgentCertificate(req.CsrDer, pki.Identity{AgentID: agentID, CheckpointID: cp.Id, Kind: kind}, s.CertTTL)
+	if err != nil {
+		// The token is spent; the agent record stays unusable without a certificate. Say so.
+		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v (the token has been used; create a new one)", err)
+	}
+	subject, _ := natsbus.RunSubject(cp.Id)
+	s.audit(agentID, "enroll", cp.Name, "kind="+kind)
+	s.Logger.Info("agent enrolled", "agent", agentID, "checkpoint", cp.Name, "kind", kind, "instance", req.InstanceName)
+	return &pb.EnrollResponse{
+		AgentId: agentID, CheckpointId: cp.Id, CheckpointName: cp.Name, Kind: cp.Kind,
+		CertificatePem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), CaPem: s.CA.PEM,
+		NatsUrl: s.NATSURL, RunSubject: subject, QueueGroup: natsbus.QueueGroup(cp.Id),
+	}, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (s *Agents) audit(actor, action, target, detail string) {
+	if err := s.Store.Audit(store.AuditEntry{Actor: actor, Action: action, Target: target, Detail: detail}); err != nil {
+		s.Logger.Error("writing audit entry", "err", err)
+	}
+}
+
+// Heartbeat records that the agent is alive.
+func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
+	ag := agentFrom(ctx)
+	if _, err := s.Store.TouchAgent(ag.ID, clip(req.Version, 32)); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.HeartbeatResponse{ServerTime: timestamppb.Now()}, nil
+}
+
+// FetchRunSecrets claims the run for the calling agent and returns the secrets it needs, sealed to
+// that agent. Only the instance the run went to, only while it is live, and the platform certificate
+// only to a public checkpoint.
+func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
+	ag := agentFrom(ctx)
+	run, err := s.Store.ClaimRun(req.RunId, req.Attempt, ag)
+	if err != nil {
+		s.audit(ag.ID, "denied_fetch_run_secrets", req.RunId, err.Error())
+		return nil, toStatus(err)
+	}
+	cp, err := s.Store.Checkpoint(run.CheckpointId)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	secrets, names, err := s.material(run, cp)
+	if err != nil {
+		s.audit(ag.ID, "denied_fetch_run_secrets", run.RunId, err.Error())
+		return nil, err
+	}
+	plain, err := proto.Marshal(secrets)
+	if err != nil {
+		return nil, status.Error(codes.Internal, "encoding run secrets")
+	}
+	sealed, err := sealing.Seal(ag.SealingKey, sealing.Info(ag.ID, run.RunId, run.Attempt), plain)
+	clear(plain)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "sealing run secrets: %v", err)
+	}
+	s.audit(ag.ID, "fetch_run_secrets", run.RunId, "items="+strings.Join(names, ","))
+	return &pb.FetchRunSecretsResponse{Sealed: sealed}, nil
+}
+
+func (s *Agents) material(run *pb.Run, cp *pb.Checkpoint) (*pb.RunSecrets, []string, error) {
+	out := &pb.RunSecrets{}
+	var names []string
+	for _, ref := range run.Secrets {
+		var sec *pb.RunSecret
+		if ref.ItemId == dispatcher.PlatformItemID {
+			if cp.Kind != pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC || s.Platform == nil {
+				return nil, nil, status.Errorf(codes.PermissionDenied, "the platform certificate is never released to %s checkpoint %q", store.KindName(cp.Kind), cp.Name)
+			}
+			sec = s.Platform.Material
+		} else {
+			var err error
+			if sec, err = s.Vault.Material(ref.ItemId); err != nil {
+				return nil, nil, status.Errorf(codes.FailedPrecondition, "vault item %q for this run: %v", ref.Name, err)
+			}
+		}
+		out.Secrets = append(out.Secrets, sec)
+		names = append(names, fmt.Sprintf("%s@v%d", ref.Name, sec.Version))
+	}
+	return out, names, nil
+}
+
+// ReportResult stores an agent's result for a run it claimed. Reporting again is harmless.
+func (s *Agents) ReportResult(ctx context.Context, req *pb.ReportResultRequest) (*pb.ReportResultResponse, error) {
+	ag := agentFrom(ctx)
+	if req.Result == nil || req.Result.RunId == "" {
+		return nil, status.Error(codes.InvalidArgument, "result.run_id: required")
+	}
+	if proto.Size(req.Result) > 8<<20 {
+		return nil, status.Error(codes.InvalidArgument, "result: larger than 8 MiB")
+	}
+	stored, dup, err := s.Store.CompleteRun(req.Result, ag)
+	if err != nil {
+		s.audit(ag.ID, "denied_report_result", req.Result.RunId, err.Error())
+		return nil, toStatus(err)
+	}
+	if !dup {
+		s.Notify(stored)
+	}
+	return &pb.ReportResultResponse{Duplicate: dup}, nil
+}

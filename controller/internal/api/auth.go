@@ -1,0 +1,107 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
+	"github.com/lookout-synthetics/lookout/internal/pki"
+)
+
+const (
+	adminPrefix   = "/lookout.v1.AdminService/"
+	resultsPrefix = "/lookout.v1.ResultService/"
+	enrollMethod  = "/lookout.v1.AgentService/Enroll"
+)
+
+// Authenticator checks admin tokens and agent certificates.
+type Authenticator struct {
+	AdminToken string
+	Store      *store.Store
+}
+
+type agentKey struct{}
+
+// Unary is the unary server interceptor.
+func (a *Authenticator) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	ctx, err := a.authorize(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+// Stream is the stream server interceptor.
+func (a *Authenticator) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if _, err := a.authorize(ss.Context(), info.FullMethod); err != nil {
+		return err
+	}
+	return h(srv, ss)
+}
+
+func (a *Authenticator) authorize(ctx context.Context, method string) (context.Context, error) {
+	switch {
+	case strings.HasPrefix(method, adminPrefix), strings.HasPrefix(method, resultsPrefix):
+		return ctx, a.checkAdmin(ctx)
+	case method == enrollMethod:
+		return ctx, nil // the enrollment token in the request is the credential
+	default:
+		ag, err := a.agentFromPeer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return context.WithValue(ctx, agentKey{}, ag), nil
+	}
+}
+
+func (a *Authenticator) checkAdmin(ctx context.Context) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		return status.Error(codes.Unauthenticated, "no admin token: pass --token-file or set LOOKOUT_TOKEN_FILE (the controller writes it to <data-dir>/admin.token)")
+	}
+	tok, ok := strings.CutPrefix(vals[0], "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(a.AdminToken)) != 1 {
+		return status.Error(codes.Unauthenticated, "admin token is not valid for this controller (check --token-file)")
+	}
+	return nil
+}
+
+// agentFromPeer maps the verified client certificate to an enrolled, unrevoked agent.
+func (a *Authenticator) agentFromPeer(ctx context.Context) (store.Agent, error) {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return store.Agent{}, status.Error(codes.Unauthenticated, "no peer information")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 {
+		return store.Agent{}, status.Error(codes.Unauthenticated, "this call needs an enrolled agent's client certificate: enroll the agent with a token first")
+	}
+	id, err := pki.IdentityFromCert(ti.State.VerifiedChains[0][0])
+	if err != nil {
+		return store.Agent{}, status.Errorf(codes.Unauthenticated, "client certificate: %v", err)
+	}
+	ag, err := a.Store.Agent(id.AgentID)
+	switch {
+	case err != nil:
+		return store.Agent{}, status.Errorf(codes.Unauthenticated, "agent %s is not enrolled with this controller", id.AgentID)
+	case ag.Revoked:
+		return store.Agent{}, status.Errorf(codes.PermissionDenied, "agent %s has been revoked: enroll it again with a new token", id.AgentID)
+	case ag.CheckpointID != id.CheckpointID:
+		return store.Agent{}, status.Errorf(codes.PermissionDenied, "agent %s certificate names another checkpoint", id.AgentID)
+	}
+	return ag, nil
+}
+
+func agentFrom(ctx context.Context) store.Agent {
+	ag, _ := ctx.Value(agentKey{}).(store.Agent)
+	return ag
+}

@@ -1,0 +1,468 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// Command is one admin subcommand.
+type Command struct {
+	Name, Summary string
+	run           func(ctx context.Context, env Env, args []string) error
+}
+
+// Commands lists the admin subcommands, by their full names ("vault add-certificate" …).
+func Commands() []Command {
+	return []Command{
+		{"vault add-certificate", "add a PKCS#12 client certificate archive to the vault", vaultAddCertificate},
+		{"vault add-credentials", "add a username/password credential set to the vault", vaultAddCredentials},
+		{"vault list", "list vault items (metadata only)", vaultList},
+		{"vault show", "show one vault item's metadata", vaultShow},
+		{"vault delete", "delete a vault item no monitor uses", vaultDelete},
+		{"monitor apply", "create or update a monitor from a file (-f FILE)", monitorApply},
+		{"monitor list", "list monitors", monitorList},
+		{"monitor show", "show a monitor", monitorShow},
+		{"monitor delete", "delete a monitor", monitorDelete},
+		{"run", "run a monitor now: run MONITOR [--checkpoint C] [--wait]", runMonitor},
+		{"results tail", "stream results as they arrive [--monitor M] [--from-start]", resultsTail},
+		{"checkpoint token", "create a one-time enrollment token for a checkpoint agent", checkpointToken},
+		{"checkpoint list", "list checkpoints and their agent instances", checkpointList},
+		{"checkpoint revoke", "revoke every agent of a checkpoint", checkpointRevoke},
+		{"platform-certificate", "print the platform certificate (public part) and its fingerprint", platformCertificate},
+	}
+}
+
+// Find returns the command named by the first one or two args and the remaining args.
+func Find(args []string) (Command, []string, bool) {
+	for _, c := range Commands() {
+		words := strings.Fields(c.Name)
+		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.Name {
+			return c, args[len(words):], true
+		}
+	}
+	return Command{}, nil, false
+}
+
+// Run runs the command.
+func (c Command) Run(ctx context.Context, env Env, args []string) error { return c.run(ctx, env, args) }
+
+func newFlags(name string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet("lookout-controller "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
+// call dials, runs fn with an admin client and a per-call deadline, and makes errors friendly.
+func call(ctx context.Context, c *conn, timeout time.Duration, fn func(context.Context, pb.AdminServiceClient) error) error {
+	cc, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := fn(ctx, pb.NewAdminServiceClient(cc)); err != nil {
+		return friendly(err)
+	}
+	return nil
+}
+
+func vaultAddCertificate(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("vault add-certificate", env)
+	var c conn
+	c.register(fs, env)
+	name := fs.String("name", "", "item name (required)")
+	file := fs.String("file", "", "PKCS#12 archive, .pfx or .p12 (required)")
+	desc := fs.String("description", "", "free text")
+	pwFile := fs.String("password-file", "", "file holding the archive password")
+	pwStdin := fs.Bool("password-stdin", false, "read the archive password from stdin")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *name == "" || *file == "" {
+		return usagef("--name and --file are required")
+	}
+	archive, err := readCapped(*file, 1<<20)
+	if err != nil {
+		return err
+	}
+	pw, err := readSecret(env, *pwFile, *pwStdin, "archive password")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 30*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.AddCertificate(ctx, &pb.AddCertificateRequest{Name: *name, Description: *desc, Archive: archive, Password: pw})
+		if err != nil {
+			return err
+		}
+		return printAdded(env, &c, resp)
+	})
+}
+
+func readCapped(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d KiB", path, limit>>10)
+	}
+	return b, nil
+}
+
+func printAdded(env Env, c *conn, resp *pb.AddVaultItemResponse) error {
+	for _, w := range resp.Warnings {
+		fmt.Fprintln(env.Stderr, "warning:", w)
+	}
+	if c.output == "json" {
+		return printJSON(env.Stdout, resp)
+	}
+	return printItem(env.Stdout, resp.Item)
+}
+
+func vaultAddCredentials(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("vault add-credentials", env)
+	var c conn
+	c.register(fs, env)
+	name := fs.String("name", "", "item name (required)")
+	user := fs.String("username", "", "user name (required)")
+	desc := fs.String("description", "", "free text")
+	pwFile := fs.String("password-file", "", "file holding the password")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *name == "" || *user == "" {
+		return usagef("--name and --username are required")
+	}
+	pw, err := readSecret(env, *pwFile, *pwStdin, "password")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.AddCredentials(ctx, &pb.AddCredentialsRequest{Name: *name, Description: *desc, Username: *user, Password: pw})
+		if err != nil {
+			return err
+		}
+		return printAdded(env, &c, resp)
+	})
+}
+
+func vaultList(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("vault list", env)
+	var c conn
+	c.register(fs, env)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.ListVaultItems(ctx, &pb.ListVaultItemsRequest{})
+		if err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return printJSON(env.Stdout, resp)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tTYPE\tVERSION\tDETAIL")
+		for _, it := range resp.Items {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", it.Name, typeWord(it.Type), it.Version, itemDetail(it))
+		}
+		return tw.Flush()
+	})
+}
+
+func typeWord(t pb.VaultItemType) string {
+	return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
+}
+
+func itemDetail(it *pb.VaultItem) string {
+	if ci := it.Certificate; ci != nil {
+		d := fmt.Sprintf("%s, expires %s", ci.Subject, ci.NotAfter.AsTime().Format("2006-01-02"))
+		if left := time.Until(ci.NotAfter.AsTime()); left < 0 {
+			d += " — EXPIRED"
+		} else if left < 30*24*time.Hour {
+			d += fmt.Sprintf(" — expires in %d days", int(left.Hours()/24))
+		}
+		return d
+	}
+	if it.Username != "" {
+		return "user " + it.Username
+	}
+	return it.Description
+}
+
+func printItem(w io.Writer, it *pb.VaultItem) error {
+	fmt.Fprintf(w, "name:     %s\nid:       %s\ntype:     %s\nversion:  %d\n", it.Name, it.Id, typeWord(it.Type), it.Version)
+	if it.Username != "" {
+		fmt.Fprintf(w, "username: %s\n", it.Username)
+	}
+	if ci := it.Certificate; ci != nil {
+		fmt.Fprintf(w, "subject:  %s\nissuer:   %s\nvalid:    %s to %s\nsha256:   %s\nkey:      %s\nchain:    %d certificate(s)\nclient auth allowed: %v\n",
+			ci.Subject, ci.Issuer, ci.NotBefore.AsTime().Format(time.RFC3339), ci.NotAfter.AsTime().Format(time.RFC3339),
+			ci.Sha256Fingerprint, ci.KeyType, ci.ChainLength, ci.ClientAuthAllowed)
+		if len(ci.Sans) > 0 {
+			fmt.Fprintf(w, "SANs:     %s\n", strings.Join(ci.Sans, ", "))
+		}
+	}
+	return nil
+}
+
+func oneName(fs *flag.FlagSet, args []string, what string) (string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usagef("give exactly one %s name", what)
+	}
+	return pos[0], nil
+}
+
+func vaultShow(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("vault show", env)
+	var c conn
+	c.register(fs, env)
+	name, err := oneName(fs, args, "item")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		it, err := cl.GetVaultItem(ctx, &pb.GetVaultItemRequest{Name: name})
+		if err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return printJSON(env.Stdout, it)
+		}
+		return printItem(env.Stdout, it)
+	})
+}
+
+func vaultDelete(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("vault delete", env)
+	var c conn
+	c.register(fs, env)
+	name, err := oneName(fs, args, "item")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		if _, err := cl.DeleteVaultItem(ctx, &pb.DeleteVaultItemRequest{Name: name}); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "deleted vault item %s\n", name)
+		return nil
+	})
+}
+
+func monitorApply(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("monitor apply", env)
+	var c conn
+	c.register(fs, env)
+	file := fs.String("f", "", "monitor file (required)")
+	format := fs.String("format", "lookout", "file format: lookout")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *file == "" {
+		return usagef("-f FILE is required")
+	}
+	src, err := readCapped(*file, 1<<20)
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.ApplyMonitor(ctx, &pb.ApplyMonitorRequest{Source: src, Format: *format, Filename: *file})
+		if err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return printJSON(env.Stdout, resp)
+		}
+		verb := map[bool]string{true: "created", false: "unchanged"}[resp.Created]
+		if !resp.Created && resp.Changed {
+			verb = "updated"
+		}
+		fmt.Fprintf(env.Stdout, "monitor %s %s (version %d)\n", resp.Monitor.Name, verb, resp.Monitor.Version)
+		return nil
+	})
+}
+
+func monitorList(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("monitor list", env)
+	var c conn
+	c.register(fs, env)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.ListMonitors(ctx, &pb.ListMonitorsRequest{})
+		if err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return printJSON(env.Stdout, resp)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tINTERVAL\tSTEPS\tCHECKPOINTS\tVERSION")
+		for _, m := range resp.Monitors {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", m.Name, m.Interval.AsDuration(), len(m.Steps), strings.Join(m.Checkpoints, ","), m.Version)
+		}
+		return tw.Flush()
+	})
+}
+
+func monitorShow(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("monitor show", env)
+	var c conn
+	c.register(fs, env)
+	name, err := oneName(fs, args, "monitor")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		m, err := cl.GetMonitor(ctx, &pb.GetMonitorRequest{Name: name})
+		if err != nil {
+			return err
+		}
+		return printJSON(env.Stdout, m)
+	})
+}
+
+func monitorDelete(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("monitor delete", env)
+	var c conn
+	c.register(fs, env)
+	name, err := oneName(fs, args, "monitor")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		if _, err := cl.DeleteMonitor(ctx, &pb.DeleteMonitorRequest{Name: name}); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "deleted monitor %s\n", name)
+		return nil
+	})
+}
+
+func checkpointToken(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("checkpoint token", env)
+	var c conn
+	c.register(fs, env)
+	name := fs.String("name", "", "checkpoint name (required); created if new")
+	kind := fs.String("kind", "", "public (run by you; may use the platform certificate) or private (run by a customer) (required)")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	k, ok := map[string]pb.CheckpointKind{"public": pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC, "private": pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE}[*kind]
+	if *name == "" || !ok {
+		return usagef("--name and --kind public|private are required")
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.CreateEnrollmentToken(ctx, &pb.CreateEnrollmentTokenRequest{CheckpointName: *name, Kind: k, Ttl: durationpb.New(*ttl)})
+		if err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return printJSON(env.Stdout, resp)
+		}
+		fmt.Fprintln(env.Stdout, resp.Token)
+		return nil
+	})
+}
+
+func checkpointList(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("checkpoint list", env)
+	var c conn
+	c.register(fs, env)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.ListCheckpoints(ctx, &pb.ListCheckpointsRequest{})
+		if err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return printJSON(env.Stdout, resp)
+		}
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CHECKPOINT\tKIND\tAGENT\tINSTANCE\tSTATUS\tLAST SEEN\tVERSION")
+		for _, cp := range resp.Checkpoints {
+			kind := strings.ToLower(strings.TrimPrefix(cp.Kind.String(), "CHECKPOINT_KIND_"))
+			if len(cp.Agents) == 0 {
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\tno agents\t-\t-\n", cp.Name, kind)
+			}
+			sort.Slice(cp.Agents, func(i, j int) bool { return cp.Agents[i].Id < cp.Agents[j].Id })
+			for _, ag := range cp.Agents {
+				st := map[bool]string{true: "online", false: "offline"}[ag.Online]
+				if ag.Revoked {
+					st = "revoked"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cp.Name, kind, ag.Id, ag.InstanceName, st, ag.LastSeen.AsTime().Format(time.RFC3339), ag.Version)
+			}
+		}
+		return tw.Flush()
+	})
+}
+
+func checkpointRevoke(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("checkpoint revoke", env)
+	var c conn
+	c.register(fs, env)
+	name, err := oneName(fs, args, "checkpoint")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.RevokeCheckpoint(ctx, &pb.RevokeCheckpointRequest{Name: name})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "revoked %d agent(s) of checkpoint %s\n", resp.AgentsRevoked, name)
+		return nil
+	})
+}
+
+func platformCertificate(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("platform-certificate", env)
+	var c conn
+	c.register(fs, env)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.GetPlatformCertificate(ctx, &pb.GetPlatformCertificateRequest{})
+		if err != nil {
+			return err
+		}
+		if c.output == "json" {
+			return printJSON(env.Stdout, resp)
+		}
+		if !resp.Configured {
+			return fmt.Errorf("no platform certificate is configured on this controller (start it with --platform-cert-file)")
+		}
+		fmt.Fprintf(env.Stdout, "subject: %s\nissuer:  %s\nexpires: %s\nsha256:  %s\n\n%s", resp.Info.Subject, resp.Info.Issuer,
+			resp.Info.NotAfter.AsTime().Format(time.RFC3339), resp.Info.Sha256Fingerprint, resp.CertificatePem)
+		return nil
+	})
+}

@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// ErrRunFailed makes `run --wait` exit non-zero when a run did not pass.
+var ErrRunFailed = errors.New("run did not pass")
+
+func runMonitor(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("run", env)
+	var c conn
+	c.register(fs, env)
+	cp := fs.String("checkpoint", "", "run from this checkpoint only")
+	wait := fs.Bool("wait", false, "wait for the results; exit 0 only if every run passed")
+	timeout := fs.Duration("timeout", 10*time.Minute, "give up waiting after this long")
+	name, err := oneName(fs, args, "monitor")
+	if err != nil {
+		return err
+	}
+	cc, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	cl := pb.NewAdminServiceClient(cc)
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	resp, err := cl.TriggerRun(ctx, &pb.TriggerRunRequest{Monitor: name, Checkpoint: *cp})
+	if err != nil {
+		return friendly(err)
+	}
+	if !*wait {
+		for _, r := range resp.Runs {
+			fmt.Fprintf(env.Stdout, "%s\t%s\n", r.RunId, r.CheckpointName)
+		}
+		return nil
+	}
+	return waitRuns(ctx, env, &c, cl, resp.Runs)
+}
+
+func waitRuns(ctx context.Context, env Env, c *conn, cl pb.AdminServiceClient, runs []*pb.Run) error {
+	failed := false
+	for _, r := range runs {
+		done, err := waitRun(ctx, cl, r)
+		if err != nil {
+			return err
+		}
+		res := done.Result
+		if c.output == "json" {
+			if err := printJSON(env.Stdout, res); err != nil {
+				return err
+			}
+		} else {
+			printResult(env.Stdout, res, true)
+		}
+		failed = failed || res.Outcome != pb.Outcome_OUTCOME_PASSED
+	}
+	if failed {
+		return ErrRunFailed
+	}
+	return nil
+}
+
+func waitRun(ctx context.Context, cl pb.AdminServiceClient, r *pb.Run) (*pb.Run, error) {
+	for r.State != pb.RunState_RUN_STATE_DONE {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("gave up waiting for run %s: %w", r.RunId, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+		var err error
+		if r, err = cl.GetRun(ctx, &pb.GetRunRequest{RunId: r.RunId}); err != nil {
+			return nil, friendly(err)
+		}
+	}
+	return r, nil
+}
+
+func resultsTail(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("results tail", env)
+	var c conn
+	c.register(fs, env)
+	monitor := fs.String("monitor", "", "only this monitor")
+	fromStart := fs.Bool("from-start", false, "print stored results first")
+	count := fs.Int("count", 0, "stop after this many results (0: run until interrupted)")
+	verbose := fs.Bool("v", false, "print every step, not only failing ones")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cc, err := c.dial()
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	stream, err := pb.NewResultServiceClient(cc).StreamResults(ctx, &pb.StreamResultsRequest{Monitor: *monitor, FromStart: *fromStart})
+	if err != nil {
+		return friendly(err)
+	}
+	for n := 0; *count == 0 || n < *count; n++ {
+		res, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled || ctx.Err() != nil {
+				return nil
+			}
+			return friendly(err)
+		}
+		if c.output == "json" {
+			if err := printJSON(env.Stdout, res); err != nil {
+				return err
+			}
+			continue
+		}
+		printResult(env.Stdout, res, *verbose)
+	}
+	return nil
+}
+
+// printResult writes a result as one readable line, then its failing (or, verbose, all) steps.
+func printResult(w io.Writer, res *pb.RunResult, verbose bool) {
+	fmt.Fprintln(w, FormatResult(res))
+	for _, st := range res.Steps {
+		if verbose || (!st.Passed && !st.Skipped) {
+			fmt.Fprintln(w, "    "+formatStep(st))
+		}
+	}
+}
+
+// FormatResult is the one-line form of a result, used by `results tail` and `dev`.
+func FormatResult(res *pb.RunResult) string {
+	word := map[pb.Outcome]string{pb.Outcome_OUTCOME_PASSED: "PASS", pb.Outcome_OUTCOME_FAILED: "FAIL", pb.Outcome_OUTCOME_ERROR: "ERROR"}[res.Outcome]
+	dur := res.FinishedAt.AsTime().Sub(res.StartedAt.AsTime()).Round(time.Millisecond)
+	line := fmt.Sprintf("%s %-5s %s @ %s  %d step(s) %v", res.FinishedAt.AsTime().Local().Format("15:04:05"), word, res.MonitorName, res.CheckpointName, len(res.Steps), dur)
+	if res.Outcome != pb.Outcome_OUTCOME_PASSED {
+		line += "  — " + res.Message
+	}
+	return line
+}
+
+func formatStep(st *pb.StepResult) string {
+	var b strings.Builder
+	mark := "ok  "
+	switch {
+	case st.Skipped:
+		mark = "skip"
+	case !st.Passed:
+		mark = "FAIL"
+	}
+	fmt.Fprintf(&b, "%s %d. %s", mark, st.Index+1, st.Name)
+	if st.Method != "" {
+		fmt.Fprintf(&b, "  %s %s", st.Method, st.Url)
+	}
+	if st.StatusCode != 0 {
+		fmt.Fprintf(&b, " → %d", st.StatusCode)
+	}
+	if st.Duration != nil {
+		fmt.Fprintf(&b, " in %v", st.Duration.AsDuration().Round(time.Millisecond))
+	}
+	if cc := st.ClientCertificate; cc != nil {
+		fmt.Fprintf(&b, " [cert %s]", cc.Subject)
+	}
+	if st.Error != "" {
+		fmt.Fprintf(&b, "  — %s", st.Error)
+	}
+	for _, a := range st.Assertions {
+		if !a.Passed {
+			fmt.Fprintf(&b, "\n         ✗ %s", a.Message)
+		}
+	}
+	return b.String()
+}

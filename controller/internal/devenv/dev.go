@@ -1,0 +1,350 @@
+package devenv
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/cli"
+	"github.com/lookout-synthetics/lookout/controller/internal/monitorfile"
+	"github.com/lookout-synthetics/lookout/controller/internal/server"
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+type options struct {
+	duration    time.Duration
+	examples    string
+	agentBin    string
+	dataDir     string
+	verbose     bool
+	keepDataDir bool
+}
+
+// Main runs `lookout-controller dev`.
+func Main(ctx context.Context, args []string, env cli.Env) error {
+	o, err := parseFlags(args, env.Stderr)
+	if err != nil {
+		return err
+	}
+	if o.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		defer cancel()
+	}
+	d := &dev{o: o, env: env}
+	defer d.cleanup()
+	if err := d.start(ctx); err != nil {
+		return err
+	}
+	return d.stream(ctx)
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("lookout-controller dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: run until Ctrl-C)")
+	fs.StringVar(&o.examples, "examples", "deploy/examples", "folder of monitor files to apply")
+	fs.StringVar(&o.agentBin, "agent-bin", "", "lookout-agent binary (default: next to this binary, then $PATH)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "data dir (default: a new temporary one, removed on exit)")
+	fs.BoolVar(&o.verbose, "v", false, "print every step of every result, and the controller's log")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+type dev struct {
+	o       options
+	env     cli.Env
+	tmp     string
+	srv     *server.Server
+	agents  []*exec.Cmd
+	cleanFn []func()
+}
+
+func (d *dev) cleanup() {
+	for i := len(d.cleanFn) - 1; i >= 0; i-- {
+		d.cleanFn[i]()
+	}
+}
+
+func (d *dev) say(format string, a ...any) { fmt.Fprintf(d.env.Stdout, format+"\n", a...) }
+
+func (d *dev) start(ctx context.Context) error {
+	agentBin, err := findAgent(d.o.agentBin)
+	if err != nil {
+		return err
+	}
+	dir := d.o.dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "lookout-dev-"); err != nil {
+			return err
+		}
+		d.cleanFn = append(d.cleanFn, func() { os.RemoveAll(dir) })
+	}
+	d.tmp = dir
+	p, err := newDemoPKI()
+	if err != nil {
+		return err
+	}
+	platformFile, platformPw, err := d.writePlatform(p)
+	if err != nil {
+		return err
+	}
+	apiPassword := randomHex(12)
+	api := &demoAPI{user: "lookout", password: apiPassword, tokens: map[string]time.Time{}}
+	apiSrv, base, err := serveDemoAPI(p, api)
+	if err != nil {
+		return err
+	}
+	d.cleanFn = append(d.cleanFn, func() { apiSrv.Close() })
+	d.say("demo API (demands a client certificate) at %s", base)
+
+	if err := d.startController(ctx, platformFile, platformPw); err != nil {
+		return err
+	}
+	admin, closeAdmin, err := d.adminClient()
+	if err != nil {
+		return err
+	}
+	defer closeAdmin()
+	if err := d.seed(ctx, admin, p, apiPassword, base); err != nil {
+		return err
+	}
+	return d.startAgents(ctx, admin, agentBin, p)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func findAgent(flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		cand := filepath.Join(filepath.Dir(self), "lookout-agent")
+		if _, err := os.Stat(cand); err == nil {
+			return cand, nil
+		}
+	}
+	if p, err := exec.LookPath("lookout-agent"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("lookout-agent binary not found next to lookout-controller or on $PATH: run `make build` (or pass --agent-bin)")
+}
+
+func (d *dev) writePlatform(p *demoPKI) (string, string, error) {
+	pw := randomHex(12)
+	archive, err := p.clientArchive("Lookout platform (demo)", pw)
+	if err != nil {
+		return "", "", err
+	}
+	file, pwFile := filepath.Join(d.tmp, "platform.p12"), filepath.Join(d.tmp, "platform.password")
+	if err := os.WriteFile(file, archive, 0o600); err != nil {
+		return "", "", err
+	}
+	return file, pwFile, os.WriteFile(pwFile, []byte(pw), 0o600)
+}
+
+func (d *dev) startController(ctx context.Context, platformFile, platformPw string) error {
+	logW := io.Discard
+	if d.o.verbose {
+		logW = d.env.Stderr
+	}
+	logFile, err := os.Create(filepath.Join(d.tmp, "controller.log"))
+	if err != nil {
+		return err
+	}
+	d.cleanFn = append(d.cleanFn, func() { logFile.Close() })
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(logFile, logW), nil))
+	d.srv, err = server.Start(ctx, server.Options{DataDir: filepath.Join(d.tmp, "controller"), GRPCListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+		PlatformCertFile: platformFile, PlatformCertPasswordFile: platformPw, Logger: log, RunGrace: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("starting the controller: %w", err)
+	}
+	d.cleanFn = append(d.cleanFn, d.srv.Close)
+	d.say("controller on %s, embedded NATS on %s, data in %s", d.srv.Addr(), d.srv.NATSURL(), d.tmp)
+	d.say("\nIn another terminal, to use the admin commands against it:\n  export LOOKOUT_ADDR=%s LOOKOUT_TOKEN_FILE=%s LOOKOUT_CA_FILE=%s\n  bin/lookout-controller checkpoint list\n",
+		d.srv.Addr(), d.srv.TokenFile, d.srv.CAFile)
+	return nil
+}
+
+type adminCreds struct{ token string }
+
+func (a adminCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + a.token}, nil
+}
+func (adminCreds) RequireTransportSecurity() bool { return true }
+
+func (d *dev) adminClient() (pb.AdminServiceClient, func(), error) {
+	tok, err := os.ReadFile(d.srv.TokenFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	caPEM, err := os.ReadFile(d.srv.CAFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	cc, err := grpc.NewClient(d.srv.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})),
+		grpc.WithPerRPCCredentials(adminCreds{strings.TrimSpace(string(tok))}))
+	if err != nil {
+		return nil, nil, err
+	}
+	return pb.NewAdminServiceClient(cc), func() { cc.Close() }, nil
+}
+
+// seed fills the vault, creates the checkpoints and applies the example monitors pointed at the
+// demo API.
+func (d *dev) seed(ctx context.Context, admin pb.AdminServiceClient, p *demoPKI, apiPassword, base string) error {
+	pw := randomHex(8)
+	archive, err := p.clientArchive("partner-client (demo customer)", pw)
+	if err != nil {
+		return err
+	}
+	if _, err := admin.AddCertificate(ctx, &pb.AddCertificateRequest{Name: "partner-cert", Description: "demo customer certificate", Archive: archive, Password: pw}); err != nil {
+		return fmt.Errorf("adding the demo certificate: %w", err)
+	}
+	if _, err := admin.AddCredentials(ctx, &pb.AddCredentialsRequest{Name: "api-user", Username: "lookout", Password: apiPassword}); err != nil {
+		return fmt.Errorf("adding the demo credentials: %w", err)
+	}
+	d.say("vault: partner-cert (client certificate), api-user (credentials)")
+	return d.applyExamples(ctx, admin, base)
+}
+
+func (d *dev) applyExamples(ctx context.Context, admin pb.AdminServiceClient, base string) error {
+	files, err := filepath.Glob(filepath.Join(d.o.examples, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no monitor files in %s (run from the repository root, or pass --examples)", d.o.examples)
+	}
+	sort.Strings(files)
+	// Checkpoints must exist before monitors name them.
+	for _, cp := range []struct {
+		name string
+		kind pb.CheckpointKind
+	}{{"public-1", pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC}, {"private-1", pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE}} {
+		if _, err := admin.CreateEnrollmentToken(ctx, &pb.CreateEnrollmentTokenRequest{CheckpointName: cp.name, Kind: cp.kind}); err != nil {
+			return err
+		}
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		m, err := monitorfile.Parse(src)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if _, ok := m.Variables["base"]; ok {
+			m.Variables["base"] = base
+		}
+		out, err := monitorfile.Format(m)
+		if err != nil {
+			return err
+		}
+		if _, err := admin.ApplyMonitor(ctx, &pb.ApplyMonitorRequest{Source: out, Filename: f}); err != nil {
+			return fmt.Errorf("applying %s: %w", f, err)
+		}
+		d.say("monitor %s from %s (checkpoints %s)", m.Name, f, strings.Join(m.Checkpoints, ", "))
+	}
+	return nil
+}
+
+func (d *dev) startAgents(ctx context.Context, admin pb.AdminServiceClient, bin string, p *demoPKI) error {
+	targetCA := filepath.Join(d.tmp, "demo-api-ca.pem")
+	if err := os.WriteFile(targetCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.ca.Raw}), 0o644); err != nil {
+		return err
+	}
+	for _, cp := range []struct {
+		name string
+		kind pb.CheckpointKind
+	}{{"public-1", pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC}, {"private-1", pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE}} {
+		resp, err := admin.CreateEnrollmentToken(ctx, &pb.CreateEnrollmentTokenRequest{CheckpointName: cp.name, Kind: cp.kind})
+		if err != nil {
+			return err
+		}
+		if err := d.startAgent(ctx, bin, cp.name, resp.Token, targetCA); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *dev) startAgent(ctx context.Context, bin, name, token, targetCA string) error {
+	dir := filepath.Join(d.tmp, "agent-"+name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tokFile := filepath.Join(dir, "enroll.token")
+	if err := os.WriteFile(tokFile, []byte(token), 0o600); err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(d.tmp, "agent-"+name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "--controller", d.srv.Addr(), "--token-file", tokFile, "--state-dir", filepath.Join(dir, "state"),
+		"--ca-file", d.srv.CAFile, "--target-ca-file", targetCA, "--instance-name", name)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("starting agent %s: %w", name, err)
+	}
+	d.cleanFn = append(d.cleanFn, func() { stopAgent(cmd); logFile.Close() })
+	d.say("agent for checkpoint %s started (pid %d, log %s)", name, cmd.Process.Pid, logFile.Name())
+	return nil
+}
+
+// stopAgent asks the agent to stop and waits up to 10s before killing it.
+func stopAgent(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// stream prints results until ctx ends.
+func (d *dev) stream(ctx context.Context) error {
+	d.say("\nresults (Ctrl-C to stop):")
+	env := d.env
+	args := []string{"--addr", d.srv.Addr(), "--token-file", d.srv.TokenFile, "--ca-file", d.srv.CAFile}
+	if d.o.verbose {
+		args = append(args, "-v")
+	}
+	cmd, rest, _ := cli.Find(append([]string{"results", "tail"}, args...))
+	err := cmd.Run(ctx, env, rest)
+	if ctx.Err() != nil {
+		d.say("\nstopping")
+		return nil
+	}
+	return err
+}

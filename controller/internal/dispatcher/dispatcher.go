@@ -1,0 +1,206 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
+	"github.com/lookout-synthetics/lookout/internal/natsbus"
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// PlatformItemID names the platform certificate in a SecretRef.
+const PlatformItemID = "platform"
+
+// Publisher is the part of a NATS connection the dispatcher uses.
+type Publisher interface {
+	Publish(subject string, data []byte) error
+}
+
+// ItemResolver finds a vault item's id and current version by name.
+type ItemResolver interface {
+	Get(nameOrID string) (*pb.VaultItem, error)
+}
+
+// Options configure a Dispatcher.
+type Options struct {
+	Store  *store.Store
+	Vault  ItemResolver
+	Bus    Publisher
+	Logger *slog.Logger
+	// Grace is added to a monitor's timeout to make a run's deadline (time to pick it up and report).
+	Grace time.Duration
+	// Notify is called with every result the dispatcher itself stores (policy refusals, expiries).
+	Notify func(*pb.RunResult)
+	Now    func() time.Time
+}
+
+// Dispatcher creates and publishes runs.
+type Dispatcher struct{ o Options }
+
+// New returns a Dispatcher.
+func New(o Options) *Dispatcher {
+	if o.Grace == 0 {
+		o.Grace = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Notify == nil {
+		o.Notify = func(*pb.RunResult) {}
+	}
+	return &Dispatcher{o: o}
+}
+
+// Dispatch starts one run of m on each named checkpoint (all of m's checkpoints when names is empty).
+// Every run it returns is in the run table; a run that cannot go out is already ended with a result
+// that says why.
+func (d *Dispatcher) Dispatch(m *pb.Monitor, names []string, manual bool) ([]*pb.Run, error) {
+	if len(names) == 0 {
+		names = m.Checkpoints
+	}
+	runs := make([]*pb.Run, 0, len(names))
+	for _, name := range names {
+		r, err := d.dispatchOne(m, name, manual)
+		if err != nil {
+			return runs, err
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+func (d *Dispatcher) dispatchOne(m *pb.Monitor, cpName string, manual bool) (*pb.Run, error) {
+	cp, err := d.o.Store.Checkpoint(cpName)
+	if err != nil {
+		return nil, fmt.Errorf("monitor %q names checkpoint %q: %w", m.Name, cpName, err)
+	}
+	now := d.o.Now()
+	r := &pb.Run{
+		RunId: store.NewID("run_"), MonitorId: m.Id, MonitorName: m.Name, MonitorVersion: m.Version,
+		CheckpointId: cp.Id, CheckpointName: cp.Name, Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED,
+		ScheduledAt: timestamppb.New(now), Deadline: timestamppb.New(now.Add(m.Timeout.AsDuration() + d.o.Grace)),
+		Manual: manual,
+	}
+	refs, refusal := d.secretRefs(m, cp)
+	r.Secrets = refs
+	if err := d.o.Store.CreateRuns([]*pb.Run{r}); err != nil {
+		return nil, fmt.Errorf("recording run: %w", err)
+	}
+	if refusal != nil {
+		return d.end(r, refusal)
+	}
+	if err := d.publish(r, m); err != nil {
+		return d.end(r, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
+			Message: "could not publish the run request: " + err.Error()})
+	}
+	return r, nil
+}
+
+// secretRefs lists what the run will need, and refuses a run that breaks policy. The platform
+// certificate is only ever referenced for a public checkpoint.
+func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretRef, *pb.RunResult) {
+	var refs []*pb.SecretRef
+	seen := map[string]bool{}
+	add := func(ref *pb.SecretRef) {
+		if !seen[ref.ItemId] {
+			seen[ref.ItemId] = true
+			refs = append(refs, ref)
+		}
+	}
+	for i, st := range m.Steps {
+		req := st.GetRequest()
+		if req == nil {
+			continue
+		}
+		if req.GetClientCertificate().GetSource() == pb.CertificateSource_CERTIFICATE_SOURCE_PLATFORM {
+			if cp.Kind != pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC {
+				return nil, policyRefusal(i, st, cp)
+			}
+			add(&pb.SecretRef{ItemId: PlatformItemID, Name: PlatformItemID, Type: pb.VaultItemType_VAULT_ITEM_TYPE_CERTIFICATE})
+		}
+		for _, name := range vaultNames(req) {
+			it, err := d.o.Vault.Get(name)
+			if err != nil {
+				return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
+					Message: fmt.Sprintf("step %d (%q) needs vault item %q: %v", i+1, st.Name, name, err)}
+			}
+			add(&pb.SecretRef{ItemId: it.Id, Name: it.Name, Version: it.Version, Type: it.Type})
+		}
+	}
+	return refs, nil
+}
+
+func vaultNames(req *pb.HttpRequest) []string {
+	var names []string
+	if cc := req.GetClientCertificate(); cc.GetSource() == pb.CertificateSource_CERTIFICATE_SOURCE_VAULT {
+		names = append(names, cc.Item)
+	}
+	if c := req.GetAuth().GetCredentials(); c != "" {
+		names = append(names, c)
+	}
+	return names
+}
+
+func policyRefusal(i int, st *pb.Step, cp *pb.Checkpoint) *pb.RunResult {
+	return &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_POLICY,
+		Message: fmt.Sprintf("policy: step %d (%q) asks for the platform certificate, which is never sent to private checkpoint %q", i+1, st.Name, cp.Name)}
+}
+
+func (d *Dispatcher) publish(r *pb.Run, m *pb.Monitor) error {
+	subject, err := natsbus.RunSubject(r.CheckpointId)
+	if err != nil {
+		return err
+	}
+	req := &pb.RunRequest{RunId: r.RunId, Attempt: r.Attempt, CheckpointId: r.CheckpointId,
+		ScheduledAt: r.ScheduledAt, Deadline: r.Deadline, Monitor: m, Secrets: r.Secrets}
+	data, err := proto.Marshal(req)
+	if err != nil {
+		return err
+	}
+	return d.o.Bus.Publish(subject, data)
+}
+
+func (d *Dispatcher) end(r *pb.Run, res *pb.RunResult) (*pb.Run, error) {
+	res.StartedAt, res.FinishedAt = r.ScheduledAt, timestamppb.New(d.o.Now())
+	stored, err := d.o.Store.EndRun(r.RunId, res)
+	if err != nil {
+		return nil, fmt.Errorf("ending run %s: %w", r.RunId, err)
+	}
+	d.o.Logger.Warn("run ended by the controller", "run", r.RunId, "monitor", r.MonitorName, "checkpoint", r.CheckpointName, "reason", res.Message)
+	d.o.Notify(stored)
+	r.State, r.Result = pb.RunState_RUN_STATE_DONE, stored
+	return r, nil
+}
+
+// SweepExpired ends every run past its deadline and notifies their results.
+func (d *Dispatcher) SweepExpired() error {
+	ended, err := d.o.Store.ExpireRuns(d.o.Now())
+	for _, res := range ended {
+		d.o.Logger.Warn("run passed its deadline", "run", res.RunId, "monitor", res.MonitorName, "checkpoint", res.CheckpointName, "reason", res.Message)
+		d.o.Notify(res)
+	}
+	return err
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (d *Dispatcher) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.SweepExpired(); err != nil && !errors.Is(err, context.Canceled) {
+				d.o.Logger.Error("sweeping expired runs", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,337 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/api"
+	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
+	"github.com/lookout-synthetics/lookout/controller/internal/natsembed"
+	"github.com/lookout-synthetics/lookout/controller/internal/scheduler"
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
+	"github.com/lookout-synthetics/lookout/controller/internal/vault"
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/pki"
+)
+
+// Options configure a controller. Zero values get the defaults of `serve`.
+type Options struct {
+	DataDir                  string
+	GRPCListen               string   // default 127.0.0.1:7443
+	NATSListen               string   // embedded NATS; default 127.0.0.1:4222
+	NATSURL                  string   // external NATS instead of the embedded one
+	NATSAdvertiseURL         string   // what agents are told to connect to (default: the server's own URL)
+	Hosts                    []string // extra names/IPs for the server certificate
+	PlatformCertFile         string
+	PlatformCertPasswordFile string
+	MasterKeyFile            string // default DataDir/master.key, created when missing
+	MetricsListen            string // empty: no metrics listener
+	Logger                   *slog.Logger
+	// RunGrace is added to a monitor's timeout to make each run's deadline.
+	RunGrace time.Duration
+}
+
+// Server is a running controller.
+type Server struct {
+	o          Options
+	log        *slog.Logger
+	store      *store.Store
+	grpc       *grpc.Server
+	lis        net.Listener
+	metricsSrv *http.Server
+	nc         *nats.Conn
+	embedded   *natsembed.Server
+	natsURL    string
+	cancel     context.CancelFunc
+	done       chan struct{}
+	// Files the admin CLI needs.
+	CAFile, TokenFile string
+}
+
+// Start opens everything and starts serving. Call Close to stop.
+func Start(ctx context.Context, o Options) (s *Server, err error) {
+	o = withDefaults(o)
+	s = &Server{o: o, log: o.Logger, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+	ca, created, err := pki.LoadOrCreateCA(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s.CAFile = filepath.Join(o.DataDir, "ca.pem")
+	if created {
+		s.log.Info("created the internal CA", "file", s.CAFile)
+	}
+	token, err := s.adminToken()
+	if err != nil {
+		return nil, err
+	}
+	v, platform, err := s.openState(o)
+	if err != nil {
+		return nil, err
+	}
+	serverCert, err := ca.ServerCertificate(hosts(o))
+	if err != nil {
+		return nil, err
+	}
+	tlsConf := &tls.Config{Certificates: []tls.Certificate{serverCert.TLS(ca)}, ClientCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+	if err := s.startNATS(tlsConf); err != nil {
+		return nil, err
+	}
+	return s, s.startServing(ctx, ca, tlsConf, token, v, platform)
+}
+
+func withDefaults(o Options) Options {
+	if o.GRPCListen == "" {
+		o.GRPCListen = "127.0.0.1:7443"
+	}
+	if o.NATSListen == "" {
+		o.NATSListen = "127.0.0.1:4222"
+	}
+	if o.MasterKeyFile == "" {
+		o.MasterKeyFile = filepath.Join(o.DataDir, "master.key")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.RunGrace == 0 {
+		o.RunGrace = 10 * time.Second
+	}
+	return o
+}
+
+func hosts(o Options) []string {
+	h := append([]string{"127.0.0.1", "::1", "localhost"}, o.Hosts...)
+	if name, err := os.Hostname(); err == nil {
+		h = append(h, name)
+	}
+	return h
+}
+
+// adminToken reads DataDir/admin.token, creating it (0600) on first start.
+func (s *Server) adminToken() (string, error) {
+	s.TokenFile = filepath.Join(s.o.DataDir, "admin.token")
+	b, err := os.ReadFile(s.TokenFile)
+	if err == nil {
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", fmt.Errorf("admin token file %s is empty: delete it to have a new one made", s.TokenFile)
+		}
+		return tok, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reading admin token: %w", err)
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := hex.EncodeToString(raw)
+	if err := os.WriteFile(s.TokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing admin token: %w", err)
+	}
+	s.log.Info("created the admin token", "file", s.TokenFile)
+	return tok, nil
+}
+
+func (s *Server) openState(o Options) (*vault.Vault, *api.Platform, error) {
+	_, statErr := os.Stat(o.MasterKeyFile)
+	create := errors.Is(statErr, os.ErrNotExist) && o.MasterKeyFile == filepath.Join(o.DataDir, "master.key")
+	key, err := vault.LoadMasterKey(o.MasterKeyFile, create)
+	if err != nil {
+		return nil, nil, err
+	}
+	if create {
+		s.log.Info("created a master key; back it up: without it the vault cannot be read", "file", o.MasterKeyFile)
+	}
+	if s.store, err = store.Open(o.DataDir); err != nil {
+		return nil, nil, err
+	}
+	v, err := vault.Open(vault.Options{DB: s.store.DB(), MasterKey: key})
+	if err != nil {
+		return nil, nil, err
+	}
+	platform, err := loadPlatform(o.PlatformCertFile, o.PlatformCertPasswordFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if platform != nil {
+		s.log.Info("platform certificate loaded", "subject", platform.Info.Subject, "sha256", platform.Info.Sha256Fingerprint)
+	}
+	return v, platform, nil
+}
+
+func (s *Server) startNATS(tlsConf *tls.Config) error {
+	var err error
+	if s.o.NATSURL != "" {
+		s.natsURL = s.o.NATSURL
+		s.nc, err = nats.Connect(s.o.NATSURL, nats.Name("lookout-controller"), nats.MaxReconnects(-1), nats.Timeout(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("connecting to NATS at %s: %w", s.o.NATSURL, err)
+		}
+	} else {
+		s.embedded, err = natsembed.Start(natsembed.Options{Listen: s.o.NATSListen, TLS: tlsConf, Logger: s.log, Authorize: s.authorizeNATS})
+		if err != nil {
+			return err
+		}
+		s.natsURL = s.embedded.ClientURL()
+		if s.nc, err = s.embedded.ConnectInProcess(); err != nil {
+			return fmt.Errorf("connecting to the embedded NATS: %w", err)
+		}
+	}
+	if s.o.NATSAdvertiseURL != "" {
+		s.natsURL = s.o.NATSAdvertiseURL
+	}
+	s.log.Info("NATS ready", "url", s.natsURL, "embedded", s.embedded != nil)
+	return nil
+}
+
+func (s *Server) authorizeNATS(id pki.Identity) error {
+	ag, err := s.store.Agent(id.AgentID)
+	switch {
+	case err != nil:
+		return fmt.Errorf("agent %s is not enrolled", id.AgentID)
+	case ag.Revoked:
+		return fmt.Errorf("agent %s is revoked", id.AgentID)
+	case ag.CheckpointID != id.CheckpointID:
+		return fmt.Errorf("agent %s certificate names another checkpoint", id.AgentID)
+	}
+	return nil
+}
+
+func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.Config, token string, v *vault.Vault, platform *api.Platform) error {
+	ctx, cancel := context.WithCancel(parent)
+	s.cancel = cancel
+	m := newMetrics(s.store)
+	hub := api.NewHub()
+	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
+	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify})
+	sched := scheduler.New(scheduler.Options{Logger: s.log, Dispatch: func(mon *pb.Monitor) error {
+		runs, err := disp.Dispatch(mon, nil, false)
+		m.dispatched.Add(float64(len(runs)))
+		return err
+	}})
+	resync := func() {
+		ms, err := s.store.Monitors()
+		if err != nil {
+			s.log.Error("loading monitors", "err", err)
+			return
+		}
+		sched.Sync(ms)
+	}
+	resync()
+
+	serverTLS := tlsConf.Clone()
+	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
+	auth := &api.Authenticator{AdminToken: token, Store: s.store}
+	s.grpc = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(serverTLS)),
+		grpc.MaxRecvMsgSize(8<<20),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(auth.Unary),
+		grpc.ChainStreamInterceptor(auth.Stream),
+	)
+	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Logger: s.log, OnlineWindow: 30 * time.Second})
+	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: 30 * 24 * time.Hour, Notify: notify, Logger: s.log})
+	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
+	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
+
+	lis, err := net.Listen("tcp", s.o.GRPCListen)
+	if err != nil {
+		return fmt.Errorf("--grpc-listen %s: %w", s.o.GRPCListen, err)
+	}
+	s.lis = lis
+	if err := s.startMetrics(m); err != nil {
+		return err
+	}
+	go func() { _ = s.grpc.Serve(lis) }()
+	go func() {
+		defer close(s.done)
+		go disp.RunSweeper(ctx, time.Second)
+		sched.Run(ctx)
+	}()
+	s.log.Info("controller ready", "grpc", lis.Addr().String(), "data_dir", s.o.DataDir)
+	return nil
+}
+
+func (s *Server) startMetrics(m *metrics) error {
+	if s.o.MetricsListen == "" {
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.collectors()...)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	lis, err := net.Listen("tcp", s.o.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %s: %w", s.o.MetricsListen, err)
+	}
+	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.metricsSrv.Serve(lis) }()
+	return nil
+}
+
+// Addr is the gRPC address.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// NATSURL is the URL agents are told to use.
+func (s *Server) NATSURL() string { return s.natsURL }
+
+// Close stops serving gracefully and closes the data file.
+func (s *Server) Close() {
+	if s.cancel != nil {
+		s.cancel()
+		<-s.done
+	}
+	s.closeAll()
+}
+
+func (s *Server) closeAll() {
+	if s.grpc != nil {
+		stopped := make(chan struct{})
+		go func() { s.grpc.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			s.grpc.Stop()
+		}
+	}
+	if s.metricsSrv != nil {
+		_ = s.metricsSrv.Close()
+	}
+	if s.nc != nil {
+		_ = s.nc.Drain()
+	}
+	if s.embedded != nil {
+		s.embedded.Shutdown()
+	}
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+}

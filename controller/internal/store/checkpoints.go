@@ -1,0 +1,218 @@
+package store
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// Token errors, in the user's terms.
+var (
+	ErrTokenUnknown = errors.New("enrollment token is not valid (it may have been mistyped or revoked): create a new one with `lookout-controller checkpoint token`")
+	ErrTokenUsed    = errors.New("enrollment token was already used: each token enrols one agent instance; create a new one with `lookout-controller checkpoint token`")
+	ErrTokenExpired = errors.New("enrollment token has expired: create a new one with `lookout-controller checkpoint token`")
+	ErrKindMismatch = errors.New("checkpoint kind mismatch")
+)
+
+type tokenRecord struct {
+	CheckpointID string    `json:"checkpoint_id"`
+	CreatedAt    time.Time `json:"created_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+	UsedAt       time.Time `json:"used_at,omitzero"`
+	UsedBy       string    `json:"used_by,omitempty"`
+}
+
+// Agent is one enrolled agent instance.
+type Agent struct {
+	ID           string    `json:"id"`
+	CheckpointID string    `json:"checkpoint_id"`
+	InstanceName string    `json:"instance_name"`
+	Version      string    `json:"version"`
+	EnrolledAt   time.Time `json:"enrolled_at"`
+	LastSeen     time.Time `json:"last_seen"`
+	Revoked      bool      `json:"revoked"`
+	SealingKey   []byte    `json:"sealing_key"` // X25519 public key
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// EnsureCheckpoint returns the checkpoint called name, creating it with kind when it does not exist.
+// An existing checkpoint of another kind is an ErrKindMismatch: a checkpoint's kind never changes.
+func (s *Store) EnsureCheckpoint(name string, kind pb.CheckpointKind) (*pb.Checkpoint, error) {
+	cp := &pb.Checkpoint{}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if id := tx.Bucket(bCheckpointNames).Get([]byte(name)); id != nil {
+			if err := getProto(tx.Bucket(bCheckpoints), string(id), cp); err != nil {
+				return err
+			}
+			if cp.Kind != kind {
+				return fmt.Errorf("%w: checkpoint %q is %s, not %s; a checkpoint's kind cannot change", ErrKindMismatch, name, KindName(cp.Kind), KindName(kind))
+			}
+			return nil
+		}
+		cp = &pb.Checkpoint{Id: NewID("cp_"), Name: name, Kind: kind, CreatedAt: timestamppb.New(s.now())}
+		if err := tx.Bucket(bCheckpointNames).Put([]byte(name), []byte(cp.Id)); err != nil {
+			return err
+		}
+		return putProto(tx.Bucket(bCheckpoints), cp.Id, cp)
+	})
+	return cp, err
+}
+
+// KindName is "public" or "private".
+func KindName(k pb.CheckpointKind) string {
+	switch k {
+	case pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC:
+		return "public"
+	case pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE:
+		return "private"
+	}
+	return "unknown"
+}
+
+// Checkpoint returns a checkpoint by name or id (without its agents).
+func (s *Store) Checkpoint(nameOrID string) (*pb.Checkpoint, error) {
+	cp := &pb.Checkpoint{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := nameOrID
+		if v := tx.Bucket(bCheckpointNames).Get([]byte(nameOrID)); v != nil {
+			id = string(v)
+		}
+		return getProto(tx.Bucket(bCheckpoints), id, cp)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %q: %w", nameOrID, err)
+	}
+	return cp, nil
+}
+
+// Checkpoints lists checkpoints by name, each with its agent instances.
+func (s *Store) Checkpoints() ([]*pb.Checkpoint, []Agent, error) {
+	var cps []*pb.Checkpoint
+	var agents []Agent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bCheckpoints).ForEach(func(_, v []byte) error {
+			cp := &pb.Checkpoint{}
+			if err := proto.Unmarshal(v, cp); err != nil {
+				return err
+			}
+			cps = append(cps, cp)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bAgents).ForEach(func(k, _ []byte) error {
+			var a Agent
+			if err := getJSON(tx.Bucket(bAgents), k, &a); err != nil {
+				return err
+			}
+			agents = append(agents, a)
+			return nil
+		})
+	})
+	sort.Slice(cps, func(i, j int) bool { return cps[i].Name < cps[j].Name })
+	return cps, agents, err
+}
+
+// CreateToken stores the hash of token for checkpointID, valid for ttl.
+func (s *Store) CreateToken(token, checkpointID string, ttl time.Duration) error {
+	now := s.now()
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bTokens), hashToken(token), tokenRecord{CheckpointID: checkpointID, CreatedAt: now, ExpiresAt: now.Add(ttl)})
+	})
+}
+
+// RedeemToken consumes token and records the new agent in one transaction, so two concurrent
+// redemptions of one token cannot both succeed. It returns the agent's checkpoint.
+func (s *Store) RedeemToken(token string, a Agent) (*pb.Checkpoint, error) {
+	cp := &pb.Checkpoint{}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var rec tokenRecord
+		key := hashToken(token)
+		if err := getJSON(tx.Bucket(bTokens), key, &rec); err != nil {
+			return ErrTokenUnknown
+		}
+		switch {
+		case !rec.UsedAt.IsZero():
+			return ErrTokenUsed
+		case s.now().After(rec.ExpiresAt):
+			return ErrTokenExpired
+		}
+		if err := getProto(tx.Bucket(bCheckpoints), rec.CheckpointID, cp); err != nil {
+			return fmt.Errorf("token names checkpoint %s, which no longer exists: %w", rec.CheckpointID, err)
+		}
+		rec.UsedAt, rec.UsedBy = s.now(), a.ID
+		if err := putJSON(tx.Bucket(bTokens), key, rec); err != nil {
+			return err
+		}
+		a.CheckpointID, a.EnrolledAt, a.LastSeen = cp.Id, s.now(), s.now()
+		return putJSON(tx.Bucket(bAgents), []byte(a.ID), a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// Agent returns an agent instance by id.
+func (s *Store) Agent(id string) (Agent, error) {
+	var a Agent
+	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bAgents), []byte(id), &a) })
+	return a, err
+}
+
+// TouchAgent records a heartbeat.
+func (s *Store) TouchAgent(id, version string) (Agent, error) {
+	var a Agent
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := getJSON(tx.Bucket(bAgents), []byte(id), &a); err != nil {
+			return err
+		}
+		a.LastSeen, a.Version = s.now(), version
+		return putJSON(tx.Bucket(bAgents), []byte(id), a)
+	})
+	return a, err
+}
+
+// RevokeCheckpoint marks every agent of the checkpoint revoked and returns how many it changed.
+func (s *Store) RevokeCheckpoint(checkpointID string) (int, error) {
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAgents)
+		var revoked []Agent
+		err := b.ForEach(func(k, _ []byte) error {
+			var a Agent
+			if err := getJSON(b, k, &a); err != nil {
+				return err
+			}
+			if a.CheckpointID == checkpointID && !a.Revoked {
+				a.Revoked = true
+				revoked = append(revoked, a)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, a := range revoked {
+			if err := putJSON(b, []byte(a.ID), a); err != nil {
+				return err
+			}
+		}
+		n = len(revoked)
+		return nil
+	})
+	return n, err
+}

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// PutMonitor creates or replaces the monitor with m's name. It keeps the id and creation time of an
+// existing monitor and bumps the version only when the definition changed.
+func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed bool, err error) {
+	m = proto.Clone(m).(*pb.Monitor)
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		names, mons := tx.Bucket(bMonitorNames), tx.Bucket(bMonitors)
+		now := timestamppb.New(s.now())
+		if id := names.Get([]byte(m.Name)); id != nil {
+			old := &pb.Monitor{}
+			if err := getProto(mons, string(id), old); err != nil {
+				return err
+			}
+			m.Id, m.CreatedAt, m.Version, m.UpdatedAt = old.Id, old.CreatedAt, old.Version, old.UpdatedAt
+			if proto.Equal(m, old) {
+				stored = old
+				return nil
+			}
+			m.Version, m.UpdatedAt, changed = old.Version+1, now, true
+		} else {
+			m.Id, m.Version, m.CreatedAt, m.UpdatedAt = NewID("mon_"), 1, now, now
+			created, changed = true, true
+			if err := names.Put([]byte(m.Name), []byte(m.Id)); err != nil {
+				return err
+			}
+		}
+		stored = m
+		return putProto(mons, m.Id, m)
+	})
+	return stored, created, changed, err
+}
+
+// Monitor returns a monitor by name or id.
+func (s *Store) Monitor(nameOrID string) (*pb.Monitor, error) {
+	m := &pb.Monitor{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		id := nameOrID
+		if v := tx.Bucket(bMonitorNames).Get([]byte(nameOrID)); v != nil {
+			id = string(v)
+		}
+		return getProto(tx.Bucket(bMonitors), id, m)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("monitor %q: %w", nameOrID, err)
+	}
+	return m, nil
+}
+
+// Monitors lists every monitor, in creation order.
+func (s *Store) Monitors() ([]*pb.Monitor, error) {
+	var out []*pb.Monitor
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bMonitors).ForEach(func(_, v []byte) error {
+			m := &pb.Monitor{}
+			if err := proto.Unmarshal(v, m); err != nil {
+				return err
+			}
+			out = append(out, m)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DeleteMonitor removes a monitor by name or id. Its stored results stay.
+func (s *Store) DeleteMonitor(nameOrID string) error {
+	m, err := s.Monitor(nameOrID)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bMonitorNames).Delete([]byte(m.Name)); err != nil {
+			return err
+		}
+		return tx.Bucket(bMonitors).Delete([]byte(m.Id))
+	})
+}

@@ -1,0 +1,237 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// Run-table errors. ErrNotYours and ErrRunClosed are refusals of an agent's call.
+var (
+	ErrNotYours  = errors.New("run was not dispatched to this agent")
+	ErrRunClosed = errors.New("run is no longer live")
+)
+
+// CreateRuns records new runs (state dispatched) in the run table.
+func (s *Store) CreateRuns(runs []*pb.Run) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, r := range runs {
+			if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bOpenRuns).Put([]byte(r.RunId), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClaimRun marks the run running on behalf of agentID. Only an instance of the run's checkpoint may
+// claim it, only the attempt in flight, only before its deadline; the first instance to claim it
+// owns it (a second instance of the same checkpoint is refused).
+func (s *Store) ClaimRun(runID string, attempt int32, a Agent) (*pb.Run, error) {
+	r := &pb.Run{}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
+			return fmt.Errorf("run %s: %w", runID, err)
+		}
+		if err := checkOwner(r, attempt, a); err != nil {
+			return err
+		}
+		if r.State == pb.RunState_RUN_STATE_DONE || s.now().After(r.Deadline.AsTime()) {
+			return fmt.Errorf("%w: run %s has ended or passed its deadline", ErrRunClosed, runID)
+		}
+		if r.AgentId == a.ID {
+			return nil
+		}
+		r.AgentId, r.State = a.ID, pb.RunState_RUN_STATE_RUNNING
+		return putProto(tx.Bucket(bRuns), runID, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func checkOwner(r *pb.Run, attempt int32, a Agent) error {
+	switch {
+	case r.CheckpointId != a.CheckpointID:
+		return fmt.Errorf("%w: run %s belongs to another checkpoint", ErrNotYours, r.RunId)
+	case r.Attempt != attempt:
+		return fmt.Errorf("%w: run %s attempt %d is not the attempt in flight (%d)", ErrNotYours, r.RunId, attempt, r.Attempt)
+	case r.AgentId != "" && r.AgentId != a.ID:
+		return fmt.Errorf("%w: run %s was claimed by another instance of the checkpoint", ErrNotYours, r.RunId)
+	}
+	return nil
+}
+
+// CompleteRun stores an agent's result and closes the run. A repeated report of a result already
+// stored (same run, same attempt) changes nothing and returns duplicate=true.
+func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, duplicate bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		r := &pb.Run{}
+		if err := getProto(tx.Bucket(bRuns), res.RunId, r); err != nil {
+			return fmt.Errorf("run %s: %w", res.RunId, err)
+		}
+		if prev := tx.Bucket(bResultKeys).Get([]byte(res.RunId)); prev != nil && r.Result != nil && r.Result.Attempt == res.Attempt && r.AgentId == a.ID {
+			stored, duplicate = r.Result, true
+			return nil
+		}
+		if err := checkOwner(r, res.Attempt, a); err != nil {
+			return err
+		}
+		if r.AgentId == "" {
+			return fmt.Errorf("%w: run %s was never claimed (FetchRunSecrets first)", ErrNotYours, res.RunId)
+		}
+		if r.State == pb.RunState_RUN_STATE_DONE {
+			return fmt.Errorf("%w: run %s already ended: %s", ErrRunClosed, res.RunId, r.GetResult().GetMessage())
+		}
+		var err error
+		stored, err = s.closeRun(tx, r, res)
+		return err
+	})
+	return stored, duplicate, err
+}
+
+// closeRun fills the controller-owned fields of res, stores it under the next sequence and marks the
+// run done.
+func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult) (*pb.RunResult, error) {
+	res = proto.Clone(res).(*pb.RunResult)
+	res.RunId, res.Attempt, res.AgentId = r.RunId, r.Attempt, r.AgentId
+	res.MonitorId, res.MonitorName = r.MonitorId, r.MonitorName
+	res.CheckpointId, res.CheckpointName = r.CheckpointId, r.CheckpointName
+	seq, err := tx.Bucket(bResults).NextSequence()
+	if err != nil {
+		return nil, err
+	}
+	res.Sequence = seq
+	if err := tx.Bucket(bResults).Put(seqKey(seq), mustMarshal(res)); err != nil {
+		return nil, err
+	}
+	if err := tx.Bucket(bResultKeys).Put([]byte(r.RunId), seqKey(seq)); err != nil {
+		return nil, err
+	}
+	r.State, r.Result = pb.RunState_RUN_STATE_DONE, res
+	if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
+		return nil, err
+	}
+	return res, tx.Bucket(bOpenRuns).Delete([]byte(r.RunId))
+}
+
+// ExpireRuns ends every open run whose deadline is before now with a result that says why: no
+// instance picked it up ("checkpoint unavailable") or the one that did never reported ("agent lost").
+func (s *Store) ExpireRuns(now time.Time) ([]*pb.RunResult, error) {
+	var ended []*pb.RunResult
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var expired []*pb.Run
+		err := tx.Bucket(bOpenRuns).ForEach(func(k, _ []byte) error {
+			r := &pb.Run{}
+			if err := getProto(tx.Bucket(bRuns), string(k), r); err != nil {
+				return err
+			}
+			if now.After(r.Deadline.AsTime()) {
+				expired = append(expired, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range expired {
+			res, err := s.closeRun(tx, r, expiryResult(r, now))
+			if err != nil {
+				return err
+			}
+			ended = append(ended, res)
+		}
+		return nil
+	})
+	return ended, err
+}
+
+func expiryResult(r *pb.Run, now time.Time) *pb.RunResult {
+	res := &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, StartedAt: r.ScheduledAt, FinishedAt: timestamppb.New(now)}
+	if r.AgentId == "" {
+		res.ErrorClass = pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE
+		res.Message = fmt.Sprintf("checkpoint unavailable: no agent of checkpoint %q picked up the run before its deadline (is an agent running and connected?)", r.CheckpointName)
+	} else {
+		res.ErrorClass = pb.ErrorClass_ERROR_CLASS_AGENT_LOST
+		res.Message = fmt.Sprintf("agent lost: agent %s of checkpoint %q took the run but reported no result before its deadline", r.AgentId, r.CheckpointName)
+	}
+	return res
+}
+
+// EndRun closes an open run with a result made by the controller (a policy refusal, say).
+func (s *Store) EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error) {
+	var stored *pb.RunResult
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		r := &pb.Run{}
+		if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
+			return err
+		}
+		if r.State == pb.RunState_RUN_STATE_DONE {
+			stored = r.Result
+			return nil
+		}
+		var err error
+		stored, err = s.closeRun(tx, r, res)
+		return err
+	})
+	return stored, err
+}
+
+// Run returns a run with its result, if any.
+func (s *Store) Run(runID string) (*pb.Run, error) {
+	r := &pb.Run{}
+	err := s.db.View(func(tx *bolt.Tx) error { return getProto(tx.Bucket(bRuns), runID, r) })
+	if err != nil {
+		return nil, fmt.Errorf("run %q: %w", runID, err)
+	}
+	return r, nil
+}
+
+// OpenRunCount is the number of runs not yet done.
+func (s *Store) OpenRunCount() int {
+	n := 0
+	_ = s.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bOpenRuns).Stats().KeyN; return nil })
+	return n
+}
+
+// Results calls fn for stored results with sequence > after, in order, until fn returns false.
+func (s *Store) Results(after uint64, fn func(*pb.RunResult) bool) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bResults).Cursor()
+		for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
+			res := &pb.RunResult{}
+			if err := proto.Unmarshal(v, res); err != nil {
+				return err
+			}
+			if !fn(res) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+func seqKey(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return b[:]
+}
+
+func mustMarshal(m proto.Message) []byte {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", m, err))
+	}
+	return b
+}

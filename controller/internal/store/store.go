@@ -1,0 +1,119 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+)
+
+// Errors the API layer maps to gRPC codes.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+var (
+	bMonitors        = []byte("monitors")
+	bMonitorNames    = []byte("monitor_names")
+	bCheckpoints     = []byte("checkpoints")
+	bCheckpointNames = []byte("checkpoint_names")
+	bAgents          = []byte("agents")
+	bTokens          = []byte("enrollment_tokens")
+	bRuns            = []byte("runs")
+	bOpenRuns        = []byte("runs_open")
+	bResults         = []byte("results")
+	bResultKeys      = []byte("result_keys")
+	bAudit           = []byte("audit")
+)
+
+// Store is the controller's state.
+type Store struct {
+	db  *bolt.DB
+	now func() time.Time
+}
+
+// Open opens (creating) dataDir/lookout.db. It fails after a second if another process holds it.
+func Open(dataDir string) (*Store, error) {
+	path := filepath.Join(dataDir, "lookout.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("data file %s is in use by another process (is a controller already running on this data dir?)", path)
+		}
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	s := &Store{db: db, now: time.Now}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bMonitors, bMonitorNames, bCheckpoints, bCheckpointNames, bAgents, bTokens, bRuns, bOpenRuns, bResults, bResultKeys, bAudit} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("preparing %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// DB is the bbolt handle, for the vault's own buckets.
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// NewID returns prefix + 24 hex characters: 6 bytes of milliseconds (so keys sort by creation time)
+// and 6 random bytes. The alphabet is [a-z0-9_], safe inside a NATS subject.
+func NewID(prefix string) string {
+	var b [12]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic(err)
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func putProto(b *bolt.Bucket, key string, m proto.Message) error {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(key), data)
+}
+
+func getProto(b *bolt.Bucket, key string, m proto.Message) error {
+	data := b.Get([]byte(key))
+	if data == nil {
+		return ErrNotFound
+	}
+	return proto.Unmarshal(data, m)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}

@@ -1,0 +1,133 @@
+// Command lookout-controller runs the Lookout controller (serve), a whole local system (dev), and
+// the admin subcommands that talk to a running controller.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/cli"
+	"github.com/lookout-synthetics/lookout/controller/internal/devenv"
+	"github.com/lookout-synthetics/lookout/controller/internal/server"
+	"github.com/lookout-synthetics/lookout/internal/buildinfo"
+	"github.com/lookout-synthetics/lookout/internal/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], cli.Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv})
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	var usage *cli.UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.Is(err, cli.ErrRunFailed):
+		return 1
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "lookout-controller: %v\nRun 'lookout-controller help' for usage.\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "lookout-controller: %v\n", err)
+	return 1
+}
+
+func run(ctx context.Context, args []string, env cli.Env) error {
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return &cli.UsageError{Msg: "no command given"}
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], env)
+	case "dev":
+		return devenv.Main(ctx, args[1:], env)
+	case "version", "--version":
+		fmt.Fprintln(env.Stdout, buildinfo.Version)
+		return nil
+	case "help", "-h", "--help":
+		usage(env.Stdout)
+		return nil
+	}
+	cmd, rest, ok := cli.Find(args)
+	if !ok {
+		usage(env.Stderr)
+		return &cli.UsageError{Msg: fmt.Sprintf("unknown command %q", strings.Join(args, " "))}
+	}
+	return cmd.Run(ctx, env, rest)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `Usage: lookout-controller COMMAND [flags]
+
+Daemons:
+  serve                  run a controller (serve --help for its flags)
+  dev                    run a whole local system: controller, embedded NATS, a public and a private
+                         agent, a test API that demands client certificates, the example monitors
+
+Admin commands (reach a controller with --addr/LOOKOUT_ADDR, --token-file/LOOKOUT_TOKEN_FILE,
+--ca-file/LOOKOUT_CA_FILE; -o json prints protobuf JSON):
+`)
+	for _, c := range cli.Commands() {
+		fmt.Fprintf(w, "  %-22s %s\n", c.Name, c.Summary)
+	}
+}
+
+func serve(ctx context.Context, args []string, env cli.Env) error {
+	fs := flag.NewFlagSet("lookout-controller serve", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	var o server.Options
+	fs.StringVar(&o.DataDir, "data-dir", "", "directory for all state (required)")
+	fs.StringVar(&o.GRPCListen, "grpc-listen", "127.0.0.1:7443", "gRPC address for agents, admin and collectors")
+	fs.StringVar(&o.NATSListen, "nats-listen", "127.0.0.1:4222", "address of the embedded NATS server")
+	fs.StringVar(&o.NATSURL, "nats-url", "", "use this NATS deployment instead of the embedded server")
+	fs.StringVar(&o.NATSAdvertiseURL, "nats-advertise-url", "", "NATS URL handed to agents at enrollment (default: the server's own)")
+	sans := fs.String("tls-san", "", "extra comma-separated host names/IPs for the controller's certificate")
+	fs.StringVar(&o.PlatformCertFile, "platform-cert-file", "", "PKCS#12 archive of the platform certificate")
+	fs.StringVar(&o.PlatformCertPasswordFile, "platform-cert-password-file", "", "file holding its password")
+	fs.StringVar(&o.MasterKeyFile, "master-key-file", "", "32-byte key-encryption key, mode 0600 (default: <data-dir>/master.key, created)")
+	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "address for /metrics (Prometheus)")
+	logFormat := fs.String("log-format", "text", "text or json")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.DataDir == "" {
+		return &cli.UsageError{Msg: "serve: --data-dir is required"}
+	}
+	if *sans != "" {
+		o.Hosts = strings.Split(*sans, ",")
+	}
+	log, err := logging.New(env.Stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+	o.Logger = log
+	srv, err := server.Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	done := make(chan struct{})
+	go func() { srv.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		return errors.New("shutdown took longer than 15s")
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// KeyPair is a certificate and its key, ready for tls.Certificate.
+type KeyPair struct {
+	DER []byte
+	Key crypto.Signer
+}
+
+// TLS returns the pair as a tls.Certificate chained to the CA.
+func (p *KeyPair) TLS(ca *CA) tls.Certificate {
+	leaf, _ := x509.ParseCertificate(p.DER)
+	return tls.Certificate{Certificate: [][]byte{p.DER, ca.Cert.Raw}, PrivateKey: p.Key, Leaf: leaf}
+}
+
+// Identity is what an agent client certificate asserts. The controller writes it; it is read only
+// from certificates whose chain verified against the internal CA.
+type Identity struct {
+	AgentID      string
+	CheckpointID string
+	Kind         string // "public" | "private"
+}
+
+const identityScheme = "lookout"
+
+// URI encodes the identity as the certificate's URI SAN.
+func (id Identity) URI() *url.URL {
+	q := url.Values{"checkpoint": {id.CheckpointID}, "kind": {id.Kind}}
+	return &url.URL{Scheme: identityScheme, Host: "agent", Path: "/" + id.AgentID, RawQuery: q.Encode()}
+}
+
+// IdentityFromCert reads the identity from a verified agent certificate.
+func IdentityFromCert(c *x509.Certificate) (Identity, error) {
+	for _, u := range c.URIs {
+		if u.Scheme != identityScheme || u.Host != "agent" {
+			continue
+		}
+		q := u.Query()
+		id := Identity{AgentID: trimSlash(u.Path), CheckpointID: q.Get("checkpoint"), Kind: q.Get("kind")}
+		if id.AgentID == "" || id.CheckpointID == "" || (id.Kind != "public" && id.Kind != "private") {
+			return Identity{}, errors.New("agent certificate has an incomplete identity")
+		}
+		return id, nil
+	}
+	return Identity{}, errors.New("certificate does not name a Lookout agent")
+}
+
+func trimSlash(p string) string {
+	if len(p) > 0 && p[0] == '/' {
+		return p[1:]
+	}
+	return p
+}
+
+// IssueAgentCertificate checks the CSR's signature (proof that the agent holds the key) and issues a
+// client certificate for it naming id, valid for ttl.
+func (ca *CA) IssueAgentCertificate(csrDER []byte, id Identity, ttl time.Duration) ([]byte, error) {
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return nil, fmt.Errorf("certificate request is not valid PKCS#10: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("certificate request signature does not verify: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: "lookout-agent " + id.AgentID, OrganizationalUnit: []string{id.Kind, id.CheckpointID}},
+		NotBefore:    now.Add(-5 * time.Minute),
+		NotAfter:     now.Add(ttl),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		URIs:         []*url.URL{id.URI()},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("issuing agent certificate: %w", err)
+	}
+	return der, nil
+}
