@@ -1,0 +1,30 @@
+package vault
+
+import "errors"
+
+// InputError is a problem with what the user supplied (an archive, a name, a password). Its
+// message says what was wrong and what to do, never contains a password, and maps to gRPC
+// InvalidArgument.
+type InputError struct {
+	Msg string
+}
+
+func (e *InputError) Error() string { return e.Msg }
+
+func inputError(msg string) *InputError { return &InputError{Msg: msg} }
+
+var (
+	// ErrNotFound is returned, wrapped with the item's name, when no item has that name or ID.
+	ErrNotFound = errors.New("not found")
+	// ErrExists is returned, wrapped with the item's name, when the name is taken.
+	ErrExists = errors.New("already exists")
+	// ErrIntegrity is returned, wrapped with the item's name, when sealed material does not open:
+	// it was altered, or copied from another item or version.
+	ErrIntegrity = errors.New("secret integrity check failed")
+	// ErrMasterKeyMismatch is returned by Open when the master key is not the one the keyring
+	// was created with.
+	ErrMasterKeyMismatch = errors.New("master key does not match this data dir")
+	// ErrBusy is returned by ImportPKCS12 when other decodes hold every slot for longer than the
+	// decode budget. It is transient: retry later.
+	ErrBusy = errors.New("too many certificate archives are being decoded; try again shortly")
+)
