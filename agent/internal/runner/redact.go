@@ -1,0 +1,100 @@
+package runner
+
+import (
+	"cmp"
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// redacted replaces every secret in results.
+const redacted = "[redacted]"
+
+// secretForms returns the spellings under which secret may appear in a
+// request or an echoing response: as is, URL-escaped and JSON-escaped.
+func secretForms(secret string) []string {
+	if secret == "" {
+		return nil
+	}
+	forms := []string{secret, url.QueryEscape(secret), url.PathEscape(secret)}
+	if b, err := json.Marshal(secret); err == nil {
+		forms = append(forms, string(b[1:len(b)-1]))
+	}
+	return forms
+}
+
+// basicForms returns the forms of a basic-auth password, including the
+// base64 user:pass token sent in the Authorization header.
+func basicForms(c Credential) []string {
+	if c.Password == "" {
+		return nil
+	}
+	token := base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))
+	return append(secretForms(c.Password), token)
+}
+
+// newRedactor returns a function replacing every occurrence of any secret
+// with "[redacted]". Longer secrets win over shorter ones at the same place;
+// empty secrets are ignored. Markers already present are kept as they are,
+// so redacting twice does not mangle them.
+func newRedactor(secrets []string) func(string) string {
+	keys := slices.DeleteFunc(slices.Clone(secrets), func(s string) bool { return s == "" })
+	if len(keys) == 0 {
+		return func(s string) string { return s }
+	}
+	keys = append(keys, redacted)
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	keys = slices.Compact(keys)
+	pairs := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, k, redacted)
+	}
+	return strings.NewReplacer(pairs...).Replace
+}
+
+// redactMessage applies redact to every string field of m, recursively.
+func redactMessage(m protoreflect.Message, redact func(string) string) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList():
+			redactList(fd, v.List(), redact)
+		case fd.IsMap():
+			redactMap(fd, v.Map(), redact)
+		case fd.Kind() == protoreflect.StringKind:
+			m.Set(fd, protoreflect.ValueOfString(redact(v.String())))
+		case fd.Message() != nil:
+			redactMessage(v.Message(), redact)
+		}
+		return true
+	})
+}
+
+func redactList(fd protoreflect.FieldDescriptor, l protoreflect.List, redact func(string) string) {
+	for i := range l.Len() {
+		switch {
+		case fd.Kind() == protoreflect.StringKind:
+			l.Set(i, protoreflect.ValueOfString(redact(l.Get(i).String())))
+		case fd.Message() != nil:
+			redactMessage(l.Get(i).Message(), redact)
+		}
+	}
+}
+
+// redactMap redacts map values; keys are left alone (results have no maps
+// keyed by user data).
+func redactMap(fd protoreflect.FieldDescriptor, m protoreflect.Map, redact func(string) string) {
+	val := fd.MapValue()
+	m.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+		switch {
+		case val.Kind() == protoreflect.StringKind:
+			m.Set(k, protoreflect.ValueOfString(redact(v.String())))
+		case val.Message() != nil:
+			redactMessage(v.Message(), redact)
+		}
+		return true
+	})
+}

@@ -1,0 +1,151 @@
+package runner
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// response is what one HTTP exchange produced, with the body read up to the cap.
+type response struct {
+	status     int
+	statusText string
+	proto      string
+	header     http.Header
+	body       []byte
+	size       int64 // bytes read; the declared Content-Length when truncated
+	truncated  bool
+	tls        *tls.ConnectionState
+	elapsed    time.Duration
+
+	doc    any // parsed JSON body, once asked for
+	docErr error
+	parsed bool
+}
+
+// json returns the body parsed as JSON, parsing it on first use.
+func (r *response) json() (any, error) {
+	if !r.parsed {
+		r.doc, r.docErr = parseJSON(r.body)
+		r.parsed = true
+	}
+	return r.doc, r.docErr
+}
+
+// exchange builds, sends and reads one request, recording what it can in res.
+func (rs *runState) exchange(ctx context.Context, step *lookoutv1.Step, p preparedRequest, id identity,
+	res *lookoutv1.StepResult) (*response, error) {
+	tl := &timeline{}
+	req, err := buildRequest(tl.withTrace(ctx), p)
+	if err != nil {
+		return nil, err
+	}
+	res.RequestHeaders = sortedHeaders(req.Header)
+	insecure := step.GetRequest().GetIgnoreCertificateErrors()
+	client := newClient(rs.transports.get(id, insecure), !expects3xx(step.GetAssert()))
+	rsp, err := send(client, req, tl, rs.bodyCap)
+	res.Timings, res.ResolvedIp = tl.timings(), tl.ip()
+	if rsp != nil {
+		rsp.record(res)
+	}
+	return rsp, err
+}
+
+// send performs the request and reads the body up to limit bytes.
+func send(client *http.Client, req *http.Request, tl *timeline, limit int64) (*response, error) {
+	tl.mark(&tl.start)
+	hr, err := client.Do(req)
+	if err != nil {
+		tl.mark(&tl.end)
+		return nil, classifyTransport(err)
+	}
+	defer hr.Body.Close()
+	rsp := newResponse(hr)
+	rsp.body, rsp.size, rsp.truncated, err = readBody(hr.Body, hr.ContentLength, limit)
+	tl.mark(&tl.end)
+	rsp.elapsed = tl.total()
+	if err != nil {
+		return rsp, classifyTransport(err)
+	}
+	return rsp, nil
+}
+
+func newResponse(hr *http.Response) *response {
+	text := strings.TrimSpace(strings.TrimPrefix(hr.Status, strconv.Itoa(hr.StatusCode)))
+	if text == "" {
+		text = http.StatusText(hr.StatusCode)
+	}
+	return &response{status: hr.StatusCode, statusText: text, proto: hr.Proto, header: hr.Header, tls: hr.TLS}
+}
+
+// readBody reads at most limit bytes and reports whether there was more.
+func readBody(r io.Reader, contentLength, limit int64) (body []byte, size int64, truncated bool, err error) {
+	body, err = io.ReadAll(io.LimitReader(r, limit+1))
+	if truncated = int64(len(body)) > limit; truncated {
+		body = body[:limit]
+	}
+	size = int64(len(body))
+	if truncated && contentLength > size {
+		size = contentLength
+	}
+	return body, size, truncated, err
+}
+
+// record copies the response's facts into the step result.
+func (r *response) record(res *lookoutv1.StepResult) {
+	res.StatusCode = int32(r.status)
+	res.StatusText = r.statusText
+	res.HttpVersion = r.proto
+	res.ResponseHeaders = sortedHeaders(r.header)
+	res.BodySize = r.size
+	res.BodyTruncated = r.truncated
+}
+
+// sortedHeaders lists h by name, one entry per value.
+func sortedHeaders(h http.Header) []*lookoutv1.Header {
+	var out []*lookoutv1.Header
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[name] {
+			out = append(out, &lookoutv1.Header{Name: name, Value: v})
+		}
+	}
+	return out
+}
+
+// expects3xx reports whether a step asserts a redirect status, in which case
+// redirects are not followed.
+func expects3xx(assertions []*lookoutv1.Assertion) bool {
+	for _, a := range assertions {
+		if a.GetSource() != lookoutv1.AssertSource_ASSERT_SOURCE_STATUS {
+			continue
+		}
+		if code, err := strconv.Atoi(strings.TrimSpace(a.GetValue())); err == nil && code >= 300 && code < 400 {
+			return true
+		}
+	}
+	return false
+}
+
+// headerValue returns the values of a response header joined by ", ".
+func (r *response) headerValue(name string) (string, bool) {
+	values := r.header.Values(name)
+	return strings.Join(values, ", "), len(values) > 0
+}
+
+// cookie returns the value of a cookie the response sets.
+func (r *response) cookie(name string) (string, bool) {
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == name {
+			return c.Value, true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,124 @@
+package runner
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"time"
+
+	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+const (
+	defaultBodyCap    = 10 << 20        // bytes read per response
+	excerptCap        = 64 << 10        // bytes of body kept in the result
+	excerptSlack      = 4 << 10         // read past the excerpt so a secret cut by it is still found
+	defaultRunTimeout = 5 * time.Minute // when the monitor sets none
+	maxAttempts       = 10              // upper bound on a step's retry.max_attempts
+)
+
+// Options configure a Runner.
+type Options struct {
+	Logger  *slog.Logger
+	BodyCap int64          // bytes of a response read and evaluated; default 10 MiB. The excerpt is at most 64 KiB.
+	RootCAs *x509.CertPool // nil = system
+	Now     func() time.Time
+}
+
+// Runner executes runs. It keeps no state between runs and is safe for
+// concurrent use.
+type Runner struct {
+	log     *slog.Logger
+	bodyCap int64
+	rootCAs *x509.CertPool
+	now     func() time.Time
+}
+
+// New returns a Runner with opts, filling in defaults.
+func New(opts Options) *Runner {
+	r := &Runner{log: opts.Logger, bodyCap: opts.BodyCap, rootCAs: opts.RootCAs, now: opts.Now}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.bodyCap <= 0 {
+		r.bodyCap = defaultBodyCap
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r
+}
+
+// Run executes the monitor's steps in order and returns the result. ctx
+// carries the run's deadline; the monitor's timeout bounds the run too.
+// Steps after a failing one are reported as skipped. Secrets never appear in
+// the result: they are replaced by "[redacted]".
+func (r *Runner) Run(ctx context.Context, req *lookoutv1.RunRequest, s *Secrets) *lookoutv1.RunResult {
+	res := &lookoutv1.RunResult{
+		RunId:        req.GetRunId(),
+		Attempt:      req.GetAttempt(),
+		MonitorId:    req.GetMonitor().GetId(),
+		MonitorName:  req.GetMonitor().GetName(),
+		CheckpointId: req.GetCheckpointId(),
+		StartedAt:    timestamppb.New(r.now()),
+	}
+	m := req.GetMonitor()
+	if m == nil {
+		res.Outcome, res.ErrorClass = lookoutv1.Outcome_OUTCOME_ERROR, lookoutv1.ErrorClass_ERROR_CLASS_INTERNAL
+		res.Message, res.FinishedAt = "the run request carries no monitor", timestamppb.New(r.now())
+		r.logRun(res)
+		return res
+	}
+	ctx, cancel := context.WithTimeout(ctx, runTimeout(m))
+	defer cancel()
+	rs := newRunState(r, m, s)
+	defer rs.transports.closeAll()
+	return r.finish(res, rs.runSteps(ctx, m.GetSteps()), rs)
+}
+
+func runTimeout(m *lookoutv1.Monitor) time.Duration {
+	if d := m.GetTimeout().AsDuration(); d > 0 {
+		return d
+	}
+	return defaultRunTimeout
+}
+
+// finish sets the outcome, redacts secrets everywhere and logs the run.
+func (r *Runner) finish(res *lookoutv1.RunResult, records []stepRecord, rs *runState) *lookoutv1.RunResult {
+	res.Outcome = lookoutv1.Outcome_OUTCOME_PASSED
+	for i, rec := range records {
+		res.Steps = append(res.Steps, rec.res)
+		if rec.err != nil && res.GetOutcome() == lookoutv1.Outcome_OUTCOME_PASSED {
+			res.Outcome, res.ErrorClass = lookoutv1.Outcome_OUTCOME_FAILED, rec.res.GetErrorClass()
+			res.Message = stepLabel(i, rec.res.GetName()) + ": " + rec.res.GetError()
+		}
+	}
+	res.FinishedAt = timestamppb.New(r.now())
+	redact := rs.redactor()
+	redactMessage(res.ProtoReflect(), redact)
+	for _, rec := range records {
+		rec.res.BodyExcerpt = excerptText(redact(string(rec.excerpt)))
+	}
+	r.logRun(res)
+	return res
+}
+
+// stepLabel names a step in run messages: `step "orders"` or `step 3`.
+func stepLabel(i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("step %d", i+1)
+	}
+	return fmt.Sprintf("step %q", name)
+}
+
+// logRun logs the (already redacted) outcome of a run.
+func (r *Runner) logRun(res *lookoutv1.RunResult) {
+	r.log.Info("run finished", "run_id", res.GetRunId(), "monitor", res.GetMonitorName(),
+		"outcome", res.GetOutcome().String(), "error_class", res.GetErrorClass().String(), "message", res.GetMessage())
+	for _, st := range res.GetSteps() {
+		r.log.Debug("step finished", "run_id", res.GetRunId(), "step", st.GetName(), "passed", st.GetPassed(),
+			"skipped", st.GetSkipped(), "attempts", st.GetAttempts(), "error", st.GetError())
+	}
+}

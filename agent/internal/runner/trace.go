@@ -1,0 +1,92 @@
+package runner
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http/httptrace"
+	"sync"
+	"time"
+
+	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// timeline records when the phases of one request happened. With redirects,
+// the phases of the last hop win. Hooks may run on other goroutines.
+type timeline struct {
+	mu                   sync.Mutex
+	start, end           time.Time
+	dnsStart, dnsDone    time.Time
+	connStart, connDone  time.Time
+	tlsStart, tlsDone    time.Time
+	wroteRequest, gotRsp time.Time
+	remoteIP             string
+}
+
+func (tl *timeline) mark(at *time.Time) {
+	tl.mu.Lock()
+	*at = time.Now()
+	tl.mu.Unlock()
+}
+
+// withTrace returns ctx carrying hooks that fill tl.
+func (tl *timeline) withTrace(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		DNSStart:             func(httptrace.DNSStartInfo) { tl.mark(&tl.dnsStart) },
+		DNSDone:              func(httptrace.DNSDoneInfo) { tl.mark(&tl.dnsDone) },
+		ConnectStart:         func(string, string) { tl.mark(&tl.connStart) },
+		ConnectDone:          func(string, string, error) { tl.mark(&tl.connDone) },
+		TLSHandshakeStart:    func() { tl.mark(&tl.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { tl.mark(&tl.tlsDone) },
+		GotConn:              tl.gotConn,
+		WroteRequest:         func(httptrace.WroteRequestInfo) { tl.mark(&tl.wroteRequest) },
+		GotFirstResponseByte: func() { tl.mark(&tl.gotRsp) },
+	})
+}
+
+func (tl *timeline) gotConn(info httptrace.GotConnInfo) {
+	host, _, err := net.SplitHostPort(info.Conn.RemoteAddr().String())
+	if err != nil {
+		host = info.Conn.RemoteAddr().String()
+	}
+	tl.mu.Lock()
+	tl.remoteIP = host
+	tl.mu.Unlock()
+}
+
+func (tl *timeline) ip() string {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.remoteIP
+}
+
+func (tl *timeline) total() time.Duration {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return between(tl.start, tl.end)
+}
+
+// timings converts tl into the result's timings. first_byte runs from the
+// request being written to the first response byte; download from there to
+// the end of the (capped) body; total from the start to the end.
+func (tl *timeline) timings() *lookoutv1.Timings {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return &lookoutv1.Timings{
+		Dns:       durationpb.New(between(tl.dnsStart, tl.dnsDone)),
+		Connect:   durationpb.New(between(tl.connStart, tl.connDone)),
+		Tls:       durationpb.New(between(tl.tlsStart, tl.tlsDone)),
+		FirstByte: durationpb.New(between(tl.wroteRequest, tl.gotRsp)),
+		Download:  durationpb.New(between(tl.gotRsp, tl.end)),
+		Total:     durationpb.New(between(tl.start, tl.end)),
+	}
+}
+
+// between is b-a, or 0 when either is unknown or they are out of order.
+func between(a, b time.Time) time.Duration {
+	if a.IsZero() || b.IsZero() || b.Before(a) {
+		return 0
+	}
+	return b.Sub(a)
+}
