@@ -35,7 +35,6 @@ type options struct {
 	agentBin    string
 	dataDir     string
 	verbose     bool
-	keepDataDir bool
 }
 
 // Main runs `lookout-controller dev`.
@@ -77,7 +76,6 @@ type dev struct {
 	env     cli.Env
 	tmp     string
 	srv     *server.Server
-	agents  []*exec.Cmd
 	cleanFn []func()
 }
 
@@ -127,10 +125,61 @@ func (d *dev) start(ctx context.Context) error {
 		return err
 	}
 	defer closeAdmin()
-	if err := d.seed(ctx, admin, p, apiPassword, base); err != nil {
+	// Agents first, monitors last: a run scheduled before its checkpoint has an agent online
+	// would only end as "checkpoint unavailable", which is not what a first look should show.
+	if err := d.seedVault(ctx, admin, p, apiPassword); err != nil {
 		return err
 	}
-	return d.startAgents(ctx, admin, agentBin, p)
+	if err := d.startAgents(ctx, admin, agentBin, p); err != nil {
+		return err
+	}
+	if err := d.waitOnline(ctx, admin); err != nil {
+		return err
+	}
+	return d.applyExamples(ctx, admin, base)
+}
+
+// demoCheckpoints are the checkpoints the demo creates, one of each kind.
+var demoCheckpoints = []struct {
+	name string
+	kind pb.CheckpointKind
+}{{"public-1", pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC}, {"private-1", pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE}}
+
+// waitOnline waits until every demo checkpoint has an online agent, or says which did not come up.
+func (d *dev) waitOnline(ctx context.Context, admin pb.AdminServiceClient) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		missing := map[string]bool{}
+		for _, cp := range demoCheckpoints {
+			missing[cp.name] = true
+		}
+		if resp, err := admin.ListCheckpoints(ctx, &pb.ListCheckpointsRequest{}); err == nil {
+			for _, cp := range resp.GetCheckpoints() {
+				for _, a := range cp.GetAgents() {
+					if a.GetOnline() && !a.GetRevoked() {
+						delete(missing, cp.GetName())
+					}
+				}
+			}
+		}
+		if len(missing) == 0 {
+			d.say("agents online")
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			names := make([]string, 0, len(missing))
+			for n := range missing {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return fmt.Errorf("no agent came online for checkpoint(s) %s within 30s; see agent-*.log in %s", strings.Join(names, ", "), d.tmp)
+		case <-tick.C:
+		}
+	}
 }
 
 func randomHex(n int) string {
@@ -217,9 +266,8 @@ func (d *dev) adminClient() (pb.AdminServiceClient, func(), error) {
 	return pb.NewAdminServiceClient(cc), func() { cc.Close() }, nil
 }
 
-// seed fills the vault, creates the checkpoints and applies the example monitors pointed at the
-// demo API.
-func (d *dev) seed(ctx context.Context, admin pb.AdminServiceClient, p *demoPKI, apiPassword, base string) error {
+// seedVault stores the demo customer's certificate and the demo API's credentials.
+func (d *dev) seedVault(ctx context.Context, admin pb.AdminServiceClient, p *demoPKI, apiPassword string) error {
 	pw := randomHex(8)
 	archive, err := p.clientArchive("partner-client (demo customer)", pw)
 	if err != nil {
@@ -232,7 +280,7 @@ func (d *dev) seed(ctx context.Context, admin pb.AdminServiceClient, p *demoPKI,
 		return fmt.Errorf("adding the demo credentials: %w", err)
 	}
 	d.say("vault: partner-cert (client certificate), api-user (credentials)")
-	return d.applyExamples(ctx, admin, base)
+	return nil
 }
 
 func (d *dev) applyExamples(ctx context.Context, admin pb.AdminServiceClient, base string) error {
@@ -241,15 +289,6 @@ func (d *dev) applyExamples(ctx context.Context, admin pb.AdminServiceClient, ba
 		return fmt.Errorf("no monitor files in %s (run from the repository root, or pass --examples)", d.o.examples)
 	}
 	sort.Strings(files)
-	// Checkpoints must exist before monitors name them.
-	for _, cp := range []struct {
-		name string
-		kind pb.CheckpointKind
-	}{{"public-1", pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC}, {"private-1", pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE}} {
-		if _, err := admin.CreateEnrollmentToken(ctx, &pb.CreateEnrollmentTokenRequest{CheckpointName: cp.name, Kind: cp.kind}); err != nil {
-			return err
-		}
-	}
 	for _, f := range files {
 		src, err := os.ReadFile(f)
 		if err != nil {
@@ -279,10 +318,7 @@ func (d *dev) startAgents(ctx context.Context, admin pb.AdminServiceClient, bin 
 	if err := os.WriteFile(targetCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.ca.Raw}), 0o644); err != nil {
 		return err
 	}
-	for _, cp := range []struct {
-		name string
-		kind pb.CheckpointKind
-	}{{"public-1", pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC}, {"private-1", pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE}} {
+	for _, cp := range demoCheckpoints {
 		resp, err := admin.CreateEnrollmentToken(ctx, &pb.CreateEnrollmentTokenRequest{CheckpointName: cp.name, Kind: cp.kind})
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -44,7 +45,7 @@ func Open(dataDir string) (*Store, error) {
 	path := filepath.Join(dataDir, "lookout.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("data file %s is in use by another process (is a controller already running on this data dir?)", path)
 		}
 		return nil, fmt.Errorf("opening %s: %w", path, err)
