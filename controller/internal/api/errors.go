@@ -34,6 +34,10 @@ func toStatus(err error) error {
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, store.ErrRunClosed):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, vault.ErrBusy):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, vault.ErrIntegrity):
+		return status.Error(codes.DataLoss, err.Error())
 	case errors.Is(err, store.ErrTokenUnknown), errors.Is(err, store.ErrTokenUsed), errors.Is(err, store.ErrTokenExpired):
 		return status.Error(codes.PermissionDenied, err.Error())
 	}

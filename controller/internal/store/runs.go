@@ -81,7 +81,10 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 		if err := getProto(tx.Bucket(bRuns), res.RunId, r); err != nil {
 			return fmt.Errorf("run %s: %w", res.RunId, err)
 		}
-		if prev := tx.Bucket(bResultKeys).Get([]byte(res.RunId)); prev != nil && r.Result != nil && r.Result.Attempt == res.Attempt && r.AgentId == a.ID {
+		// A duplicate is a report this agent already made for this attempt (its acknowledgement was
+		// lost). A result the controller wrote itself (expiry, policy) carries no agent id, so a
+		// late report after expiry is refused as closed instead of being acknowledged as stored.
+		if r.Result != nil && r.Result.AgentId != "" && r.Result.AgentId == a.ID && r.Result.Attempt == res.Attempt {
 			stored, duplicate = r.Result, true
 			return nil
 		}
@@ -95,17 +98,21 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 			return fmt.Errorf("%w: run %s already ended: %s", ErrRunClosed, res.RunId, r.GetResult().GetMessage())
 		}
 		var err error
-		stored, err = s.closeRun(tx, r, res)
+		stored, err = s.closeRun(tx, r, res, true)
 		return err
 	})
 	return stored, duplicate, err
 }
 
 // closeRun fills the controller-owned fields of res, stores it under the next sequence and marks the
-// run done.
-func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult) (*pb.RunResult, error) {
+// run done. fromAgent says whether the claiming agent reported res; a result the controller made
+// (expiry, policy) names no agent.
+func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bool) (*pb.RunResult, error) {
 	res = proto.Clone(res).(*pb.RunResult)
-	res.RunId, res.Attempt, res.AgentId = r.RunId, r.Attempt, r.AgentId
+	res.RunId, res.Attempt, res.AgentId = r.RunId, r.Attempt, ""
+	if fromAgent {
+		res.AgentId = r.AgentId
+	}
 	res.MonitorId, res.MonitorName = r.MonitorId, r.MonitorName
 	res.CheckpointId, res.CheckpointName = r.CheckpointId, r.CheckpointName
 	seq, err := tx.Bucket(bResults).NextSequence()
@@ -146,7 +153,7 @@ func (s *Store) ExpireRuns(now time.Time) ([]*pb.RunResult, error) {
 			return err
 		}
 		for _, r := range expired {
-			res, err := s.closeRun(tx, r, expiryResult(r, now))
+			res, err := s.closeRun(tx, r, expiryResult(r, now), false)
 			if err != nil {
 				return err
 			}
@@ -182,7 +189,7 @@ func (s *Store) EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error) {
 			return nil
 		}
 		var err error
-		stored, err = s.closeRun(tx, r, res)
+		stored, err = s.closeRun(tx, r, res, false)
 		return err
 	})
 	return stored, err

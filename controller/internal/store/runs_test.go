@@ -1,0 +1,146 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// runFixture opens a real bbolt file in a temp dir with a clock the test moves, and creates one
+// dispatched run of checkpoint cp-1 with a deadline a minute ahead.
+func runFixture(t *testing.T) (*Store, *time.Time, *pb.Run) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	r := &pb.Run{RunId: "run-1", MonitorId: "mon-1", MonitorName: "orders", CheckpointId: "cp-1", CheckpointName: "paris",
+		Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED, ScheduledAt: timestamppb.New(now), Deadline: timestamppb.New(now.Add(time.Minute))}
+	if err := s.CreateRuns([]*pb.Run{r}); err != nil {
+		t.Fatal(err)
+	}
+	return s, &now, r
+}
+
+var (
+	agentA = Agent{ID: "agt-a", CheckpointID: "cp-1"}
+	agentB = Agent{ID: "agt-b", CheckpointID: "cp-1"}
+	other  = Agent{ID: "agt-x", CheckpointID: "cp-2"}
+)
+
+func TestCompleteRunStoresOnceAndAcknowledgesARepeat(t *testing.T) {
+	s, _, r := runFixture(t)
+	if _, err := s.ClaimRun(r.RunId, 1, agentA); err != nil {
+		t.Fatal(err)
+	}
+	res := &pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED}
+	first, dup, err := s.CompleteRun(res, agentA)
+	if err != nil || dup {
+		t.Fatalf("first report: dup=%v err=%v", dup, err)
+	}
+	again, dup, err := s.CompleteRun(res, agentA)
+	if err != nil || !dup || again.Sequence != first.Sequence {
+		t.Fatalf("repeated report: dup=%v err=%v seq %d vs %d", dup, err, again.GetSequence(), first.Sequence)
+	}
+	n := 0
+	_ = s.Results(0, func(*pb.RunResult) bool { n++; return true })
+	if n != 1 {
+		t.Fatalf("results stored = %d, want 1", n)
+	}
+	if s.OpenRunCount() != 0 {
+		t.Fatalf("run still open after its result")
+	}
+}
+
+func TestRunOwnership(t *testing.T) {
+	s, _, r := runFixture(t)
+	if _, err := s.ClaimRun(r.RunId, 1, other); !errors.Is(err, ErrNotYours) {
+		t.Fatalf("claim by another checkpoint: %v, want ErrNotYours", err)
+	}
+	if _, err := s.ClaimRun(r.RunId, 2, agentA); !errors.Is(err, ErrNotYours) {
+		t.Fatalf("claim of a wrong attempt: %v, want ErrNotYours", err)
+	}
+	if _, _, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1}, agentA); !errors.Is(err, ErrNotYours) {
+		t.Fatalf("report before claim: %v, want ErrNotYours", err)
+	}
+	if _, err := s.ClaimRun(r.RunId, 1, agentA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClaimRun(r.RunId, 1, agentB); !errors.Is(err, ErrNotYours) {
+		t.Fatalf("second instance claiming: %v, want ErrNotYours", err)
+	}
+	if _, _, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1}, agentB); !errors.Is(err, ErrNotYours) {
+		t.Fatalf("report by the instance that did not claim: %v, want ErrNotYours", err)
+	}
+}
+
+// A report that arrives after the run expired must be refused as closed, not acknowledged as a
+// duplicate of the controller's own "agent lost" result.
+func TestLateReportAfterExpiryIsRefused(t *testing.T) {
+	s, now, r := runFixture(t)
+	if _, err := s.ClaimRun(r.RunId, 1, agentA); err != nil {
+		t.Fatal(err)
+	}
+	ended, err := s.ExpireRuns(now.Add(2 * time.Minute))
+	if err != nil || len(ended) != 1 {
+		t.Fatalf("expire: %d ended, err %v", len(ended), err)
+	}
+	if ended[0].ErrorClass != pb.ErrorClass_ERROR_CLASS_AGENT_LOST || ended[0].AgentId != "" {
+		t.Fatalf("expiry result: class %v agent %q", ended[0].ErrorClass, ended[0].AgentId)
+	}
+	_, dup, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED}, agentA)
+	if !errors.Is(err, ErrRunClosed) || dup {
+		t.Fatalf("late report: dup=%v err=%v, want ErrRunClosed", dup, err)
+	}
+	got, err := s.Run(r.RunId)
+	if err != nil || got.Result.ErrorClass != pb.ErrorClass_ERROR_CLASS_AGENT_LOST {
+		t.Fatalf("run after late report: %v %v", got.GetResult(), err)
+	}
+}
+
+func TestUnclaimedRunExpiresAsCheckpointUnavailable(t *testing.T) {
+	s, now, r := runFixture(t)
+	if ended, _ := s.ExpireRuns(now.Add(30 * time.Second)); len(ended) != 0 {
+		t.Fatalf("run expired before its deadline")
+	}
+	ended, err := s.ExpireRuns(now.Add(2 * time.Minute))
+	if err != nil || len(ended) != 1 || ended[0].ErrorClass != pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE {
+		t.Fatalf("expire: %v %v", ended, err)
+	}
+	*now = now.Add(2 * time.Minute)
+	if _, err := s.ClaimRun(r.RunId, 1, agentA); !errors.Is(err, ErrRunClosed) {
+		t.Fatalf("claim after expiry: %v, want ErrRunClosed", err)
+	}
+}
+
+func TestStateSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil {
+		t.Fatal("second Open of a held data dir succeeded")
+	}
+	r := &pb.Run{RunId: "run-9", CheckpointId: "cp-1", Attempt: 1, Deadline: timestamppb.New(time.Now().Add(time.Hour))}
+	if err := s.CreateRuns([]*pb.Run{r}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.OpenRunCount() != 1 {
+		t.Fatalf("open runs after reopen = %d, want 1", s.OpenRunCount())
+	}
+}
