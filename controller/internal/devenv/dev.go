@@ -44,9 +44,14 @@ func Main(ctx context.Context, args []string, env cli.Env) error {
 		return err
 	}
 	if o.duration > 0 {
+		// A plain cancel after the duration, not a context deadline: a deadline travels to the
+		// controller with the results stream, and the server's copy can fire first, ending the
+		// stream with an error before this side sees its own context end.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.duration)
+		ctx, cancel = context.WithCancel(ctx)
 		defer cancel()
+		stop := time.AfterFunc(o.duration, cancel)
+		defer stop.Stop()
 	}
 	d := &dev{o: o, env: env}
 	defer d.cleanup()
