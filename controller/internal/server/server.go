@@ -69,9 +69,11 @@ type Server struct {
 }
 
 // Start opens everything and starts serving. Call Close to stop.
-func Start(ctx context.Context, o Options) (s *Server, err error) {
+func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	o = withDefaults(o)
-	s = &Server{o: o, log: o.Logger, done: make(chan struct{})}
+	s := &Server{o: o, log: o.Logger, done: make(chan struct{})}
+	// On any failure, release what was opened so far (data file, listeners) before returning the
+	// error; the named result err is what the returns below set.
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -196,6 +198,9 @@ func (s *Server) startNATS(tlsConf *tls.Config) error {
 			return fmt.Errorf("connecting to NATS at %s: %w", s.o.NATSURL, err)
 		}
 	} else {
+		if err := probeListen(s.o.NATSListen); err != nil {
+			return err
+		}
 		s.embedded, err = natsembed.Start(natsembed.Options{Listen: s.o.NATSListen, TLS: tlsConf, Logger: s.log, Authorize: s.authorizeNATS})
 		if err != nil {
 			return err
@@ -210,6 +215,16 @@ func (s *Server) startNATS(tlsConf *tls.Config) error {
 	}
 	s.log.Info("NATS ready", "url", s.natsURL, "embedded", s.embedded != nil)
 	return nil
+}
+
+// probeListen fails fast, with the flag to change, when the embedded NATS address is taken: the
+// NATS server itself only logs the error and would leave Start waiting for it.
+func probeListen(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--nats-listen %s: cannot listen there (%v); is another controller running? Stop it or pick another address", addr, err)
+	}
+	return l.Close()
 }
 
 func (s *Server) authorizeNATS(id pki.Identity) error {
