@@ -41,14 +41,15 @@ func (o observed) render(v string) string {
 }
 
 // evaluateAll evaluates every assertion of a step and reports each. The
-// error describes the first failure, if any. redact hides secrets in what
-// is reported before values are shortened.
+// error describes the first failure, if any. expand resolves {{variables}}
+// in an assertion's path and value; redact hides secrets in what is reported
+// before values are shortened.
 func evaluateAll(as []*lookoutv1.Assertion, rsp *response, now time.Time,
-	redact func(string) string) ([]*lookoutv1.AssertionResult, error) {
+	expand func(string) (string, error), redact func(string) string) ([]*lookoutv1.AssertionResult, error) {
 	var results []*lookoutv1.AssertionResult
 	var failures []string
 	for _, a := range as {
-		res := evaluate(a, rsp, now, redact)
+		res := evaluateExpanded(a, rsp, now, expand, redact)
 		results = append(results, res)
 		if !res.GetPassed() {
 			failures = append(failures, res.GetMessage())
@@ -66,6 +67,24 @@ func evaluateAll(as []*lookoutv1.Assertion, rsp *response, now time.Time,
 	}
 	return results, failf(lookoutv1.ErrorClass_ERROR_CLASS_ASSERTION,
 		"%s (and %d more failed %s)", failures[0], len(failures)-1, more)
+}
+
+// evaluateExpanded resolves the variables of a and evaluates it; an
+// undefined variable fails this assertion alone.
+func evaluateExpanded(a *lookoutv1.Assertion, rsp *response, now time.Time,
+	expand func(string) (string, error), redact func(string) string) *lookoutv1.AssertionResult {
+	path, err := expand(a.GetPath())
+	value := a.GetValue()
+	if err == nil {
+		value, err = expand(value)
+	}
+	if err != nil {
+		_, msg := classOf(err)
+		return &lookoutv1.AssertionResult{Assertion: proto.CloneOf(a), Message: redact(msg)}
+	}
+	resolved := proto.CloneOf(a)
+	resolved.Path, resolved.Value = path, value
+	return evaluate(resolved, rsp, now, redact)
 }
 
 // evaluate checks one assertion against the response.

@@ -129,7 +129,7 @@ func TestAssertionSourceErrors(t *testing.T) {
 		"malformed JSON": {assertion(sJSON, "$.a", cExists, ""), notJSON,
 			"response body is not valid JSON: invalid character '<' looking for beginning of value"},
 		"invalid JSON path":   {assertion(sJSON, "$[", cExists, ""), sampleResponse(), `invalid JSON path "$[": jsonpath: unexpected eof at position 3`},
-		"XPath":               {assertion(sXPath, "//a", cExists, ""), sampleResponse(), "XPath assertions are not supported yet"},
+		"XPath on JSON":       {assertion(sXPath, "//a", cExists, ""), sampleResponse(), "response body is not valid XML: xmlquery: invalid XML document"},
 		"no source":           {assertion(lookoutv1.AssertSource_ASSERT_SOURCE_UNSPECIFIED, "", cExists, ""), sampleResponse(), "the assertion has no source"},
 		"cert days over HTTP": {assertion(sCertDays, "", cGt, "10"), sampleResponse(), "the response did not come over TLS, so there is no server certificate to check"},
 	}

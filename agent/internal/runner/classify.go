@@ -23,6 +23,8 @@ func classifyTransport(err error) error {
 		return failf(lookoutv1.ErrorClass_ERROR_CLASS_INTERNAL, "the run was canceled")
 	case errors.Is(err, errTooManyRedirects):
 		return failf(lookoutv1.ErrorClass_ERROR_CLASS_HTTP, "stopped after %d redirects", maxRedirects)
+	case strings.Contains(err.Error(), "server response headers exceeded"):
+		return failf(lookoutv1.ErrorClass_ERROR_CLASS_HTTP, "the response headers exceed the limit of %d MiB", maxHeaderBytes>>20)
 	}
 	if e := classifyNetwork(err); e != nil {
 		return e
@@ -80,6 +82,7 @@ var alertReasons = map[string]string{
 	"tls: unknown certificate":            "the server could not verify the client certificate",
 	"tls: access denied":                  "the server denied access to this client certificate",
 	"tls: protocol version not supported": "the server supports none of the offered TLS versions",
+	"tls: no application protocol":        "the server speaks none of the offered application protocols (is http_version right?)",
 	"tls: handshake failure": "the server refused the handshake (it may require a client certificate, " +
 		"or support none of the offered TLS versions and ciphers)",
 }

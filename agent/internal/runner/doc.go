@@ -9,10 +9,27 @@
 // It must never:
 //   - import anything under controller/ (the agent does not link vault code);
 //   - fetch secrets itself: they arrive in [Secrets], already unsealed;
-//   - let a secret reach the result or a log line: passwords, their base64
-//     user:pass form and bearer tokens are replaced by "[redacted]";
+//   - let a secret reach the result or a log line: passwords (of every
+//     credential set of the run), their base64 user:pass form, bearer tokens
+//     and OAuth2 access tokens are replaced by "[redacted]";
+//   - send credentials to a host other than the step's: digest and NTLM only
+//     answer challenges from the step URL's host, and Go drops basic and
+//     bearer headers on redirects to other hosts;
 //   - share connections between runs: every run gets its own transports, one per
-//     (client identity, ignore-certificate-errors) pair, closed when it ends.
+//     (client identity, TLS options, HTTP version) choice, closed when it ends.
+//
+// Authentication: basic and bearer are headers; digest (RFC 7616, MD5 and
+// SHA-256, qop=auth; github.com/icholy/digest) and NTLMv2
+// (github.com/Azure/go-ntlmssp) answer the server's challenge during the
+// exchange, which counts as one step; a digest challenge is reused by later
+// steps to the same host. OAuth2 client credentials
+// (golang.org/x/oauth2/clientcredentials) fetches a token over the step's own
+// transport and keeps it for the rest of the run, per credential set, token
+// URL and scopes. NTLM steps use HTTP/1.1 unless the step says otherwise.
+//
+// Bodies: raw (Content-Type guessed when the step sets none: JSON, XML, HTML
+// or text), URL-encoded form, or multipart form; a multipart body always
+// sends its own Content-Type, since it carries the boundary.
 //
 // Automatic variables:
 //
@@ -39,6 +56,15 @@
 //     Options.BodyCap it is the declared Content-Length if there was one.
 //   - Regular expressions whose compiled size × input size exceeds a budget
 //     are refused, since a match cannot be interrupted by the deadline.
+//   - XPath (github.com/antchfx/xmlquery) gives the first selected node's text,
+//     or the value of an expression such as count(//item).
+//   - Assertion paths and values may hold {{variables}}; an undefined one
+//     fails that assertion alone, and the others are still evaluated.
+//   - Timeouts name the phase that stalled: connecting, the TLS handshake,
+//     waiting for the response, its headers or its body. Response headers
+//     are capped at 1 MiB.
+//   - Strings that servers send as invalid UTF-8 are repaired (U+FFFD) so
+//     that the result is always a valid protobuf message.
 //   - A run whose steps fail is FAILED; ERROR is kept for runs that could not
 //     be carried out at all (no monitor in the request).
 package runner

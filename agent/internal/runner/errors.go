@@ -11,12 +11,34 @@ import (
 type stepError struct {
 	class lookoutv1.ErrorClass
 	msg   string
+	phase string // for transport failures: where the exchange stopped, "during the TLS handshake"
 }
 
 func (e *stepError) Error() string { return e.msg }
 
 func failf(class lookoutv1.ErrorClass, format string, args ...any) error {
 	return &stepError{class: class, msg: fmt.Sprintf(format, args...)}
+}
+
+// withPhase records where the exchange stopped, for timeout messages.
+func withPhase(err error, phase string) error {
+	var se *stepError
+	if errors.As(err, &se) && se.phase == "" {
+		se.phase = phase
+		if se.class == lookoutv1.ErrorClass_ERROR_CLASS_TIMEOUT {
+			se.msg += " " + phase
+		}
+	}
+	return err
+}
+
+// phaseOf returns where a failed exchange stopped, or a general phrase.
+func phaseOf(err error) string {
+	var se *stepError
+	if errors.As(err, &se) && se.phase != "" {
+		return se.phase
+	}
+	return phaseWaiting
 }
 
 // classOf returns the class and message of err; unclassified errors are INTERNAL.

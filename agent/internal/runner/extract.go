@@ -36,6 +36,8 @@ func extractionSource(ex *lookoutv1.Extraction) string {
 		return "with XPath " + strconv.Quote(ex.GetPath())
 	case lookoutv1.ExtractFrom_EXTRACT_FROM_STATUS:
 		return "from the status code"
+	case lookoutv1.ExtractFrom_EXTRACT_FROM_STATUS_TEXT:
+		return "from the status text"
 	case lookoutv1.ExtractFrom_EXTRACT_FROM_DURATION:
 		return "from the duration"
 	}
@@ -60,7 +62,9 @@ func extractOne(ex *lookoutv1.Extraction, rsp *response) (string, error) {
 	case lookoutv1.ExtractFrom_EXTRACT_FROM_DURATION:
 		return strconv.FormatInt(rsp.elapsed.Milliseconds(), 10), nil
 	case lookoutv1.ExtractFrom_EXTRACT_FROM_XPATH:
-		return "", constError("XPath extraction is not supported yet")
+		return extractXPath(rsp, ex.GetPath())
+	case lookoutv1.ExtractFrom_EXTRACT_FROM_STATUS_TEXT:
+		return rsp.statusText, nil
 	}
 	return "", constError("the extraction has no source (from)")
 }
@@ -86,6 +90,21 @@ func extractJSON(rsp *response, path string) (string, error) {
 		return "", constError("the path matched nothing")
 	}
 	return jsonText(node), nil
+}
+
+func extractXPath(rsp *response, expr string) (string, error) {
+	doc, err := rsp.xml()
+	if err != nil {
+		return "", err
+	}
+	value, ok, err := selectXPath(doc, expr)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", constError("the XPath matched nothing")
+	}
+	return value, nil
 }
 
 // extractRegex returns the first capture group of the first match, or the

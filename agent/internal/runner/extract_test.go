@@ -10,13 +10,14 @@ import (
 func TestExtract(t *testing.T) {
 	t.Parallel()
 	const (
-		fJSON     = lookoutv1.ExtractFrom_EXTRACT_FROM_JSON
-		fRegex    = lookoutv1.ExtractFrom_EXTRACT_FROM_REGEX
-		fHeader   = lookoutv1.ExtractFrom_EXTRACT_FROM_HEADER
-		fCookie   = lookoutv1.ExtractFrom_EXTRACT_FROM_COOKIE
-		fStatus   = lookoutv1.ExtractFrom_EXTRACT_FROM_STATUS
-		fDuration = lookoutv1.ExtractFrom_EXTRACT_FROM_DURATION
-		fXPath    = lookoutv1.ExtractFrom_EXTRACT_FROM_XPATH
+		fJSON       = lookoutv1.ExtractFrom_EXTRACT_FROM_JSON
+		fRegex      = lookoutv1.ExtractFrom_EXTRACT_FROM_REGEX
+		fHeader     = lookoutv1.ExtractFrom_EXTRACT_FROM_HEADER
+		fCookie     = lookoutv1.ExtractFrom_EXTRACT_FROM_COOKIE
+		fStatus     = lookoutv1.ExtractFrom_EXTRACT_FROM_STATUS
+		fDuration   = lookoutv1.ExtractFrom_EXTRACT_FROM_DURATION
+		fXPath      = lookoutv1.ExtractFrom_EXTRACT_FROM_XPATH
+		fStatusText = lookoutv1.ExtractFrom_EXTRACT_FROM_STATUS_TEXT
 	)
 	tests := map[string]struct {
 		from    lookoutv1.ExtractFrom
@@ -49,7 +50,16 @@ func TestExtract(t *testing.T) {
 		"cookie missing": {from: fCookie, path: "other", wantErr: `extracting "v" from cookie "other": the response has none`},
 		"status":         {from: fStatus, want: "200"},
 		"duration":       {from: fDuration, want: "120"},
-		"XPath":          {from: fXPath, path: "//a", wantErr: `extracting "v" with XPath "//a": XPath extraction is not supported yet`},
+		"XPath not XML": {from: fXPath, path: "//a",
+			wantErr: `extracting "v" with XPath "//a": response body is not valid XML: xmlquery: invalid XML document`},
+		"XPath element":   {from: fXPath, path: "//item[2]/name", body: []byte(sampleXML), want: "Bob"},
+		"XPath attribute": {from: fXPath, path: "/order/@id", body: []byte(sampleXML), want: "o-1"},
+		"XPath count":     {from: fXPath, path: "count(//item)", body: []byte(sampleXML), want: "2"},
+		"XPath no match": {from: fXPath, path: "//nope", body: []byte(sampleXML),
+			wantErr: `extracting "v" with XPath "//nope": the XPath matched nothing`},
+		"XPath invalid": {from: fXPath, path: "//[", body: []byte(sampleXML),
+			wantErr: `extracting "v" with XPath "//[": invalid XPath "//[": expression must evaluate to a node-set`},
+		"status text": {from: fStatusText, want: "OK"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -76,6 +86,9 @@ func TestExtract(t *testing.T) {
 		})
 	}
 }
+
+const sampleXML = `<?xml version="1.0"?>
+<order id="o-1"><item><name>Alice</name></item><item><name>Bob</name><price>2.50</price></item></order>`
 
 func TestExtractMalformedJSON(t *testing.T) {
 	t.Parallel()

@@ -30,7 +30,7 @@ func observe(a *lookoutv1.Assertion, rsp *response, now time.Time) observed {
 	case lookoutv1.AssertSource_ASSERT_SOURCE_CERT_DAYS_LEFT:
 		return certDaysLeft(rsp, now)
 	case lookoutv1.AssertSource_ASSERT_SOURCE_XPATH:
-		return observed{subject: "XPath " + strconv.Quote(path), err: constError("XPath assertions are not supported yet")}
+		return observeXPath(rsp, path)
 	}
 	return observed{subject: "value", err: constError("the assertion has no source")}
 }
@@ -54,6 +54,17 @@ func observeJSON(rsp *response, path string) observed {
 	if ok {
 		o.value, o.present = jsonText(node), true
 	}
+	return o
+}
+
+func observeXPath(rsp *response, path string) observed {
+	o := observed{subject: "XPath " + strconv.Quote(path)}
+	doc, err := rsp.xml()
+	if err != nil {
+		o.err = err
+		return o
+	}
+	o.value, o.present, o.err = selectXPath(doc, path)
 	return o
 }
 

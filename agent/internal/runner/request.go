@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"encoding/base64"
 	"io"
 	"net/http"
 	"net/url"
@@ -16,8 +15,13 @@ const userAgent = "Lookout-Agent/1 (synthetic monitoring)"
 
 // preparedRequest is a step's request with every variable resolved.
 type preparedRequest struct {
-	method, url, body string
-	headers           []*lookoutv1.Header
+	method, url string
+	body        string
+	contentType string // sent when the step sets no Content-Type header
+	multipart   bool   // contentType carries the boundary and always wins
+	headers     []*lookoutv1.Header
+	auth        authPlan // digest, NTLM and OAuth2: done during the exchange
+	tls         tlsPlan
 }
 
 // resolveRequest applies variables and authentication to a step's request.
@@ -31,13 +35,39 @@ func (rs *runState) resolveRequest(req *lookoutv1.HttpRequest) (preparedRequest,
 	if p.url, err = rs.expand(req.GetUrl()); err != nil {
 		return preparedRequest{method: p.method, url: req.GetUrl()}, err
 	}
-	if p.body, err = rs.expand(req.GetBody()); err != nil {
+	if err = rs.prepareBody(&p, req); err != nil {
 		return p, err
 	}
 	if p.headers, err = rs.expandHeaders(req.GetHeaders()); err != nil {
 		return p, err
 	}
+	if p.multipart {
+		p.headers = removeHeader(p.headers, "Content-Type")
+	}
+	if p.tls, err = rs.tlsPlan(req); err != nil {
+		return p, err
+	}
 	return p, rs.applyAuth(&p, req.GetAuth())
+}
+
+// tlsPlan resolves the step's TLS options and HTTP version.
+func (rs *runState) tlsPlan(req *lookoutv1.HttpRequest) (tlsPlan, error) {
+	o := req.GetTls()
+	name, err := rs.expand(o.GetServerName())
+	if err != nil {
+		return tlsPlan{}, err
+	}
+	version := req.GetHttpVersion()
+	if version == lookoutv1.HttpVersion_HTTP_VERSION_UNSPECIFIED && req.GetAuth().GetType() == lookoutv1.AuthType_AUTH_TYPE_NTLM {
+		version = lookoutv1.HttpVersion_HTTP_VERSION_1_1 // NTLM authenticates a connection, which HTTP/2 multiplexes
+	}
+	return tlsPlan{
+		insecure:    req.GetIgnoreCertificateErrors(),
+		minVersion:  tlsVersions[o.GetMinVersion()],
+		maxVersion:  tlsVersions[o.GetMaxVersion()],
+		serverName:  strings.TrimSpace(name),
+		httpVersion: version,
+	}, nil
 }
 
 func (rs *runState) expandHeaders(headers []*lookoutv1.Header) ([]*lookoutv1.Header, error) {
@@ -54,47 +84,6 @@ func (rs *runState) expandHeaders(headers []*lookoutv1.Header) ([]*lookoutv1.Hea
 		out = append(out, &lookoutv1.Header{Name: name, Value: value})
 	}
 	return out, nil
-}
-
-// applyAuth adds the Authorization header the step's auth asks for,
-// replacing one set by hand, and remembers its secret for redaction.
-func (rs *runState) applyAuth(p *preparedRequest, auth *lookoutv1.Auth) error {
-	value, err := rs.authorization(auth)
-	if err != nil || value == "" {
-		return err
-	}
-	p.headers = append(removeHeader(p.headers, "Authorization"),
-		&lookoutv1.Header{Name: "Authorization", Value: value})
-	return nil
-}
-
-func (rs *runState) authorization(auth *lookoutv1.Auth) (string, error) {
-	switch auth.GetType() {
-	case lookoutv1.AuthType_AUTH_TYPE_BASIC:
-		return rs.basicAuth(auth.GetCredentials())
-	case lookoutv1.AuthType_AUTH_TYPE_BEARER:
-		token, err := rs.expand(auth.GetToken())
-		if err != nil {
-			return "", err
-		}
-		rs.hide(secretForms(token)...)
-		return "Bearer " + token, nil
-	}
-	return "", nil
-}
-
-func (rs *runState) basicAuth(name string) (string, error) {
-	if name == "" {
-		return "", failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
-			"basic authentication names no credential set")
-	}
-	cred, ok := rs.secrets.Credentials[name]
-	if !ok {
-		return "", failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
-			"credential set %q was not provided for this run", name)
-	}
-	rs.hide(basicForms(cred)...)
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(cred.Username+":"+cred.Password)), nil
 }
 
 func removeHeader(headers []*lookoutv1.Header, name string) []*lookoutv1.Header {
@@ -131,6 +120,9 @@ func buildRequest(ctx context.Context, p preparedRequest) (*http.Request, error)
 	}
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", userAgent)
+	}
+	if p.contentType != "" && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", p.contentType)
 	}
 	return req, nil
 }

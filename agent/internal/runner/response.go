@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/antchfx/xmlquery"
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
@@ -29,6 +30,19 @@ type response struct {
 	doc    any // parsed JSON body, once asked for
 	docErr error
 	parsed bool
+
+	xmlDoc    *xmlquery.Node // parsed XML body, once asked for
+	xmlErr    error
+	xmlParsed bool
+}
+
+// xml returns the body parsed as XML, parsing it on first use.
+func (r *response) xml() (*xmlquery.Node, error) {
+	if !r.xmlParsed {
+		r.xmlDoc, r.xmlErr = parseXML(r.body)
+		r.xmlParsed = true
+	}
+	return r.xmlDoc, r.xmlErr
 }
 
 // json returns the body parsed as JSON, parsing it on first use.
@@ -43,15 +57,18 @@ func (r *response) json() (any, error) {
 // exchange builds, sends and reads one request, recording what it can in res.
 func (rs *runState) exchange(ctx context.Context, step *lookoutv1.Step, p preparedRequest, id identity,
 	res *lookoutv1.StepResult) (*response, error) {
+	if err := rs.addToken(ctx, &p, id); err != nil {
+		return nil, err
+	}
+	t, tk := rs.transports.get(id, p.tls)
 	tl := &timeline{}
 	req, err := buildRequest(tl.withTrace(ctx), p)
 	if err != nil {
 		return nil, err
 	}
 	res.RequestHeaders = sortedHeaders(req.Header)
-	insecure := step.GetRequest().GetIgnoreCertificateErrors()
-	client := newClient(rs.transports.get(id, insecure), !expects3xx(step.GetAssert()))
-	rsp, err := send(client, req, tl, rs.bodyCap)
+	rt := rs.authTransport(t, tk, p.auth, req.URL.Host)
+	rsp, err := send(newClient(rt, !expects3xx(step.GetAssert())), req, tl, rs.bodyCap)
 	res.Timings, res.ResolvedIp = tl.timings(), tl.ip()
 	if rsp != nil {
 		rsp.record(res)
@@ -65,7 +82,7 @@ func send(client *http.Client, req *http.Request, tl *timeline, limit int64) (*r
 	hr, err := client.Do(req)
 	if err != nil {
 		tl.mark(&tl.end)
-		return nil, classifyTransport(err)
+		return nil, withPhase(classifyTransport(err), tl.phase())
 	}
 	defer hr.Body.Close()
 	rsp := newResponse(hr)
@@ -73,7 +90,7 @@ func send(client *http.Client, req *http.Request, tl *timeline, limit int64) (*r
 	tl.mark(&tl.end)
 	rsp.elapsed = tl.total()
 	if err != nil {
-		return rsp, classifyTransport(err)
+		return rsp, withPhase(classifyTransport(err), phaseBody)
 	}
 	return rsp, nil
 }

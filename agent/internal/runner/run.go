@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -97,7 +98,9 @@ func (r *Runner) finish(res *lookoutv1.RunResult, records []stepRecord, rs *runS
 	}
 	res.FinishedAt = timestamppb.New(r.now())
 	redact := rs.redactor()
-	redactMessage(res.ProtoReflect(), redact)
+	// Servers send bytes that are not UTF-8 (in headers, cookies, bodies);
+	// protobuf strings must be valid UTF-8 or the result cannot be sent.
+	redactMessage(res.ProtoReflect(), func(s string) string { return strings.ToValidUTF8(redact(s), "\uFFFD") })
 	for _, rec := range records {
 		rec.res.BodyExcerpt = excerptText(redact(string(rec.excerpt)))
 	}

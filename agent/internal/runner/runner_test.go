@@ -230,7 +230,7 @@ func TestTimeouts(t *testing.T) {
 	}{
 		"step timeout": {m: monitor(slow, get("next", srv.URL)), want: []stepBrief{
 			{Name: "slow", Class: lookoutv1.ErrorClass_ERROR_CLASS_TIMEOUT, Attempts: 1,
-				Error: "no response within the step timeout of 100ms"},
+				Error: "the step timeout of 100ms was reached while waiting for the response"},
 			{Name: "next", Skipped: true},
 		}},
 		"run timeout during a request": {m: withTimeout(monitor(slowNoStepTimeout), 150*time.Millisecond), want: []stepBrief{

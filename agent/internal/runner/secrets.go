@@ -10,7 +10,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Credential is a basic-auth credential set from the vault.
+// Credential is a credential set from the vault: a user name and password
+// (for OAuth2 client credentials, the client id and secret).
 type Credential struct{ Username, Password string }
 
 // Secrets is what the agent fetched for this run (already unsealed and parsed).

@@ -4,7 +4,9 @@ import (
 	"maps"
 	"time"
 
+	"github.com/icholy/digest"
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"golang.org/x/oauth2"
 )
 
 // runState is what one run carries from step to step. Steps run one after
@@ -15,6 +17,8 @@ type runState struct {
 	secretVars map[string]bool   // variables used in bearer tokens
 	hidden     []string          // secret values to redact
 	transports *transports
+	tokens     map[tokenKey]*oauth2.Token      // OAuth2 tokens, kept for the run
+	digests    map[digestKey]*digest.Transport // digest clients with their cached challenges
 	bodyCap    int64
 	now        func() time.Time
 }
@@ -28,6 +32,8 @@ func newRunState(r *Runner, m *lookoutv1.Monitor, s *Secrets) *runState {
 		vars:       map[string]string{},
 		secretVars: bearerVariables(m.GetSteps()),
 		transports: newTransports(r.rootCAs),
+		tokens:     map[tokenKey]*oauth2.Token{},
+		digests:    map[digestKey]*digest.Transport{},
 		bodyCap:    r.bodyCap,
 		now:        r.now,
 	}

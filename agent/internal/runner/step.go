@@ -122,10 +122,11 @@ func (rs *runState) attemptWithTimeout(ctx context.Context, step *lookoutv1.Step
 	if rec.err == nil || actx.Err() == nil || !transportFailure(rec.err) {
 		return rec
 	}
+	phase := phaseOf(rec.err)
 	if ctx.Err() != nil {
-		rec.err = contextError(ctx, "while waiting for the response")
+		rec.err = contextError(ctx, phase)
 	} else {
-		rec.err = failf(lookoutv1.ErrorClass_ERROR_CLASS_TIMEOUT, "no response within the step timeout of %s", timeout)
+		rec.err = failf(lookoutv1.ErrorClass_ERROR_CLASS_TIMEOUT, "the step timeout of %s was reached %s", timeout, phase)
 	}
 	return rec
 }
@@ -178,7 +179,7 @@ func (rs *runState) check(step *lookoutv1.Step, rsp *response, rec *stepRecord) 
 		}
 	}
 	rec.vars, rec.res.Variables = vars, vars
-	results, asErr := evaluateAll(step.GetAssert(), rsp, rs.now(), rs.redactor())
+	results, asErr := evaluateAll(step.GetAssert(), rsp, rs.now(), rs.expand, rs.redactor())
 	rec.res.Assertions = results
 	if asErr != nil {
 		return asErr

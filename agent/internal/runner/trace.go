@@ -55,6 +55,30 @@ func (tl *timeline) gotConn(info httptrace.GotConnInfo) {
 	tl.mu.Unlock()
 }
 
+// Phases of an exchange, as they appear in timeout messages.
+const (
+	phaseConnecting = "while connecting"
+	phaseTLS        = "during the TLS handshake"
+	phaseWaiting    = "while waiting for the response"
+	phaseHeaders    = "while receiving the response headers"
+	phaseBody       = "while reading the response body"
+)
+
+// phase tells where an exchange that has not produced a response stopped.
+func (tl *timeline) phase() string {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	switch {
+	case !tl.gotRsp.IsZero():
+		return phaseHeaders
+	case !tl.tlsStart.IsZero() && tl.tlsDone.IsZero():
+		return phaseTLS
+	case !tl.connStart.IsZero() && tl.connDone.IsZero():
+		return phaseConnecting
+	}
+	return phaseWaiting
+}
+
 func (tl *timeline) ip() string {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()

@@ -7,19 +7,35 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
-// maxRedirects is how many redirects a step follows, as Uptrends does.
-const maxRedirects = 50
+const (
+	// maxRedirects is how many redirects a step follows, as Uptrends does.
+	maxRedirects = 50
+	// maxHeaderBytes caps the response headers of one response.
+	maxHeaderBytes = 1 << 20
+)
 
-// transportKey identifies a connection pool within one run.
-type transportKey struct {
-	identity string
-	insecure bool
+// tlsPlan is a step's TLS and HTTP version choice, variables resolved.
+type tlsPlan struct {
+	insecure    bool
+	minVersion  uint16 // 0 = Go's default
+	maxVersion  uint16
+	serverName  string
+	httpVersion lookoutv1.HttpVersion
 }
 
-// transports hands out one http.Transport per (identity, ignore-certs) pair
-// for one run. It is not safe for concurrent use: a run's steps are sequential.
+// transportKey identifies a connection pool within one run: connections are
+// shared only between steps with the same identity and the same TLS choices.
+type transportKey struct {
+	identity string
+	tls      tlsPlan
+}
+
+// transports hands out one http.Transport per transportKey for one run. It
+// is not safe for concurrent use: a run's steps are sequential.
 type transports struct {
 	rootCAs *x509.CertPool
 	pool    map[transportKey]*http.Transport
@@ -29,14 +45,14 @@ func newTransports(rootCAs *x509.CertPool) *transports {
 	return &transports{rootCAs: rootCAs, pool: map[transportKey]*http.Transport{}}
 }
 
-func (ts *transports) get(id identity, insecure bool) *http.Transport {
-	key := transportKey{identity: id.key, insecure: insecure}
+func (ts *transports) get(id identity, plan tlsPlan) (*http.Transport, transportKey) {
+	key := transportKey{identity: id.key, tls: plan}
 	if t, ok := ts.pool[key]; ok {
-		return t
+		return t, key
 	}
-	t := newTransport(ts.tlsConfig(id, insecure))
+	t := newTransport(ts.tlsConfig(id, plan), plan.httpVersion)
 	ts.pool[key] = t
-	return t
+	return t, key
 }
 
 // closeAll drops every pooled connection; called when the run ends.
@@ -46,8 +62,14 @@ func (ts *transports) closeAll() {
 	}
 }
 
-func (ts *transports) tlsConfig(id identity, insecure bool) *tls.Config {
-	cfg := &tls.Config{RootCAs: ts.rootCAs, InsecureSkipVerify: insecure} //nolint:gosec // the step asked for it
+func (ts *transports) tlsConfig(id identity, plan tlsPlan) *tls.Config {
+	cfg := &tls.Config{
+		RootCAs:            ts.rootCAs,
+		InsecureSkipVerify: plan.insecure, //nolint:gosec // the step asked for it
+		MinVersion:         plan.minVersion,
+		MaxVersion:         plan.maxVersion,
+		ServerName:         plan.serverName,
+	}
 	if id.cert != nil {
 		cert := id.cert
 		// Always present the chosen certificate, even when the server's list of
@@ -59,20 +81,31 @@ func (ts *transports) tlsConfig(id identity, insecure bool) *tls.Config {
 	return cfg
 }
 
-func newTransport(cfg *tls.Config) *http.Transport {
+func newTransport(cfg *tls.Config, version lookoutv1.HttpVersion) *http.Transport {
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         dialer.DialContext,
-		TLSClientConfig:     cfg,
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 4,
-		IdleConnTimeout:     90 * time.Second,
+	t := &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		TLSClientConfig:        cfg,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConnsPerHost:    4,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: maxHeaderBytes,
 	}
+	switch version {
+	case lookoutv1.HttpVersion_HTTP_VERSION_1_1:
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(true)
+	case lookoutv1.HttpVersion_HTTP_VERSION_2:
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP2(true)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return t
 }
 
 // newClient returns a client on t that follows up to 50 redirects, or none.
-func newClient(t *http.Transport, follow bool) *http.Client {
+func newClient(t http.RoundTripper, follow bool) *http.Client {
 	return &http.Client{Transport: t, CheckRedirect: func(_ *http.Request, via []*http.Request) error {
 		if !follow {
 			return http.ErrUseLastResponse
@@ -85,3 +118,11 @@ func newClient(t *http.Transport, follow bool) *http.Client {
 }
 
 var errTooManyRedirects = errors.New("stopped after 50 redirects")
+
+// tlsVersions maps the monitor's TLS versions to crypto/tls's.
+var tlsVersions = map[lookoutv1.TlsVersion]uint16{
+	lookoutv1.TlsVersion_TLS_VERSION_1_0: tls.VersionTLS10,
+	lookoutv1.TlsVersion_TLS_VERSION_1_1: tls.VersionTLS11,
+	lookoutv1.TlsVersion_TLS_VERSION_1_2: tls.VersionTLS12,
+	lookoutv1.TlsVersion_TLS_VERSION_1_3: tls.VersionTLS13,
+}

@@ -13,6 +13,19 @@ var (
 		{"none", pb.AuthType_AUTH_TYPE_NONE},
 		{"basic", pb.AuthType_AUTH_TYPE_BASIC},
 		{"bearer", pb.AuthType_AUTH_TYPE_BEARER},
+		{"digest", pb.AuthType_AUTH_TYPE_DIGEST},
+		{"ntlm", pb.AuthType_AUTH_TYPE_NTLM},
+		{"oauth2_client_credentials", pb.AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS},
+	}
+	tlsVersions = []enumWord[pb.TlsVersion]{
+		{"1.0", pb.TlsVersion_TLS_VERSION_1_0},
+		{"1.1", pb.TlsVersion_TLS_VERSION_1_1},
+		{"1.2", pb.TlsVersion_TLS_VERSION_1_2},
+		{"1.3", pb.TlsVersion_TLS_VERSION_1_3},
+	}
+	httpVersions = []enumWord[pb.HttpVersion]{
+		{"1.1", pb.HttpVersion_HTTP_VERSION_1_1},
+		{"2", pb.HttpVersion_HTTP_VERSION_2},
 	}
 	certificateSources = []enumWord[pb.CertificateSource]{
 		{"vault", pb.CertificateSource_CERTIFICATE_SOURCE_VAULT},
@@ -26,6 +39,7 @@ var (
 		{"header", pb.ExtractFrom_EXTRACT_FROM_HEADER},
 		{"cookie", pb.ExtractFrom_EXTRACT_FROM_COOKIE},
 		{"status", pb.ExtractFrom_EXTRACT_FROM_STATUS},
+		{"status_text", pb.ExtractFrom_EXTRACT_FROM_STATUS_TEXT},
 		{"duration", pb.ExtractFrom_EXTRACT_FROM_DURATION},
 	}
 	assertSources = []enumWord[pb.AssertSource]{
@@ -58,6 +72,8 @@ var (
 
 type (
 	authType          pb.AuthType
+	tlsVersion        pb.TlsVersion
+	httpVersion       pb.HttpVersion
 	certificateSource pb.CertificateSource
 	extractFrom       pb.ExtractFrom
 	assertSource      pb.AssertSource
@@ -107,3 +123,19 @@ func (c *comparison) decodeScalar(n *yaml.Node) error {
 }
 
 func (c comparison) MarshalYAML() (any, error) { return formatEnum(comparisons, pb.Comparison(c)) }
+
+func (v *tlsVersion) decodeScalar(n *yaml.Node) error {
+	w, err := parseEnum(tlsVersions, n)
+	*v = tlsVersion(w)
+	return err
+}
+
+func (v tlsVersion) MarshalYAML() (any, error) { return formatEnum(tlsVersions, pb.TlsVersion(v)) }
+
+func (v *httpVersion) decodeScalar(n *yaml.Node) error {
+	w, err := parseEnum(httpVersions, n)
+	*v = httpVersion(w)
+	return err
+}
+
+func (v httpVersion) MarshalYAML() (any, error) { return formatEnum(httpVersions, pb.HttpVersion(v)) }

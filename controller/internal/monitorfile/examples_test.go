@@ -71,3 +71,32 @@ func TestExamplesPlatformCertificateStaysPublic(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthExamples parses the authentication examples, which the dev command
+// does not load, and checks each uses the auth type its file is named for.
+func TestAuthExamples(t *testing.T) {
+	t.Parallel()
+	for file, want := range map[string]pb.AuthType{
+		"digest.yaml": pb.AuthType_AUTH_TYPE_DIGEST,
+		"ntlm.yaml":   pb.AuthType_AUTH_TYPE_NTLM,
+		"oauth2.yaml": pb.AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS,
+	} {
+		t.Run(file, func(t *testing.T) {
+			t.Parallel()
+			data, err := os.ReadFile(filepath.Join(examplesDir, "auth", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Parse(data)
+			if err != nil {
+				t.Fatalf("Parse(%s):\n%v", file, err)
+			}
+			for i, s := range m.GetSteps() {
+				if got := s.GetRequest().GetAuth().GetType(); got != want {
+					t.Errorf("steps[%d] auth type = %v, want %v", i, got, want)
+				}
+			}
+			checkRoundTrip(t, m)
+		})
+	}
+}

@@ -44,12 +44,31 @@ type request struct {
 	Auth                    *auth              `yaml:"auth,omitempty,flow"`
 	ClientCertificate       *clientCertificate `yaml:"client_certificate,omitempty,flow"`
 	IgnoreCertificateErrors bool               `yaml:"ignore_certificate_errors,omitempty"`
+	Form                    []formField        `yaml:"form,omitempty"`
+	Multipart               []formField        `yaml:"multipart,omitempty"`
+	TLS                     *tlsOptions        `yaml:"tls,omitempty,flow"`
+	HTTPVersion             httpVersion        `yaml:"http_version,omitempty"`
 }
 
 type auth struct {
 	Type        authType `yaml:"type,omitempty"`
 	Credentials string   `yaml:"credentials,omitempty"`
 	Token       string   `yaml:"token,omitempty"`
+	TokenURL    string   `yaml:"token_url,omitempty"`
+	Scopes      []string `yaml:"scopes,omitempty,flow"`
+}
+
+type formField struct {
+	Name        string `yaml:"name,omitempty"`
+	Value       string `yaml:"value,omitempty"`
+	Filename    string `yaml:"filename,omitempty"`
+	ContentType string `yaml:"content_type,omitempty"`
+}
+
+type tlsOptions struct {
+	MinVersion tlsVersion `yaml:"min_version,omitempty"`
+	MaxVersion tlsVersion `yaml:"max_version,omitempty"`
+	ServerName string     `yaml:"server_name,omitempty"`
 }
 
 type clientCertificate struct {
@@ -70,14 +89,17 @@ type assertion struct {
 	Value      string       `yaml:"value,omitempty"`
 }
 
-// Extractions and assertions are written on one line each, as in the docs.
+// Extractions, assertions and form fields are written on one line each, as
+// in the docs.
 type (
 	plainExtraction extraction
 	plainAssertion  assertion
+	plainFormField  formField
 )
 
 func (e extraction) MarshalYAML() (any, error) { return flowNode(plainExtraction(e)) }
 func (a assertion) MarshalYAML() (any, error)  { return flowNode(plainAssertion(a)) }
+func (f formField) MarshalYAML() (any, error)  { return flowNode(plainFormField(f)) }
 
 func flowNode(v any) (*yaml.Node, error) {
 	var n yaml.Node

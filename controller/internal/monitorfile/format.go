@@ -105,14 +105,30 @@ func requestFrom(r *lookoutv1.HttpRequest) (*request, error) {
 		Headers:                 hs,
 		Body:                    r.GetBody(),
 		IgnoreCertificateErrors: r.GetIgnoreCertificateErrors(),
+		Form:                    formFieldsFrom(r.GetForm()),
+		Multipart:               formFieldsFrom(r.GetMultipart()),
+		HTTPVersion:             httpVersion(r.GetHttpVersion()),
 	}
 	if a := r.GetAuth(); a != nil {
-		fr.Auth = &auth{Type: authType(a.GetType()), Credentials: a.GetCredentials(), Token: a.GetToken()}
+		fr.Auth = &auth{Type: authType(a.GetType()), Credentials: a.GetCredentials(), Token: a.GetToken(),
+			TokenURL: a.GetTokenUrl(), Scopes: a.GetScopes()}
+	}
+	if o := r.GetTls(); o != nil {
+		fr.TLS = &tlsOptions{MinVersion: tlsVersion(o.GetMinVersion()), MaxVersion: tlsVersion(o.GetMaxVersion()),
+			ServerName: o.GetServerName()}
 	}
 	if c := r.GetClientCertificate(); c != nil {
 		fr.ClientCertificate = &clientCertificate{Source: certificateSource(c.GetSource()), Item: c.GetItem()}
 	}
 	return fr, nil
+}
+
+func formFieldsFrom(fs []*lookoutv1.FormField) []formField {
+	var out []formField
+	for _, f := range fs {
+		out = append(out, formField{Name: f.GetName(), Value: f.GetValue(), Filename: f.GetFilename(), ContentType: f.GetContentType()})
+	}
+	return out
 }
 
 // headerMap refuses repeated names, which the file's map cannot hold.

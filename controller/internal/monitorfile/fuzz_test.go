@@ -13,7 +13,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: x\ncheckpoints: [a]\nsteps: [{wait: 1s}]\n"))
 	f.Add([]byte("name: x\ncheckpoints: [a]\nsteps:\n  - request: {url: 'https://e/', headers: {A: 1}}\n    assert: [{source: json, path: $.a, comparison: exists}]\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte(requestOptionsFile))
 	paths, _ := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
+	authPaths, _ := filepath.Glob(filepath.Join(examplesDir, "auth", "*.yaml"))
+	paths = append(paths, authPaths...)
 	for _, path := range paths {
 		if data, err := os.ReadFile(path); err == nil {
 			f.Add(data)

@@ -154,7 +154,27 @@ func (r *request) proto() *lookoutv1.HttpRequest {
 		Auth:                    r.Auth.proto(),
 		ClientCertificate:       r.ClientCertificate.proto(),
 		IgnoreCertificateErrors: r.IgnoreCertificateErrors,
+		Form:                    formFields(r.Form),
+		Multipart:               formFields(r.Multipart),
+		Tls:                     r.TLS.proto(),
+		HttpVersion:             lookoutv1.HttpVersion(r.HTTPVersion),
 	}
+}
+
+func formFields(fs []formField) []*lookoutv1.FormField {
+	var out []*lookoutv1.FormField
+	for _, f := range fs {
+		out = append(out, &lookoutv1.FormField{Name: f.Name, Value: f.Value, Filename: f.Filename, ContentType: f.ContentType})
+	}
+	return out
+}
+
+func (o *tlsOptions) proto() *lookoutv1.TlsOptions {
+	if o == nil {
+		return nil
+	}
+	return &lookoutv1.TlsOptions{MinVersion: lookoutv1.TlsVersion(o.MinVersion), MaxVersion: lookoutv1.TlsVersion(o.MaxVersion),
+		ServerName: o.ServerName}
 }
 
 // headers turns the file's map into headers sorted by name.
@@ -171,7 +191,8 @@ func (a *auth) proto() *lookoutv1.Auth {
 	if a == nil {
 		return nil
 	}
-	return &lookoutv1.Auth{Type: lookoutv1.AuthType(a.Type), Credentials: a.Credentials, Token: a.Token}
+	return &lookoutv1.Auth{Type: lookoutv1.AuthType(a.Type), Credentials: a.Credentials, Token: a.Token,
+		TokenUrl: a.TokenURL, Scopes: a.Scopes}
 }
 
 func (c *clientCertificate) proto() *lookoutv1.ClientCertificate {

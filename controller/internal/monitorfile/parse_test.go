@@ -258,7 +258,7 @@ steps:
   - request: {url: "https://example.com/"}
     extract:
       - {name: v, from: body}
-`, []string{`steps[0].extract[0].from: "body" is not one of json, xpath, regex, header, cookie, status, duration (line 6)`}},
+`, []string{`steps[0].extract[0].from: "body" is not one of json, xpath, regex, header, cookie, status, status_text, duration (line 6)`}},
 		"bad comparison": {`name: x
 checkpoints: [public-1]
 steps:

@@ -23,13 +23,120 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type TlsVersion int32
+
+const (
+	TlsVersion_TLS_VERSION_UNSPECIFIED TlsVersion = 0 // the agent's default (min 1.2, max 1.3)
+	TlsVersion_TLS_VERSION_1_0         TlsVersion = 1
+	TlsVersion_TLS_VERSION_1_1         TlsVersion = 2
+	TlsVersion_TLS_VERSION_1_2         TlsVersion = 3
+	TlsVersion_TLS_VERSION_1_3         TlsVersion = 4
+)
+
+// Enum value maps for TlsVersion.
+var (
+	TlsVersion_name = map[int32]string{
+		0: "TLS_VERSION_UNSPECIFIED",
+		1: "TLS_VERSION_1_0",
+		2: "TLS_VERSION_1_1",
+		3: "TLS_VERSION_1_2",
+		4: "TLS_VERSION_1_3",
+	}
+	TlsVersion_value = map[string]int32{
+		"TLS_VERSION_UNSPECIFIED": 0,
+		"TLS_VERSION_1_0":         1,
+		"TLS_VERSION_1_1":         2,
+		"TLS_VERSION_1_2":         3,
+		"TLS_VERSION_1_3":         4,
+	}
+)
+
+func (x TlsVersion) Enum() *TlsVersion {
+	p := new(TlsVersion)
+	*p = x
+	return p
+}
+
+func (x TlsVersion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TlsVersion) Descriptor() protoreflect.EnumDescriptor {
+	return file_lookout_v1_monitor_proto_enumTypes[0].Descriptor()
+}
+
+func (TlsVersion) Type() protoreflect.EnumType {
+	return &file_lookout_v1_monitor_proto_enumTypes[0]
+}
+
+func (x TlsVersion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TlsVersion.Descriptor instead.
+func (TlsVersion) EnumDescriptor() ([]byte, []int) {
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{0}
+}
+
+type HttpVersion int32
+
+const (
+	HttpVersion_HTTP_VERSION_UNSPECIFIED HttpVersion = 0 // HTTP/2 when the server offers it over TLS, else HTTP/1.1
+	HttpVersion_HTTP_VERSION_1_1         HttpVersion = 1 // HTTP/1.1 only
+	HttpVersion_HTTP_VERSION_2           HttpVersion = 2 // HTTP/2 only (h2 over TLS, prior-knowledge h2c over http://)
+)
+
+// Enum value maps for HttpVersion.
+var (
+	HttpVersion_name = map[int32]string{
+		0: "HTTP_VERSION_UNSPECIFIED",
+		1: "HTTP_VERSION_1_1",
+		2: "HTTP_VERSION_2",
+	}
+	HttpVersion_value = map[string]int32{
+		"HTTP_VERSION_UNSPECIFIED": 0,
+		"HTTP_VERSION_1_1":         1,
+		"HTTP_VERSION_2":           2,
+	}
+)
+
+func (x HttpVersion) Enum() *HttpVersion {
+	p := new(HttpVersion)
+	*p = x
+	return p
+}
+
+func (x HttpVersion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HttpVersion) Descriptor() protoreflect.EnumDescriptor {
+	return file_lookout_v1_monitor_proto_enumTypes[1].Descriptor()
+}
+
+func (HttpVersion) Type() protoreflect.EnumType {
+	return &file_lookout_v1_monitor_proto_enumTypes[1]
+}
+
+func (x HttpVersion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HttpVersion.Descriptor instead.
+func (HttpVersion) EnumDescriptor() ([]byte, []int) {
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{1}
+}
+
 type AuthType int32
 
 const (
-	AuthType_AUTH_TYPE_UNSPECIFIED AuthType = 0 // none
-	AuthType_AUTH_TYPE_NONE        AuthType = 1
-	AuthType_AUTH_TYPE_BASIC       AuthType = 2
-	AuthType_AUTH_TYPE_BEARER      AuthType = 3
+	AuthType_AUTH_TYPE_UNSPECIFIED               AuthType = 0 // none
+	AuthType_AUTH_TYPE_NONE                      AuthType = 1
+	AuthType_AUTH_TYPE_BASIC                     AuthType = 2
+	AuthType_AUTH_TYPE_BEARER                    AuthType = 3
+	AuthType_AUTH_TYPE_DIGEST                    AuthType = 4 // RFC 7616: MD5 or SHA-256, qop=auth
+	AuthType_AUTH_TYPE_NTLM                      AuthType = 5 // NTLMv2; the username may be DOMAIN\user
+	AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS AuthType = 6 // the credential set holds client id (username) and secret (password)
 )
 
 // Enum value maps for AuthType.
@@ -39,12 +146,18 @@ var (
 		1: "AUTH_TYPE_NONE",
 		2: "AUTH_TYPE_BASIC",
 		3: "AUTH_TYPE_BEARER",
+		4: "AUTH_TYPE_DIGEST",
+		5: "AUTH_TYPE_NTLM",
+		6: "AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS",
 	}
 	AuthType_value = map[string]int32{
-		"AUTH_TYPE_UNSPECIFIED": 0,
-		"AUTH_TYPE_NONE":        1,
-		"AUTH_TYPE_BASIC":       2,
-		"AUTH_TYPE_BEARER":      3,
+		"AUTH_TYPE_UNSPECIFIED":               0,
+		"AUTH_TYPE_NONE":                      1,
+		"AUTH_TYPE_BASIC":                     2,
+		"AUTH_TYPE_BEARER":                    3,
+		"AUTH_TYPE_DIGEST":                    4,
+		"AUTH_TYPE_NTLM":                      5,
+		"AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS": 6,
 	}
 )
 
@@ -59,11 +172,11 @@ func (x AuthType) String() string {
 }
 
 func (AuthType) Descriptor() protoreflect.EnumDescriptor {
-	return file_lookout_v1_monitor_proto_enumTypes[0].Descriptor()
+	return file_lookout_v1_monitor_proto_enumTypes[2].Descriptor()
 }
 
 func (AuthType) Type() protoreflect.EnumType {
-	return &file_lookout_v1_monitor_proto_enumTypes[0]
+	return &file_lookout_v1_monitor_proto_enumTypes[2]
 }
 
 func (x AuthType) Number() protoreflect.EnumNumber {
@@ -72,7 +185,7 @@ func (x AuthType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AuthType.Descriptor instead.
 func (AuthType) EnumDescriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{0}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{2}
 }
 
 type CertificateSource int32
@@ -111,11 +224,11 @@ func (x CertificateSource) String() string {
 }
 
 func (CertificateSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_lookout_v1_monitor_proto_enumTypes[1].Descriptor()
+	return file_lookout_v1_monitor_proto_enumTypes[3].Descriptor()
 }
 
 func (CertificateSource) Type() protoreflect.EnumType {
-	return &file_lookout_v1_monitor_proto_enumTypes[1]
+	return &file_lookout_v1_monitor_proto_enumTypes[3]
 }
 
 func (x CertificateSource) Number() protoreflect.EnumNumber {
@@ -124,7 +237,7 @@ func (x CertificateSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CertificateSource.Descriptor instead.
 func (CertificateSource) EnumDescriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{1}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{3}
 }
 
 type ExtractFrom int32
@@ -138,6 +251,7 @@ const (
 	ExtractFrom_EXTRACT_FROM_STATUS      ExtractFrom = 5
 	ExtractFrom_EXTRACT_FROM_DURATION    ExtractFrom = 6
 	ExtractFrom_EXTRACT_FROM_XPATH       ExtractFrom = 7
+	ExtractFrom_EXTRACT_FROM_STATUS_TEXT ExtractFrom = 8 // the reason phrase: "OK", "Not Found"
 )
 
 // Enum value maps for ExtractFrom.
@@ -151,6 +265,7 @@ var (
 		5: "EXTRACT_FROM_STATUS",
 		6: "EXTRACT_FROM_DURATION",
 		7: "EXTRACT_FROM_XPATH",
+		8: "EXTRACT_FROM_STATUS_TEXT",
 	}
 	ExtractFrom_value = map[string]int32{
 		"EXTRACT_FROM_UNSPECIFIED": 0,
@@ -161,6 +276,7 @@ var (
 		"EXTRACT_FROM_STATUS":      5,
 		"EXTRACT_FROM_DURATION":    6,
 		"EXTRACT_FROM_XPATH":       7,
+		"EXTRACT_FROM_STATUS_TEXT": 8,
 	}
 )
 
@@ -175,11 +291,11 @@ func (x ExtractFrom) String() string {
 }
 
 func (ExtractFrom) Descriptor() protoreflect.EnumDescriptor {
-	return file_lookout_v1_monitor_proto_enumTypes[2].Descriptor()
+	return file_lookout_v1_monitor_proto_enumTypes[4].Descriptor()
 }
 
 func (ExtractFrom) Type() protoreflect.EnumType {
-	return &file_lookout_v1_monitor_proto_enumTypes[2]
+	return &file_lookout_v1_monitor_proto_enumTypes[4]
 }
 
 func (x ExtractFrom) Number() protoreflect.EnumNumber {
@@ -188,7 +304,7 @@ func (x ExtractFrom) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ExtractFrom.Descriptor instead.
 func (ExtractFrom) EnumDescriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{2}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{4}
 }
 
 type AssertSource int32
@@ -245,11 +361,11 @@ func (x AssertSource) String() string {
 }
 
 func (AssertSource) Descriptor() protoreflect.EnumDescriptor {
-	return file_lookout_v1_monitor_proto_enumTypes[3].Descriptor()
+	return file_lookout_v1_monitor_proto_enumTypes[5].Descriptor()
 }
 
 func (AssertSource) Type() protoreflect.EnumType {
-	return &file_lookout_v1_monitor_proto_enumTypes[3]
+	return &file_lookout_v1_monitor_proto_enumTypes[5]
 }
 
 func (x AssertSource) Number() protoreflect.EnumNumber {
@@ -258,7 +374,7 @@ func (x AssertSource) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use AssertSource.Descriptor instead.
 func (AssertSource) EnumDescriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{3}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{5}
 }
 
 type Comparison int32
@@ -327,11 +443,11 @@ func (x Comparison) String() string {
 }
 
 func (Comparison) Descriptor() protoreflect.EnumDescriptor {
-	return file_lookout_v1_monitor_proto_enumTypes[4].Descriptor()
+	return file_lookout_v1_monitor_proto_enumTypes[6].Descriptor()
 }
 
 func (Comparison) Type() protoreflect.EnumType {
-	return &file_lookout_v1_monitor_proto_enumTypes[4]
+	return &file_lookout_v1_monitor_proto_enumTypes[6]
 }
 
 func (x Comparison) Number() protoreflect.EnumNumber {
@@ -340,7 +456,7 @@ func (x Comparison) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Comparison.Descriptor instead.
 func (Comparison) EnumDescriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{4}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{6}
 }
 
 // A Monitor is a list of steps run on a schedule from checkpoints.
@@ -674,8 +790,14 @@ type HttpRequest struct {
 	Auth                    *Auth                  `protobuf:"bytes,5,opt,name=auth,proto3" json:"auth,omitempty"`
 	ClientCertificate       *ClientCertificate     `protobuf:"bytes,6,opt,name=client_certificate,json=clientCertificate,proto3" json:"client_certificate,omitempty"`
 	IgnoreCertificateErrors bool                   `protobuf:"varint,7,opt,name=ignore_certificate_errors,json=ignoreCertificateErrors,proto3" json:"ignore_certificate_errors,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// At most one of body, form and multipart is set. Without a Content-Type
+	// header the agent computes one: form and multipart always get theirs.
+	Form          []*FormField `protobuf:"bytes,8,rep,name=form,proto3" json:"form,omitempty"`           // application/x-www-form-urlencoded, in order
+	Multipart     []*FormField `protobuf:"bytes,9,rep,name=multipart,proto3" json:"multipart,omitempty"` // multipart/form-data, in order
+	Tls           *TlsOptions  `protobuf:"bytes,10,opt,name=tls,proto3" json:"tls,omitempty"`
+	HttpVersion   HttpVersion  `protobuf:"varint,11,opt,name=http_version,json=httpVersion,proto3,enum=lookout.v1.HttpVersion" json:"http_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HttpRequest) Reset() {
@@ -757,18 +879,180 @@ func (x *HttpRequest) GetIgnoreCertificateErrors() bool {
 	return false
 }
 
+func (x *HttpRequest) GetForm() []*FormField {
+	if x != nil {
+		return x.Form
+	}
+	return nil
+}
+
+func (x *HttpRequest) GetMultipart() []*FormField {
+	if x != nil {
+		return x.Multipart
+	}
+	return nil
+}
+
+func (x *HttpRequest) GetTls() *TlsOptions {
+	if x != nil {
+		return x.Tls
+	}
+	return nil
+}
+
+func (x *HttpRequest) GetHttpVersion() HttpVersion {
+	if x != nil {
+		return x.HttpVersion
+	}
+	return HttpVersion_HTTP_VERSION_UNSPECIFIED
+}
+
+// A FormField is one field of a form body. Name and value may hold
+// {{variables}}. In a multipart body a field with a filename is sent as a
+// file part whose content is the value.
+type FormField struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	Filename      string                 `protobuf:"bytes,3,opt,name=filename,proto3" json:"filename,omitempty"`                          // multipart only
+	ContentType   string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // multipart only; default text/plain, or application/octet-stream for files
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FormField) Reset() {
+	*x = FormField{}
+	mi := &file_lookout_v1_monitor_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FormField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FormField) ProtoMessage() {}
+
+func (x *FormField) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_monitor_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FormField.ProtoReflect.Descriptor instead.
+func (*FormField) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FormField) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FormField) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+func (x *FormField) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *FormField) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+// TlsOptions adjust the TLS handshake of one step.
+type TlsOptions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MinVersion    TlsVersion             `protobuf:"varint,1,opt,name=min_version,json=minVersion,proto3,enum=lookout.v1.TlsVersion" json:"min_version,omitempty"`
+	MaxVersion    TlsVersion             `protobuf:"varint,2,opt,name=max_version,json=maxVersion,proto3,enum=lookout.v1.TlsVersion" json:"max_version,omitempty"`
+	ServerName    string                 `protobuf:"bytes,3,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"` // SNI and the name the server certificate must match; may hold {{variables}}
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TlsOptions) Reset() {
+	*x = TlsOptions{}
+	mi := &file_lookout_v1_monitor_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TlsOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TlsOptions) ProtoMessage() {}
+
+func (x *TlsOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_monitor_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TlsOptions.ProtoReflect.Descriptor instead.
+func (*TlsOptions) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TlsOptions) GetMinVersion() TlsVersion {
+	if x != nil {
+		return x.MinVersion
+	}
+	return TlsVersion_TLS_VERSION_UNSPECIFIED
+}
+
+func (x *TlsOptions) GetMaxVersion() TlsVersion {
+	if x != nil {
+		return x.MaxVersion
+	}
+	return TlsVersion_TLS_VERSION_UNSPECIFIED
+}
+
+func (x *TlsOptions) GetServerName() string {
+	if x != nil {
+		return x.ServerName
+	}
+	return ""
+}
+
 type Auth struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Type          AuthType               `protobuf:"varint,1,opt,name=type,proto3,enum=lookout.v1.AuthType" json:"type,omitempty"`
-	Credentials   string                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"` // vault credential set name (basic)
-	Token         string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`             // bearer token, may be a {{variable}}
+	Credentials   string                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`           // vault credential set name (basic, digest, ntlm, oauth2_client_credentials)
+	Token         string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`                       // bearer token, may be a {{variable}}
+	TokenUrl      string                 `protobuf:"bytes,4,opt,name=token_url,json=tokenUrl,proto3" json:"token_url,omitempty"` // oauth2_client_credentials: the token endpoint; may hold {{variables}}
+	Scopes        []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`                     // oauth2_client_credentials: scopes asked for
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Auth) Reset() {
 	*x = Auth{}
-	mi := &file_lookout_v1_monitor_proto_msgTypes[5]
+	mi := &file_lookout_v1_monitor_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -780,7 +1064,7 @@ func (x *Auth) String() string {
 func (*Auth) ProtoMessage() {}
 
 func (x *Auth) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_monitor_proto_msgTypes[5]
+	mi := &file_lookout_v1_monitor_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -793,7 +1077,7 @@ func (x *Auth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Auth.ProtoReflect.Descriptor instead.
 func (*Auth) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{5}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Auth) GetType() AuthType {
@@ -817,6 +1101,20 @@ func (x *Auth) GetToken() string {
 	return ""
 }
 
+func (x *Auth) GetTokenUrl() string {
+	if x != nil {
+		return x.TokenUrl
+	}
+	return ""
+}
+
+func (x *Auth) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
 type ClientCertificate struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Source        CertificateSource      `protobuf:"varint,1,opt,name=source,proto3,enum=lookout.v1.CertificateSource" json:"source,omitempty"`
@@ -827,7 +1125,7 @@ type ClientCertificate struct {
 
 func (x *ClientCertificate) Reset() {
 	*x = ClientCertificate{}
-	mi := &file_lookout_v1_monitor_proto_msgTypes[6]
+	mi := &file_lookout_v1_monitor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1137,7 @@ func (x *ClientCertificate) String() string {
 func (*ClientCertificate) ProtoMessage() {}
 
 func (x *ClientCertificate) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_monitor_proto_msgTypes[6]
+	mi := &file_lookout_v1_monitor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1150,7 @@ func (x *ClientCertificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientCertificate.ProtoReflect.Descriptor instead.
 func (*ClientCertificate) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{6}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ClientCertificate) GetSource() CertificateSource {
@@ -873,14 +1171,14 @@ type Extraction struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	From          ExtractFrom            `protobuf:"varint,2,opt,name=from,proto3,enum=lookout.v1.ExtractFrom" json:"from,omitempty"`
-	Path          string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"` // JSON path, regex, header or cookie name
+	Path          string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"` // JSON path, XPath, regex, header or cookie name
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Extraction) Reset() {
 	*x = Extraction{}
-	mi := &file_lookout_v1_monitor_proto_msgTypes[7]
+	mi := &file_lookout_v1_monitor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1190,7 @@ func (x *Extraction) String() string {
 func (*Extraction) ProtoMessage() {}
 
 func (x *Extraction) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_monitor_proto_msgTypes[7]
+	mi := &file_lookout_v1_monitor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1203,7 @@ func (x *Extraction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Extraction.ProtoReflect.Descriptor instead.
 func (*Extraction) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{7}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Extraction) GetName() string {
@@ -932,7 +1230,7 @@ func (x *Extraction) GetPath() string {
 type Assertion struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Source        AssertSource           `protobuf:"varint,1,opt,name=source,proto3,enum=lookout.v1.AssertSource" json:"source,omitempty"`
-	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"` // JSON path, header or cookie name
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"` // JSON path, XPath, header or cookie name
 	Comparison    Comparison             `protobuf:"varint,3,opt,name=comparison,proto3,enum=lookout.v1.Comparison" json:"comparison,omitempty"`
 	Value         string                 `protobuf:"bytes,4,opt,name=value,proto3" json:"value,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -941,7 +1239,7 @@ type Assertion struct {
 
 func (x *Assertion) Reset() {
 	*x = Assertion{}
-	mi := &file_lookout_v1_monitor_proto_msgTypes[8]
+	mi := &file_lookout_v1_monitor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1251,7 @@ func (x *Assertion) String() string {
 func (*Assertion) ProtoMessage() {}
 
 func (x *Assertion) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_monitor_proto_msgTypes[8]
+	mi := &file_lookout_v1_monitor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1264,7 @@ func (x *Assertion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assertion.ProtoReflect.Descriptor instead.
 func (*Assertion) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{8}
+	return file_lookout_v1_monitor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Assertion) GetSource() AssertSource {
@@ -1034,7 +1332,7 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\x04wait\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xa9\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xef\x03\n" +
 	"\vHttpRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12,\n" +
@@ -1042,11 +1340,31 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\x04body\x18\x04 \x01(\tR\x04body\x12$\n" +
 	"\x04auth\x18\x05 \x01(\v2\x10.lookout.v1.AuthR\x04auth\x12L\n" +
 	"\x12client_certificate\x18\x06 \x01(\v2\x1d.lookout.v1.ClientCertificateR\x11clientCertificate\x12:\n" +
-	"\x19ignore_certificate_errors\x18\a \x01(\bR\x17ignoreCertificateErrors\"h\n" +
+	"\x19ignore_certificate_errors\x18\a \x01(\bR\x17ignoreCertificateErrors\x12)\n" +
+	"\x04form\x18\b \x03(\v2\x15.lookout.v1.FormFieldR\x04form\x123\n" +
+	"\tmultipart\x18\t \x03(\v2\x15.lookout.v1.FormFieldR\tmultipart\x12(\n" +
+	"\x03tls\x18\n" +
+	" \x01(\v2\x16.lookout.v1.TlsOptionsR\x03tls\x12:\n" +
+	"\fhttp_version\x18\v \x01(\x0e2\x17.lookout.v1.HttpVersionR\vhttpVersion\"t\n" +
+	"\tFormField\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1a\n" +
+	"\bfilename\x18\x03 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\"\x9f\x01\n" +
+	"\n" +
+	"TlsOptions\x127\n" +
+	"\vmin_version\x18\x01 \x01(\x0e2\x16.lookout.v1.TlsVersionR\n" +
+	"minVersion\x127\n" +
+	"\vmax_version\x18\x02 \x01(\x0e2\x16.lookout.v1.TlsVersionR\n" +
+	"maxVersion\x12\x1f\n" +
+	"\vserver_name\x18\x03 \x01(\tR\n" +
+	"serverName\"\x9d\x01\n" +
 	"\x04Auth\x12(\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x14.lookout.v1.AuthTypeR\x04type\x12 \n" +
 	"\vcredentials\x18\x02 \x01(\tR\vcredentials\x12\x14\n" +
-	"\x05token\x18\x03 \x01(\tR\x05token\"^\n" +
+	"\x05token\x18\x03 \x01(\tR\x05token\x12\x1b\n" +
+	"\ttoken_url\x18\x04 \x01(\tR\btokenUrl\x12\x16\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\"^\n" +
 	"\x11ClientCertificate\x125\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x1d.lookout.v1.CertificateSourceR\x06source\x12\x12\n" +
 	"\x04item\x18\x02 \x01(\tR\x04item\"a\n" +
@@ -1061,17 +1379,31 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\n" +
 	"comparison\x18\x03 \x01(\x0e2\x16.lookout.v1.ComparisonR\n" +
 	"comparison\x12\x14\n" +
-	"\x05value\x18\x04 \x01(\tR\x05value*d\n" +
+	"\x05value\x18\x04 \x01(\tR\x05value*}\n" +
+	"\n" +
+	"TlsVersion\x12\x1b\n" +
+	"\x17TLS_VERSION_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fTLS_VERSION_1_0\x10\x01\x12\x13\n" +
+	"\x0fTLS_VERSION_1_1\x10\x02\x12\x13\n" +
+	"\x0fTLS_VERSION_1_2\x10\x03\x12\x13\n" +
+	"\x0fTLS_VERSION_1_3\x10\x04*U\n" +
+	"\vHttpVersion\x12\x1c\n" +
+	"\x18HTTP_VERSION_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10HTTP_VERSION_1_1\x10\x01\x12\x12\n" +
+	"\x0eHTTP_VERSION_2\x10\x02*\xb7\x01\n" +
 	"\bAuthType\x12\x19\n" +
 	"\x15AUTH_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eAUTH_TYPE_NONE\x10\x01\x12\x13\n" +
 	"\x0fAUTH_TYPE_BASIC\x10\x02\x12\x14\n" +
-	"\x10AUTH_TYPE_BEARER\x10\x03*\x93\x01\n" +
+	"\x10AUTH_TYPE_BEARER\x10\x03\x12\x14\n" +
+	"\x10AUTH_TYPE_DIGEST\x10\x04\x12\x12\n" +
+	"\x0eAUTH_TYPE_NTLM\x10\x05\x12'\n" +
+	"#AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS\x10\x06*\x93\x01\n" +
 	"\x11CertificateSource\x12\"\n" +
 	"\x1eCERTIFICATE_SOURCE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CERTIFICATE_SOURCE_NONE\x10\x01\x12\x1c\n" +
 	"\x18CERTIFICATE_SOURCE_VAULT\x10\x02\x12\x1f\n" +
-	"\x1bCERTIFICATE_SOURCE_PLATFORM\x10\x03*\xd8\x01\n" +
+	"\x1bCERTIFICATE_SOURCE_PLATFORM\x10\x03*\xf6\x01\n" +
 	"\vExtractFrom\x12\x1c\n" +
 	"\x18EXTRACT_FROM_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11EXTRACT_FROM_JSON\x10\x01\x12\x16\n" +
@@ -1080,7 +1412,8 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\x13EXTRACT_FROM_COOKIE\x10\x04\x12\x17\n" +
 	"\x13EXTRACT_FROM_STATUS\x10\x05\x12\x19\n" +
 	"\x15EXTRACT_FROM_DURATION\x10\x06\x12\x16\n" +
-	"\x12EXTRACT_FROM_XPATH\x10\a*\x9a\x02\n" +
+	"\x12EXTRACT_FROM_XPATH\x10\a\x12\x1c\n" +
+	"\x18EXTRACT_FROM_STATUS_TEXT\x10\b*\x9a\x02\n" +
 	"\fAssertSource\x12\x1d\n" +
 	"\x19ASSERT_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ASSERT_SOURCE_STATUS\x10\x01\x12\x16\n" +
@@ -1122,54 +1455,64 @@ func file_lookout_v1_monitor_proto_rawDescGZIP() []byte {
 	return file_lookout_v1_monitor_proto_rawDescData
 }
 
-var file_lookout_v1_monitor_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_lookout_v1_monitor_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_lookout_v1_monitor_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_lookout_v1_monitor_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_lookout_v1_monitor_proto_goTypes = []any{
-	(AuthType)(0),                 // 0: lookout.v1.AuthType
-	(CertificateSource)(0),        // 1: lookout.v1.CertificateSource
-	(ExtractFrom)(0),              // 2: lookout.v1.ExtractFrom
-	(AssertSource)(0),             // 3: lookout.v1.AssertSource
-	(Comparison)(0),               // 4: lookout.v1.Comparison
-	(*Monitor)(nil),               // 5: lookout.v1.Monitor
-	(*Step)(nil),                  // 6: lookout.v1.Step
-	(*Retry)(nil),                 // 7: lookout.v1.Retry
-	(*Header)(nil),                // 8: lookout.v1.Header
-	(*HttpRequest)(nil),           // 9: lookout.v1.HttpRequest
-	(*Auth)(nil),                  // 10: lookout.v1.Auth
-	(*ClientCertificate)(nil),     // 11: lookout.v1.ClientCertificate
-	(*Extraction)(nil),            // 12: lookout.v1.Extraction
-	(*Assertion)(nil),             // 13: lookout.v1.Assertion
-	nil,                           // 14: lookout.v1.Monitor.VariablesEntry
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(TlsVersion)(0),               // 0: lookout.v1.TlsVersion
+	(HttpVersion)(0),              // 1: lookout.v1.HttpVersion
+	(AuthType)(0),                 // 2: lookout.v1.AuthType
+	(CertificateSource)(0),        // 3: lookout.v1.CertificateSource
+	(ExtractFrom)(0),              // 4: lookout.v1.ExtractFrom
+	(AssertSource)(0),             // 5: lookout.v1.AssertSource
+	(Comparison)(0),               // 6: lookout.v1.Comparison
+	(*Monitor)(nil),               // 7: lookout.v1.Monitor
+	(*Step)(nil),                  // 8: lookout.v1.Step
+	(*Retry)(nil),                 // 9: lookout.v1.Retry
+	(*Header)(nil),                // 10: lookout.v1.Header
+	(*HttpRequest)(nil),           // 11: lookout.v1.HttpRequest
+	(*FormField)(nil),             // 12: lookout.v1.FormField
+	(*TlsOptions)(nil),            // 13: lookout.v1.TlsOptions
+	(*Auth)(nil),                  // 14: lookout.v1.Auth
+	(*ClientCertificate)(nil),     // 15: lookout.v1.ClientCertificate
+	(*Extraction)(nil),            // 16: lookout.v1.Extraction
+	(*Assertion)(nil),             // 17: lookout.v1.Assertion
+	nil,                           // 18: lookout.v1.Monitor.VariablesEntry
+	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_lookout_v1_monitor_proto_depIdxs = []int32{
-	15, // 0: lookout.v1.Monitor.interval:type_name -> google.protobuf.Duration
-	15, // 1: lookout.v1.Monitor.timeout:type_name -> google.protobuf.Duration
-	14, // 2: lookout.v1.Monitor.variables:type_name -> lookout.v1.Monitor.VariablesEntry
-	6,  // 3: lookout.v1.Monitor.steps:type_name -> lookout.v1.Step
-	16, // 4: lookout.v1.Monitor.created_at:type_name -> google.protobuf.Timestamp
-	16, // 5: lookout.v1.Monitor.updated_at:type_name -> google.protobuf.Timestamp
-	15, // 6: lookout.v1.Step.wait:type_name -> google.protobuf.Duration
-	9,  // 7: lookout.v1.Step.request:type_name -> lookout.v1.HttpRequest
-	15, // 8: lookout.v1.Step.timeout:type_name -> google.protobuf.Duration
-	7,  // 9: lookout.v1.Step.retry:type_name -> lookout.v1.Retry
-	12, // 10: lookout.v1.Step.extract:type_name -> lookout.v1.Extraction
-	13, // 11: lookout.v1.Step.assert:type_name -> lookout.v1.Assertion
-	15, // 12: lookout.v1.Retry.wait:type_name -> google.protobuf.Duration
-	8,  // 13: lookout.v1.HttpRequest.headers:type_name -> lookout.v1.Header
-	10, // 14: lookout.v1.HttpRequest.auth:type_name -> lookout.v1.Auth
-	11, // 15: lookout.v1.HttpRequest.client_certificate:type_name -> lookout.v1.ClientCertificate
-	0,  // 16: lookout.v1.Auth.type:type_name -> lookout.v1.AuthType
-	1,  // 17: lookout.v1.ClientCertificate.source:type_name -> lookout.v1.CertificateSource
-	2,  // 18: lookout.v1.Extraction.from:type_name -> lookout.v1.ExtractFrom
-	3,  // 19: lookout.v1.Assertion.source:type_name -> lookout.v1.AssertSource
-	4,  // 20: lookout.v1.Assertion.comparison:type_name -> lookout.v1.Comparison
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	19, // 0: lookout.v1.Monitor.interval:type_name -> google.protobuf.Duration
+	19, // 1: lookout.v1.Monitor.timeout:type_name -> google.protobuf.Duration
+	18, // 2: lookout.v1.Monitor.variables:type_name -> lookout.v1.Monitor.VariablesEntry
+	8,  // 3: lookout.v1.Monitor.steps:type_name -> lookout.v1.Step
+	20, // 4: lookout.v1.Monitor.created_at:type_name -> google.protobuf.Timestamp
+	20, // 5: lookout.v1.Monitor.updated_at:type_name -> google.protobuf.Timestamp
+	19, // 6: lookout.v1.Step.wait:type_name -> google.protobuf.Duration
+	11, // 7: lookout.v1.Step.request:type_name -> lookout.v1.HttpRequest
+	19, // 8: lookout.v1.Step.timeout:type_name -> google.protobuf.Duration
+	9,  // 9: lookout.v1.Step.retry:type_name -> lookout.v1.Retry
+	16, // 10: lookout.v1.Step.extract:type_name -> lookout.v1.Extraction
+	17, // 11: lookout.v1.Step.assert:type_name -> lookout.v1.Assertion
+	19, // 12: lookout.v1.Retry.wait:type_name -> google.protobuf.Duration
+	10, // 13: lookout.v1.HttpRequest.headers:type_name -> lookout.v1.Header
+	14, // 14: lookout.v1.HttpRequest.auth:type_name -> lookout.v1.Auth
+	15, // 15: lookout.v1.HttpRequest.client_certificate:type_name -> lookout.v1.ClientCertificate
+	12, // 16: lookout.v1.HttpRequest.form:type_name -> lookout.v1.FormField
+	12, // 17: lookout.v1.HttpRequest.multipart:type_name -> lookout.v1.FormField
+	13, // 18: lookout.v1.HttpRequest.tls:type_name -> lookout.v1.TlsOptions
+	1,  // 19: lookout.v1.HttpRequest.http_version:type_name -> lookout.v1.HttpVersion
+	0,  // 20: lookout.v1.TlsOptions.min_version:type_name -> lookout.v1.TlsVersion
+	0,  // 21: lookout.v1.TlsOptions.max_version:type_name -> lookout.v1.TlsVersion
+	2,  // 22: lookout.v1.Auth.type:type_name -> lookout.v1.AuthType
+	3,  // 23: lookout.v1.ClientCertificate.source:type_name -> lookout.v1.CertificateSource
+	4,  // 24: lookout.v1.Extraction.from:type_name -> lookout.v1.ExtractFrom
+	5,  // 25: lookout.v1.Assertion.source:type_name -> lookout.v1.AssertSource
+	6,  // 26: lookout.v1.Assertion.comparison:type_name -> lookout.v1.Comparison
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_monitor_proto_init() }
@@ -1182,8 +1525,8 @@ func file_lookout_v1_monitor_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lookout_v1_monitor_proto_rawDesc), len(file_lookout_v1_monitor_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   10,
+			NumEnums:      7,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

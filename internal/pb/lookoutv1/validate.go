@@ -296,8 +296,11 @@ func (v *validator) request(p string, r *HttpRequest) {
 	}
 	v.url(p+".url", r.Url)
 	v.headers(p+".headers", r.Headers)
+	v.body(p, r)
 	v.auth(p+".auth", r.Auth)
 	v.clientCertificate(p+".client_certificate", r.ClientCertificate)
+	v.tlsOptions(p+".tls", r.Tls)
+	v.httpVersion(p, r)
 }
 
 // url checks raw with its {{…}} placeholders replaced by a harmless literal.
@@ -357,28 +360,122 @@ func validHeaderName(name string) bool {
 	return true
 }
 
+// credentialAuth are the auth types that name a vault credential set.
+var credentialAuth = map[AuthType]bool{
+	AuthType_AUTH_TYPE_BASIC:                     true,
+	AuthType_AUTH_TYPE_DIGEST:                    true,
+	AuthType_AUTH_TYPE_NTLM:                      true,
+	AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS: true,
+}
+
 func (v *validator) auth(p string, a *Auth) {
 	if a == nil {
 		return
 	}
-	switch a.Type {
-	case AuthType_AUTH_TYPE_UNSPECIFIED, AuthType_AUTH_TYPE_NONE:
-	case AuthType_AUTH_TYPE_BASIC:
-		if a.Credentials == "" {
-			v.addf(p+".credentials", "required for type basic (the name of a vault credential set)")
-		}
-	case AuthType_AUTH_TYPE_BEARER:
-		if a.Token == "" {
-			v.addf(p+".token", "required for type bearer")
-		}
-	default:
+	typ := enumName(a.Type.String(), "AUTH_TYPE_")
+	if _, known := AuthType_name[int32(a.Type)]; !known {
 		v.addf(p+".type", "unknown value %d", a.Type)
 	}
-	if a.Credentials != "" && a.Type != AuthType_AUTH_TYPE_BASIC {
-		v.addf(p+".credentials", "only used with type basic")
+	const oauth = AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS
+	switch {
+	case credentialAuth[a.Type] && a.Credentials == "":
+		v.addf(p+".credentials", "required for type %s (the name of a vault credential set)", typ)
+	case !credentialAuth[a.Type] && a.Credentials != "":
+		v.addf(p+".credentials", "only used with types basic, digest, ntlm and oauth2_client_credentials")
 	}
-	if a.Token != "" && a.Type != AuthType_AUTH_TYPE_BEARER {
+	switch {
+	case a.Type == AuthType_AUTH_TYPE_BEARER && a.Token == "":
+		v.addf(p+".token", "required for type bearer")
+	case a.Type != AuthType_AUTH_TYPE_BEARER && a.Token != "":
 		v.addf(p+".token", "only used with type bearer")
+	}
+	switch {
+	case a.Type == oauth && a.TokenUrl == "":
+		v.addf(p+".token_url", "required for type oauth2_client_credentials (the token endpoint's URL)")
+	case a.Type == oauth:
+		v.url(p+".token_url", a.TokenUrl)
+	case a.TokenUrl != "":
+		v.addf(p+".token_url", "only used with type oauth2_client_credentials")
+	}
+	if len(a.Scopes) > 0 && a.Type != oauth {
+		v.addf(p+".scopes", "only used with type oauth2_client_credentials")
+	}
+	for i, s := range a.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			v.addf(fmt.Sprintf("%s.scopes[%d]", p, i), "%q is not a valid scope: it must be one non-empty word without spaces, quotes or backslashes", s)
+		}
+	}
+}
+
+// body checks that a request has at most one kind of body, and its fields.
+func (v *validator) body(p string, r *HttpRequest) {
+	kinds := 0
+	for _, set := range []bool{r.Body != "", len(r.Form) > 0, len(r.Multipart) > 0} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		v.addf(p, "body, form and multipart are alternatives: set at most one")
+	}
+	v.formFields(p+".form", r.Form, false)
+	v.formFields(p+".multipart", r.Multipart, true)
+}
+
+func (v *validator) formFields(p string, fields []*FormField, multipart bool) {
+	for i, f := range fields {
+		fp := fmt.Sprintf("%s[%d]", p, i)
+		if f.GetName() == "" {
+			v.addf(fp+".name", "required")
+		}
+		if !multipart && f.GetFilename() != "" {
+			v.addf(fp+".filename", "only used in multipart bodies")
+		}
+		if !multipart && f.GetContentType() != "" {
+			v.addf(fp+".content_type", "only used in multipart bodies")
+		}
+		if strings.ContainsAny(f.GetContentType(), "\r\n\x00") {
+			v.addf(fp+".content_type", "must not contain line breaks or NUL")
+		}
+		if strings.ContainsAny(f.GetFilename(), "\x00") {
+			v.addf(fp+".filename", "must not contain NUL")
+		}
+	}
+}
+
+// tlsWord spells a TLS version as a monitor file does: "1.2".
+func tlsWord(t TlsVersion) string {
+	return strings.ReplaceAll(enumName(t.String(), "TLS_VERSION_"), "_", ".")
+}
+
+func (v *validator) tlsOptions(p string, o *TlsOptions) {
+	if o == nil {
+		return
+	}
+	_, minKnown := TlsVersion_name[int32(o.MinVersion)]
+	_, maxKnown := TlsVersion_name[int32(o.MaxVersion)]
+	switch {
+	case !minKnown:
+		v.addf(p+".min_version", "unknown value %d", o.MinVersion)
+	case !maxKnown:
+		v.addf(p+".max_version", "unknown value %d", o.MaxVersion)
+	case o.MinVersion != TlsVersion_TLS_VERSION_UNSPECIFIED && o.MaxVersion != TlsVersion_TLS_VERSION_UNSPECIFIED &&
+		o.MinVersion > o.MaxVersion:
+		v.addf(p+".min_version", "must not be above max_version (%s > %s)", tlsWord(o.MinVersion), tlsWord(o.MaxVersion))
+	}
+	literal := placeholder.ReplaceAllString(o.ServerName, "x")
+	if strings.ContainsAny(literal, " \t\r\n/:@{}") {
+		v.addf(p+".server_name", "%q is not a host name: give the bare name, such as api.example.com", o.ServerName)
+	}
+}
+
+func (v *validator) httpVersion(p string, r *HttpRequest) {
+	if _, ok := HttpVersion_name[int32(r.HttpVersion)]; !ok {
+		v.addf(p+".http_version", "unknown value %d", r.HttpVersion)
+		return
+	}
+	if r.HttpVersion == HttpVersion_HTTP_VERSION_2 && r.GetAuth().GetType() == AuthType_AUTH_TYPE_NTLM {
+		v.addf(p+".http_version", "NTLM authentication needs HTTP/1.1: use 1.1 or leave http_version unset")
 	}
 }
 

@@ -119,7 +119,58 @@ func TestValidate(t *testing.T) {
 			[]string{"steps[0].request.auth.token: required for type bearer"}},
 		"token with basic": {func(m *Monitor) { m.Steps[0].Request.Auth.Token = "t" }, []string{"steps[0].request.auth.token: only used with type bearer"}},
 		"unknown auth type": {func(m *Monitor) { m.Steps[0].Request.Auth.Type = 9 }, []string{
-			"steps[0].request.auth.type: unknown value 9", "steps[0].request.auth.credentials: only used with type basic"}},
+			"steps[0].request.auth.type: unknown value 9",
+			"steps[0].request.auth.credentials: only used with types basic, digest, ntlm and oauth2_client_credentials"}},
+		"digest without credentials": {func(m *Monitor) { m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_DIGEST} },
+			[]string{"steps[0].request.auth.credentials: required for type digest (the name of a vault credential set)"}},
+		"ntlm": {func(m *Monitor) { m.Steps[0].Request.Auth.Type = AuthType_AUTH_TYPE_NTLM }, nil},
+		"ntlm over HTTP/2": {func(m *Monitor) {
+			m.Steps[0].Request.Auth.Type = AuthType_AUTH_TYPE_NTLM
+			m.Steps[0].Request.HttpVersion = HttpVersion_HTTP_VERSION_2
+		}, []string{"steps[0].request.http_version: NTLM authentication needs HTTP/1.1: use 1.1 or leave http_version unset"}},
+		"oauth2": {func(m *Monitor) {
+			m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS, Credentials: "client",
+				TokenUrl: "{{base}}/oauth/token", Scopes: []string{"orders.read", "api://x/.default"}}
+		}, nil},
+		"oauth2 without token URL and credentials": {func(m *Monitor) {
+			m.Steps[2].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS, Scopes: []string{"a b", ""}}
+		}, []string{
+			"steps[2].request.auth.credentials: required for type oauth2_client_credentials (the name of a vault credential set)",
+			"steps[2].request.auth.token_url: required for type oauth2_client_credentials (the token endpoint's URL)",
+			`steps[2].request.auth.scopes[0]: "a b" is not a valid scope: it must be one non-empty word without spaces, quotes or backslashes`,
+			`steps[2].request.auth.scopes[1]: "" is not a valid scope: it must be one non-empty word without spaces, quotes or backslashes`,
+		}},
+		"oauth2 bad token URL": {func(m *Monitor) {
+			m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS, Credentials: "c", TokenUrl: "/token"}
+		}, []string{"steps[0].request.auth.token_url: must start with http://, https:// or a {{variable}}"}},
+		"token URL and scopes without oauth2": {func(m *Monitor) {
+			m.Steps[0].Request.Auth.TokenUrl, m.Steps[0].Request.Auth.Scopes = "https://x/t", []string{"s"}
+		}, []string{"steps[0].request.auth.token_url: only used with type oauth2_client_credentials",
+			"steps[0].request.auth.scopes: only used with type oauth2_client_credentials"}},
+		"body and form": {func(m *Monitor) {
+			m.Steps[0].Request.Body = "x"
+			m.Steps[0].Request.Form = []*FormField{{Name: "a"}}
+		}, []string{"steps[0].request: body, form and multipart are alternatives: set at most one"}},
+		"form fields": {func(m *Monitor) {
+			m.Steps[0].Request.Form = []*FormField{{Value: "v", Filename: "f.txt", ContentType: "text/plain"}}
+		}, []string{"steps[0].request.form[0].name: required", "steps[0].request.form[0].filename: only used in multipart bodies",
+			"steps[0].request.form[0].content_type: only used in multipart bodies"}},
+		"multipart fields": {func(m *Monitor) {
+			m.Steps[0].Request.Multipart = []*FormField{{Name: "a", Value: "{{x}}"}, {Name: "f", Filename: "f.csv", ContentType: "text/csv\r\nX: y"}}
+		}, []string{"steps[0].request.multipart[1].content_type: must not contain line breaks or NUL"}},
+		"TLS options": {func(m *Monitor) {
+			m.Steps[0].Request.Tls = &TlsOptions{MinVersion: TlsVersion_TLS_VERSION_1_2, MaxVersion: TlsVersion_TLS_VERSION_1_3, ServerName: "api.{{env}}.example.com"}
+			m.Steps[0].Request.HttpVersion = HttpVersion_HTTP_VERSION_1_1
+		}, nil},
+		"TLS min above max": {func(m *Monitor) {
+			m.Steps[0].Request.Tls = &TlsOptions{MinVersion: TlsVersion_TLS_VERSION_1_3, MaxVersion: TlsVersion_TLS_VERSION_1_2}
+		}, []string{"steps[0].request.tls.min_version: must not be above max_version (1.3 > 1.2)"}},
+		"TLS bad values": {func(m *Monitor) {
+			m.Steps[0].Request.Tls = &TlsOptions{MaxVersion: 7, ServerName: "https://api.example.com"}
+			m.Steps[0].Request.HttpVersion = 5
+		}, []string{"steps[0].request.tls.max_version: unknown value 7",
+			`steps[0].request.tls.server_name: "https://api.example.com" is not a host name: give the bare name, such as api.example.com`,
+			"steps[0].request.http_version: unknown value 5"}},
 		"vault without item": {func(m *Monitor) { m.Steps[0].Request.ClientCertificate.Item = "" },
 			[]string{"steps[0].request.client_certificate.item: required for source vault (the name of a vault certificate)"}},
 		"platform with item": {func(m *Monitor) {
