@@ -32,7 +32,7 @@ proto-check: proto ## fail if the committed generated code is stale
 bench: ## print benchmark figures
 	CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
-deps: ## install what the tests need (openssl, protoc) when missing
+deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
 	@scripts/install-deps.sh
 
 clean: ## remove build output

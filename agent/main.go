@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.caFile, "ca-file", "", "controller CA certificate (first start only)")
 	fs.StringVar(&c.targetCAFile, "target-ca-file", "", "extra CA certificates (PEM) to trust for monitored APIs, besides the system's")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "address for /metrics (Prometheus)")
-	fs.StringVar(&c.instance, "instance-name", host, "name of this instance, shown in `checkpoint list`")
+	fs.StringVar(&c.instance, "instance-name", host, "name of this instance, shown by the controller's checkpoint list")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and `make proto` need, when they are missing:
-# openssl (PKCS#12 archives as users' tools make them) and protobuf-compiler (protoc).
+# openssl (PKCS#12 archives as users' tools make them), protobuf-compiler (protoc) and gcc
+# (the race detector needs cgo).
 set -euo pipefail
 need=()
 command -v openssl >/dev/null || need+=(openssl)
