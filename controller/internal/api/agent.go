@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"log/slog"
@@ -40,6 +41,10 @@ func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollRes
 	if len(req.SealingPublicKey) != 32 {
 		return nil, status.Error(codes.InvalidArgument, "sealing_public_key: must be a 32-byte X25519 public key")
 	}
+	// Check the request before spending the token on it.
+	if err := checkCSR(req.CsrDer); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v (the token was not used)", err)
+	}
 	agentID := store.NewID("ag_")
 	cp, err := s.Store.RedeemToken(req.Token, store.Agent{ID: agentID, InstanceName: clip(req.InstanceName, 64), Version: clip(req.Version, 32), SealingKey: req.SealingPublicKey})
 	if err != nil {
@@ -60,6 +65,17 @@ func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollRes
 		CertificatePem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), CaPem: s.CA.PEM,
 		NatsUrl: s.NATSURL, RunSubject: subject, QueueGroup: natsbus.QueueGroup(cp.Id),
 	}, nil
+}
+
+func checkCSR(der []byte) error {
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return fmt.Errorf("certificate request is not valid PKCS#10: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return fmt.Errorf("certificate request signature does not verify: %w", err)
+	}
+	return nil
 }
 
 func clip(s string, n int) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -17,9 +18,11 @@ import (
 )
 
 const (
-	adminPrefix   = "/lookout.v1.AdminService/"
-	resultsPrefix = "/lookout.v1.ResultService/"
-	enrollMethod  = "/lookout.v1.AgentService/Enroll"
+	adminPrefix     = "/lookout.v1.AdminService/"
+	resultsPrefix   = "/lookout.v1.ResultService/"
+	agentPrefix     = "/lookout.v1.AgentService/"
+	enrollMethod    = agentPrefix + "Enroll"
+	heartbeatMethod = agentPrefix + "Heartbeat"
 )
 
 // Authenticator checks admin tokens and agent certificates.
@@ -56,10 +59,21 @@ func (a *Authenticator) authorize(ctx context.Context, method string) (context.C
 	default:
 		ag, err := a.agentFromPeer(ctx)
 		if err != nil {
+			a.auditRefusal(ag, method, err)
 			return nil, err
 		}
 		return context.WithValue(ctx, agentKey{}, ag), nil
 	}
+}
+
+// auditRefusal records an enrolled agent's refused call (revoked, or a certificate naming another
+// checkpoint) when it asked for secrets or reported a result. Heartbeats are not recorded, so a
+// revoked agent left running does not fill the log.
+func (a *Authenticator) auditRefusal(ag store.Agent, method string, err error) {
+	if ag.ID == "" || method == heartbeatMethod {
+		return
+	}
+	_ = a.Store.Audit(store.AuditEntry{Actor: ag.ID, Action: "denied_agent_call", Target: strings.TrimPrefix(method, agentPrefix), Detail: status.Convert(err).Message()})
 }
 
 func (a *Authenticator) checkAdmin(ctx context.Context) error {
@@ -85,7 +99,12 @@ func (a *Authenticator) agentFromPeer(ctx context.Context) (store.Agent, error) 
 	if !ok || len(ti.State.VerifiedChains) == 0 {
 		return store.Agent{}, status.Error(codes.Unauthenticated, "this call needs an enrolled agent's client certificate: enroll the agent with a token first")
 	}
-	id, err := pki.IdentityFromCert(ti.State.VerifiedChains[0][0])
+	leaf := ti.State.VerifiedChains[0][0]
+	if time.Now().After(leaf.NotAfter) {
+		// The handshake verified it, but a connection can outlive its certificate.
+		return store.Agent{}, status.Errorf(codes.Unauthenticated, "client certificate expired at %s: reconnect with the renewed certificate, or enroll the agent again", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	id, err := pki.IdentityFromCert(leaf)
 	if err != nil {
 		return store.Agent{}, status.Errorf(codes.Unauthenticated, "client certificate: %v", err)
 	}
@@ -94,9 +113,9 @@ func (a *Authenticator) agentFromPeer(ctx context.Context) (store.Agent, error) 
 	case err != nil:
 		return store.Agent{}, status.Errorf(codes.Unauthenticated, "agent %s is not enrolled with this controller", id.AgentID)
 	case ag.Revoked:
-		return store.Agent{}, status.Errorf(codes.PermissionDenied, "agent %s has been revoked: enroll it again with a new token", id.AgentID)
+		return ag, status.Errorf(codes.PermissionDenied, "agent %s has been revoked: enroll it again with a new token", id.AgentID)
 	case ag.CheckpointID != id.CheckpointID:
-		return store.Agent{}, status.Errorf(codes.PermissionDenied, "agent %s certificate names another checkpoint", id.AgentID)
+		return ag, status.Errorf(codes.PermissionDenied, "agent %s certificate names another checkpoint", id.AgentID)
 	}
 	return ag, nil
 }

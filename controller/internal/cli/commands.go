@@ -39,6 +39,7 @@ func Commands() []Command {
 		{"checkpoint token", "create a one-time enrollment token for a checkpoint agent", checkpointToken},
 		{"checkpoint list", "list checkpoints and their agent instances", checkpointList},
 		{"checkpoint revoke", "revoke every agent of a checkpoint", checkpointRevoke},
+		{"checkpoint nats-config", "print the nats-server authorization block for an external NATS deployment", checkpointNATSConfig},
 		{"platform-certificate", "print the platform certificate (public part) and its fingerprint", platformCertificate},
 	}
 }

@@ -22,12 +22,21 @@ var (
 	ErrKindMismatch = errors.New("checkpoint kind mismatch")
 )
 
+// TokenMaxUses is how many agent instances one enrollment token enrols.
+const TokenMaxUses = 1
+
+// tokenRecord is an enrollment token as stored, under the SHA-256 of the token: the token itself is
+// shown once, to the admin who made it, and never stored.
 type tokenRecord struct {
-	CheckpointID string    `json:"checkpoint_id"`
-	CreatedAt    time.Time `json:"created_at"`
-	ExpiresAt    time.Time `json:"expires_at"`
-	UsedAt       time.Time `json:"used_at,omitzero"`
-	UsedBy       string    `json:"used_by,omitempty"`
+	CheckpointID   string            `json:"checkpoint_id"`
+	CheckpointName string            `json:"checkpoint_name"`
+	Kind           pb.CheckpointKind `json:"kind"`
+	CreatedAt      time.Time         `json:"created_at"`
+	ExpiresAt      time.Time         `json:"expires_at"`
+	Uses           int               `json:"uses"`
+	MaxUses        int               `json:"max_uses"`
+	UsedAt         time.Time         `json:"used_at,omitzero"`
+	UsedBy         string            `json:"used_by,omitempty"`
 }
 
 // Agent is one enrolled agent instance.
@@ -126,11 +135,24 @@ func (s *Store) Checkpoints() ([]*pb.Checkpoint, []Agent, error) {
 	return cps, agents, err
 }
 
-// CreateToken stores the hash of token for checkpointID, valid for ttl.
+// CreateToken stores the hash of token for checkpointID, valid for ttl and for one enrollment. The
+// record keeps the checkpoint's name and kind as they were when the token was made.
 func (s *Store) CreateToken(token, checkpointID string, ttl time.Duration) error {
+	if len(token) < 32 {
+		return errors.New("enrollment token is too short to be unguessable")
+	}
 	now := s.now()
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bTokens), hashToken(token), tokenRecord{CheckpointID: checkpointID, CreatedAt: now, ExpiresAt: now.Add(ttl)})
+		cp := &pb.Checkpoint{}
+		if err := getProto(tx.Bucket(bCheckpoints), checkpointID, cp); err != nil {
+			return fmt.Errorf("checkpoint %s: %w", checkpointID, err)
+		}
+		key := hashToken(token)
+		if tx.Bucket(bTokens).Get(key) != nil {
+			return fmt.Errorf("enrollment token: %w", ErrExists)
+		}
+		return putJSON(tx.Bucket(bTokens), key, tokenRecord{CheckpointID: cp.Id, CheckpointName: cp.Name, Kind: cp.Kind,
+			CreatedAt: now, ExpiresAt: now.Add(ttl), MaxUses: TokenMaxUses})
 	})
 }
 
@@ -145,7 +167,7 @@ func (s *Store) RedeemToken(token string, a Agent) (*pb.Checkpoint, error) {
 			return ErrTokenUnknown
 		}
 		switch {
-		case !rec.UsedAt.IsZero():
+		case rec.Uses >= max(rec.MaxUses, 1) || !rec.UsedAt.IsZero():
 			return ErrTokenUsed
 		case s.now().After(rec.ExpiresAt):
 			return ErrTokenExpired
@@ -153,6 +175,10 @@ func (s *Store) RedeemToken(token string, a Agent) (*pb.Checkpoint, error) {
 		if err := getProto(tx.Bucket(bCheckpoints), rec.CheckpointID, cp); err != nil {
 			return fmt.Errorf("token names checkpoint %s, which no longer exists: %w", rec.CheckpointID, err)
 		}
+		if rec.Kind != pb.CheckpointKind_CHECKPOINT_KIND_UNSPECIFIED && rec.Kind != cp.Kind {
+			return fmt.Errorf("%w: the token was made for a %s checkpoint but %q is %s", ErrKindMismatch, KindName(rec.Kind), cp.Name, KindName(cp.Kind))
+		}
+		rec.Uses++
 		rec.UsedAt, rec.UsedBy = s.now(), a.ID
 		if err := putJSON(tx.Bucket(bTokens), key, rec); err != nil {
 			return err

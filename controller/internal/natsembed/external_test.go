@@ -1,0 +1,169 @@
+package natsembed
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/lookout-synthetics/lookout/internal/natsbus"
+	"github.com/lookout-synthetics/lookout/internal/pki"
+)
+
+func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// controllerCertificate is a client certificate whose URI SAN is ControllerUser.
+func controllerCertificate(t *testing.T, ca *pki.CA) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(ControllerUser)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "lookout-controller"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), URIs: []*url.URL{u},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestExternalConfiguration runs a nats-server configured from a configuration file, the way an
+// operator runs an external deployment (docs/external-nats.md): TLS with verify_and_map against the
+// internal CA and the authorization block ExternalAuthorization renders. The agents get exactly
+// the embedded server's permissions, the controller may only publish run requests, and an agent
+// missing from the list is refused.
+func TestExternalConfiguration(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ca, _, err := pki.LoadOrCreateCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := ca.ServerCertificate([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(pair.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := pki.Identity{AgentID: "ag_alice", CheckpointID: "cp_site_a", Kind: "private"}
+	bob := pki.Identity{AgentID: "ag_bob", CheckpointID: "cp_site_b", Kind: "public"}
+	unlisted := pki.Identity{AgentID: "ag_new", CheckpointID: "cp_site_a", Kind: "private"}
+	authz, err := ExternalAuthorization([]pki.Identity{alice, bob})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := "listen: \"127.0.0.1:-1\"\n" +
+		"tls {\n  cert_file: " + strconv.Quote(writePEM(t, dir, "server.pem", "CERTIFICATE", pair.DER)) +
+		"\n  key_file: " + strconv.Quote(writePEM(t, dir, "server.key", "PRIVATE KEY", keyDER)) +
+		"\n  ca_file: " + strconv.Quote(filepath.Join(dir, "ca.pem")) +
+		"\n  verify_and_map: true\n  timeout: 5\n}\n" + authz
+	confFile := filepath.Join(dir, "nats-server.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := server.ProcessConfigFile(confFile)
+	if err != nil {
+		t.Fatalf("nats-server refuses the configuration: %v\n%s", err, conf)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	addr := ns.Addr().(*net.TCPAddr)
+	natsURL := "tls://" + net.JoinHostPort(addr.IP.String(), strconv.Itoa(addr.Port))
+
+	ctl, err := dialAgent(natsURL, ca, pki.Identity{AgentID: "controller"}, controllerCertificate(t, ca))
+	if err != nil {
+		t.Fatalf("controller connecting: %v", err)
+	}
+	t.Cleanup(ctl.nc.Close)
+	a, err := dialAgent(natsURL, ca, alice, agentCertificate(t, ca, alice, time.Hour))
+	if err != nil {
+		t.Fatalf("listed agent connecting: %v", err)
+	}
+	t.Cleanup(a.nc.Close)
+	if _, err := dialAgent(natsURL, ca, unlisted, agentCertificate(t, ca, unlisted, time.Hour)); err == nil || !strings.Contains(strings.ToLower(err.Error()), "authorization") {
+		t.Errorf("an agent missing from the configuration connecting: %v, want an authorization violation", err)
+	}
+
+	own, other := runSubject(t, alice.CheckpointID), runSubject(t, bob.CheckpointID)
+	runs, err := a.nc.QueueSubscribeSync(own, natsbus.QueueGroup(alice.CheckpointID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.nc.Publish(own, []byte("run")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(t, runs); got != "run" {
+		t.Errorf("agent received %q, want the controller's run", got)
+	}
+	for _, r := range []struct {
+		name, subject string
+		try           func() error
+	}{
+		{"another checkpoint's runs", other, func() error {
+			_, err := a.nc.QueueSubscribeSync(other, natsbus.QueueGroup(bob.CheckpointID))
+			return err
+		}},
+		{"everything", ">", func() error { _, err := a.nc.SubscribeSync(">"); return err }},
+		{"own runs outside the queue group", own, func() error { _, err := a.nc.SubscribeSync(own); return err }},
+		{"publishing a run request", own, func() error { return a.nc.Publish(own, []byte("forged")) }},
+	} {
+		if err := r.try(); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		a.expectViolation(t, r.name, r.subject)
+	}
+	if _, err := ctl.nc.SubscribeSync(own); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctl.expectViolation(t, "the controller subscribing", own)
+	if err := ctl.nc.Publish("lookout.other", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctl.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctl.expectViolation(t, "the controller publishing outside run subjects", "lookout.other")
+}
