@@ -2,6 +2,8 @@ package pki
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -88,4 +90,33 @@ func (ca *CA) IssueAgentCertificate(csrDER []byte, id Identity, ttl time.Duratio
 		return nil, fmt.Errorf("issuing agent certificate: %w", err)
 	}
 	return der, nil
+}
+
+// ControllerURI is the URI SAN of the controller's own NATS client certificate; an external NATS
+// deployment with `verify_and_map` maps it to the controller's user.
+const ControllerURI = "lookout://controller"
+
+// ControllerClientCertificate issues the controller a client certificate (ECDSA P-256, 90 days)
+// naming ControllerURI, for connecting to an external NATS server that verifies client certificates.
+func (ca *CA) ControllerClientCertificate() (*KeyPair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(ControllerURI)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: "lookout-controller"},
+		NotBefore:    now.Add(-5 * time.Minute),
+		NotAfter:     now.AddDate(0, 0, 90),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		URIs:         []*url.URL{u},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("issuing the controller's client certificate: %w", err)
+	}
+	return &KeyPair{DER: der, Key: key}, nil
 }

@@ -11,7 +11,7 @@ import (
 
 // ControllerUser is the name an external NATS deployment maps the controller's client certificate
 // to: the certificate carries it as its URI SAN.
-const ControllerUser = "lookout://controller"
+const ControllerUser = pki.ControllerURI
 
 // ExternalAuthorization renders the `authorization` block of a nats-server configuration that gives
 // the controller and each agent the same permissions as the embedded server does. It is meant for a

@@ -1,16 +1,10 @@
 package natsembed
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -33,22 +27,14 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 	return path
 }
 
-// controllerCertificate is a client certificate whose URI SAN is ControllerUser.
+// controllerCertificate is the controller's own client certificate, whose URI SAN is ControllerUser.
 func controllerCertificate(t *testing.T, ca *pki.CA) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pair, err := ca.ControllerClientCertificate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(ControllerUser)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "lookout-controller"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), URIs: []*url.URL{u},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return pair.TLS(ca)
 }
 
 // TestExternalConfiguration runs a nats-server configured from a configuration file, the way an

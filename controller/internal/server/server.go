@@ -103,7 +103,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{serverCert.TLS(ca)}, ClientCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
-	if err := s.startNATS(tlsConf); err != nil {
+	if err := s.startNATS(ca, tlsConf); err != nil {
 		return nil, err
 	}
 	return s, s.startServing(ctx, ca, tlsConf, token, v, platform)
@@ -189,11 +189,20 @@ func (s *Server) openState(o Options) (*vault.Vault, *api.Platform, error) {
 	return v, platform, nil
 }
 
-func (s *Server) startNATS(tlsConf *tls.Config) error {
+func (s *Server) startNATS(ca *pki.CA, tlsConf *tls.Config) error {
 	var err error
 	if s.o.NATSURL != "" {
 		s.natsURL = s.o.NATSURL
-		s.nc, err = nats.Connect(s.o.NATSURL, nats.Name("lookout-controller"), nats.MaxReconnects(-1), nats.Timeout(5*time.Second))
+		// Offer TLS with the controller's own client certificate: a deployment set up as
+		// docs/external-nats.md says verifies it and maps it to the controller's user. The
+		// connection upgrades to TLS when the server asks for it (or the URL says tls://).
+		cert, err := ca.ControllerClientCertificate()
+		if err != nil {
+			return err
+		}
+		clientTLS := &tls.Config{Certificates: []tls.Certificate{cert.TLS(ca)}, RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+		withTLS := func(o *nats.Options) error { o.TLSConfig = clientTLS; return nil }
+		s.nc, err = nats.Connect(s.o.NATSURL, nats.Name("lookout-controller"), nats.MaxReconnects(-1), nats.Timeout(5*time.Second), withTLS)
 		if err != nil {
 			return fmt.Errorf("connecting to NATS at %s: %w", s.o.NATSURL, err)
 		}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/natsembed"
+	"github.com/lookout-synthetics/lookout/internal/pki"
+)
+
+// With --nats-url the controller connects to a NATS deployment configured as
+// docs/external-nats.md says: TLS that verifies client certificates against the internal CA and
+// maps them to users. The controller must present its own certificate and be mapped to its user;
+// a server that demands certificates would refuse it otherwise.
+func TestExternalNATSMapsTheControllersCertificate(t *testing.T) {
+	dataDir := t.TempDir()
+	ca, _, err := pki.LoadOrCreateCA(dataDir) // the controller reuses the CA it finds in its data dir
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := ca.ServerCertificate([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(pair.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz, err := natsembed.ExternalAuthorization(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	conf := "listen: \"127.0.0.1:-1\"\ntls {\n  cert_file: " + strconv.Quote(write("server.pem", "CERTIFICATE", pair.DER)) +
+		"\n  key_file: " + strconv.Quote(write("server.key", "PRIVATE KEY", keyDER)) +
+		"\n  ca_file: " + strconv.Quote(filepath.Join(dataDir, "ca.pem")) + "\n  verify_and_map: true\n  timeout: 5\n}\n" + authz
+	confFile := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := natsserver.ProcessConfigFile(confFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.NoSigs, opts.NoLog = true, true
+	ns, err := natsserver.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	addr := ns.Addr().(*net.TCPAddr)
+	url := "tls://" + net.JoinHostPort(addr.IP.String(), strconv.Itoa(addr.Port))
+
+	s, err := Start(context.Background(), Options{DataDir: dataDir, GRPCListen: "127.0.0.1:0", NATSURL: url, Logger: quiet()})
+	if err != nil {
+		t.Fatalf("controller with --nats-url %s: %v", url, err)
+	}
+	defer s.Close()
+	if err := s.nc.Publish("lookout.run.cp_probe", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.nc.Flush(); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	connz, err := ns.Connz(&natsserver.ConnzOptions{Username: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(connz.Conns) != 1 || connz.Conns[0].AuthorizedUser != natsembed.ControllerUser {
+		t.Fatalf("connections: %d, first user %q, want one mapped to %q", len(connz.Conns), connz.Conns[0].AuthorizedUser, natsembed.ControllerUser)
+	}
+	if errs := s.nc.LastError(); errs != nil {
+		t.Fatalf("controller connection error: %v", errs)
+	}
+}
