@@ -30,11 +30,11 @@ import (
 )
 
 type options struct {
-	duration    time.Duration
-	examples    string
-	agentBin    string
-	dataDir     string
-	verbose     bool
+	duration time.Duration
+	examples string
+	agentBin string
+	dataDir  string
+	verbose  bool
 }
 
 // Main runs `lookout-controller dev`.
