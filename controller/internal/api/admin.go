@@ -204,7 +204,11 @@ func (a *Admin) checkStep(path string, req *pb.HttpRequest, private []string) pb
 func (a *Admin) checkItem(path, name string, want pb.VaultItemType) pb.FieldErrors {
 	it, err := a.Vault.Get(name)
 	if err != nil {
-		return pb.FieldErrors{{Path: path, Msg: fmt.Sprintf("vault item %q does not exist; add it with `lookout-controller vault add-…` first", name)}}
+		add := "add-certificate"
+		if want == pb.VaultItemType_VAULT_ITEM_TYPE_CREDENTIALS {
+			add = "add-credentials"
+		}
+		return pb.FieldErrors{{Path: path, Msg: fmt.Sprintf("vault item %q does not exist; add it with `lookout-controller vault %s` first", name, add)}}
 	}
 	if it.Type != want {
 		return pb.FieldErrors{{Path: path, Msg: fmt.Sprintf("vault item %q is a %s, not a %s", name, typeName(it.Type), typeName(want))}}
