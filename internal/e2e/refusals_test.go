@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,6 +179,40 @@ func TestBadInputIsRefusedClearlyAndNothingIsStored(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(strings.ToLower(string(out)), "token") {
 			t.Fatalf("vault list with a wrong admin token: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("admin CLI without a controller to talk to", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead := l.Addr().String()
+		l.Close() // nothing listens there now
+		for _, tc := range []struct {
+			name  string
+			args  []string
+			words []string
+		}{
+			{"dead address", []string{"vault", "list", "--addr", dead, "--ca-file", c.CAFile, "--token-file", c.TokenFile}, []string{"cannot reach the controller at " + dead, "--addr"}},
+			{"no CA file", []string{"vault", "list", "--addr", c.Addr, "--token-file", c.TokenFile}, []string{"--ca-file", "LOOKOUT_CA_FILE"}},
+			{"kind misspelt", []string{"checkpoint", "token", "--name", "x", "--kind", "privte", "--addr", c.Addr, "--ca-file", c.CAFile, "--token-file", c.TokenFile}, []string{`not "privte"`}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, c.Bin, tc.args...)
+				cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()} // no LOOKOUT_* from the environment
+				out, err := cmd.CombinedOutput()
+				if err == nil || ctx.Err() != nil {
+					t.Fatalf("exit ok or hung (%v, ctx %v):\n%s", err, ctx.Err(), out)
+				}
+				for _, w := range tc.words {
+					if !strings.Contains(string(out), w) {
+						t.Errorf("message does not say %q:\n%s", w, out)
+					}
+				}
+			})
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -63,8 +64,11 @@ func (c *conn) dial() (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading admin token: %w", err)
 	}
+	if c.caFile == "" {
+		return nil, errors.New("no controller CA: pass --ca-file or set LOOKOUT_CA_FILE (the controller writes <data-dir>/ca.pem)")
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.caFile != "" {
+	{
 		pemBytes, err := os.ReadFile(c.caFile)
 		if err != nil {
 			return nil, fmt.Errorf("reading --ca-file: %w", err)
@@ -77,6 +81,14 @@ func (c *conn) dial() (*grpc.ClientConn, error) {
 	return grpc.NewClient(c.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsConf)),
 		grpc.WithPerRPCCredentials(tokenCreds{strings.TrimSpace(string(tok))}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(8<<20), grpc.MaxCallRecvMsgSize(64<<20)))
+}
+
+// explain is friendly plus what to check when the controller could not be reached at all.
+func (c *conn) explain(err error) error {
+	if status.Code(err) == codes.Unavailable {
+		return fmt.Errorf("cannot reach the controller at %s: %s\nCheck that it is running and that --addr (or LOOKOUT_ADDR) and --ca-file (or LOOKOUT_CA_FILE) point at it", c.addr, status.Convert(err).Message())
+	}
+	return friendly(err)
 }
 
 // friendly turns a gRPC status into its message alone (the controller writes them for people).

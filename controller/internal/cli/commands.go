@@ -74,7 +74,7 @@ func call(ctx context.Context, c *conn, timeout time.Duration, fn func(context.C
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := fn(ctx, pb.NewAdminServiceClient(cc)); err != nil {
-		return friendly(err)
+		return c.explain(err)
 	}
 	return nil
 }
@@ -375,8 +375,11 @@ func checkpointToken(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	k, ok := map[string]pb.CheckpointKind{"public": pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC, "private": pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE}[*kind]
-	if *name == "" || !ok {
+	switch {
+	case *name == "" || *kind == "":
 		return usagef("--name and --kind public|private are required")
+	case !ok:
+		return usagef("--kind must be public or private, not %q", *kind)
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
 		resp, err := cl.CreateEnrollmentToken(ctx, &pb.CreateEnrollmentTokenRequest{CheckpointName: *name, Kind: k, Ttl: durationpb.New(*ttl)})

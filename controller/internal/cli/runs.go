@@ -38,7 +38,7 @@ func runMonitor(ctx context.Context, env Env, args []string) error {
 	defer cancel()
 	resp, err := cl.TriggerRun(ctx, &pb.TriggerRunRequest{Monitor: name, Checkpoint: *cp})
 	if err != nil {
-		return friendly(err)
+		return c.explain(err)
 	}
 	if !*wait {
 		for _, r := range resp.Runs {
@@ -52,7 +52,7 @@ func runMonitor(ctx context.Context, env Env, args []string) error {
 func waitRuns(ctx context.Context, env Env, c *conn, cl pb.AdminServiceClient, runs []*pb.Run) error {
 	failed := false
 	for _, r := range runs {
-		done, err := waitRun(ctx, cl, r)
+		done, err := waitRun(ctx, c, cl, r)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func waitRuns(ctx context.Context, env Env, c *conn, cl pb.AdminServiceClient, r
 	return nil
 }
 
-func waitRun(ctx context.Context, cl pb.AdminServiceClient, r *pb.Run) (*pb.Run, error) {
+func waitRun(ctx context.Context, c *conn, cl pb.AdminServiceClient, r *pb.Run) (*pb.Run, error) {
 	for r.State != pb.RunState_RUN_STATE_DONE {
 		select {
 		case <-ctx.Done():
@@ -81,7 +81,7 @@ func waitRun(ctx context.Context, cl pb.AdminServiceClient, r *pb.Run) (*pb.Run,
 		}
 		var err error
 		if r, err = cl.GetRun(ctx, &pb.GetRunRequest{RunId: r.RunId}); err != nil {
-			return nil, friendly(err)
+			return nil, c.explain(err)
 		}
 	}
 	return r, nil
@@ -105,7 +105,7 @@ func resultsTail(ctx context.Context, env Env, args []string) error {
 	defer cc.Close()
 	stream, err := pb.NewResultServiceClient(cc).StreamResults(ctx, &pb.StreamResultsRequest{Monitor: *monitor, FromStart: *fromStart})
 	if err != nil {
-		return friendly(err)
+		return c.explain(err)
 	}
 	for n := 0; *count == 0 || n < *count; n++ {
 		res, err := stream.Recv()
@@ -113,7 +113,7 @@ func resultsTail(ctx context.Context, env Env, args []string) error {
 			if errors.Is(err, io.EOF) || status.Code(err) == codes.Canceled || ctx.Err() != nil {
 				return nil
 			}
-			return friendly(err)
+			return c.explain(err)
 		}
 		if c.output == "json" {
 			if err := printJSON(env.Stdout, res); err != nil {
