@@ -8,6 +8,7 @@ require (
 	github.com/antchfx/xpath v1.3.9
 	github.com/google/go-cmp v0.7.0
 	github.com/icholy/digest v1.2.0
+	github.com/mccutchen/go-httpbin/v2 v2.26.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
