@@ -96,7 +96,7 @@ func vaultAddCertificate(ctx context.Context, env Env, args []string) error {
 	}
 	archive, err := readCapped(*file, 1<<20)
 	if err != nil {
-		return err
+		return fmt.Errorf("--file: %w", err)
 	}
 	pw, err := readSecret(env, *pwFile, *pwStdin, "archive password")
 	if err != nil {
@@ -122,7 +122,7 @@ func readCapped(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d KiB", path, limit>>10)
+		return nil, fmt.Errorf("%s is larger than %d KiB, the most this command accepts: check that it is the right file", path, limit>>10)
 	}
 	return b, nil
 }
@@ -151,6 +151,10 @@ func vaultAddCredentials(ctx context.Context, env Env, args []string) error {
 	}
 	if *name == "" || *user == "" {
 		return usagef("--name and --username are required")
+	}
+	if *pwFile == "" && !*pwStdin {
+		// Without this the set would be stored with an empty password and fail at run time.
+		return usagef("no password given: pass --password-stdin (and pipe it in) or --password-file FILE")
 	}
 	pw, err := readSecret(env, *pwFile, *pwStdin, "password")
 	if err != nil {
@@ -287,7 +291,7 @@ func monitorApply(ctx context.Context, env Env, args []string) error {
 	}
 	src, err := readCapped(*file, 1<<20)
 	if err != nil {
-		return err
+		return fmt.Errorf("-f: %w", err)
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
 		resp, err := cl.ApplyMonitor(ctx, &pb.ApplyMonitorRequest{Source: src, Format: *format, Filename: *file})
