@@ -132,9 +132,9 @@ func (rs *runState) addToken(ctx context.Context, p *preparedRequest, id identit
 		return nil
 	}
 	// The token endpoint is usually another host: the step's client
-	// certificate and certificate checks apply, its server name and HTTP
-	// version do not.
-	plan := tlsPlan{insecure: p.tls.insecure, minVersion: p.tls.minVersion, maxVersion: p.tls.maxVersion}
+	// certificate, certificate checks and extra CAs apply, its server name
+	// and HTTP version do not.
+	plan := tlsPlan{insecure: p.tls.insecure, minVersion: p.tls.minVersion, maxVersion: p.tls.maxVersion, caBundle: p.tls.caBundle}
 	t, tk := rs.transports.get(id, plan)
 	key := tokenKey{credName: p.auth.credName, tokenURL: p.auth.tokenURL,
 		scopes: strings.Join(p.auth.scopes, " "), transport: tk}

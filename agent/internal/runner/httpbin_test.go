@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"net/http/httptest"
 	"strings"
@@ -34,6 +35,9 @@ const (
 	aBody   = lookoutv1.AssertSource_ASSERT_SOURCE_BODY
 	aJSON   = lookoutv1.AssertSource_ASSERT_SOURCE_JSON
 	aXPath  = lookoutv1.AssertSource_ASSERT_SOURCE_XPATH
+	aSize   = lookoutv1.AssertSource_ASSERT_SOURCE_SIZE
+	aTime   = lookoutv1.AssertSource_ASSERT_SOURCE_DURATION
+	ge      = lookoutv1.Comparison_COMPARISON_GREATER_OR_EQUAL
 	eq      = lookoutv1.Comparison_COMPARISON_EQUAL
 	has     = lookoutv1.Comparison_COMPARISON_CONTAINS
 )
@@ -84,6 +88,15 @@ func TestHTTPBin(t *testing.T) {
 			name:  "redirects followed, and kept when the step asserts a 3xx",
 			steps: []*lookoutv1.Step{get("follow", base+"/redirect/3", statusIs("200")), get("inspect", base+"/redirect/3", statusIs("302"))},
 			want:  []stepBrief{{Name: "follow", Passed: true}, {Name: "inspect", Passed: true}},
+		},
+		{
+			name: "absolute redirects followed, and kept when the step asserts a 3xx",
+			steps: []*lookoutv1.Step{
+				get("follow", base+"/absolute-redirect/2", statusIs("200"), assertion(aJSON, "$.url", eq, base+"/get")),
+				get("inspect", base+"/absolute-redirect/2", statusIs("302"),
+					assertion(lookoutv1.AssertSource_ASSERT_SOURCE_HEADER, "Location", eq, base+"/absolute-redirect/1")),
+			},
+			want: []stepBrief{{Name: "follow", Passed: true}, {Name: "inspect", Passed: true}},
 		},
 		{
 			name:  "redirect chain beyond the limit",
@@ -160,6 +173,18 @@ func TestHTTPBin(t *testing.T) {
 			want: []stepBrief{{Name: "slow", Class: lookoutv1.ErrorClass_ERROR_CLASS_TIMEOUT}},
 		},
 		{
+			name: "body size and duration",
+			steps: []*lookoutv1.Step{
+				get("bytes", base+"/bytes/1500?seed=7", statusIs("200"), assertion(aSize, "", eq, "1500")),
+				// Only a lower bound: the server waits at least this long, so the
+				// assertion cannot flake on a slow machine.
+				get("slow", base+"/delay/0.15", statusIs("200"), assertion(aTime, "", ge, "150")),
+				get("wrong size", base+"/bytes/10", assertion(aSize, "", ge, "11")),
+			},
+			want: []stepBrief{{Name: "bytes", Passed: true}, {Name: "slow", Passed: true},
+				{Name: "wrong size", Class: lookoutv1.ErrorClass_ERROR_CLASS_ASSERTION}},
+		},
+		{
 			name:  "gzip is decoded",
 			steps: []*lookoutv1.Step{get("gzip", base+"/gzip", statusIs("200"), assertion(aJSON, "$.gzipped", eq, "true"))},
 			want:  []stepBrief{{Name: "gzip", Passed: true}},
@@ -204,5 +229,48 @@ func TestHTTPBin(t *testing.T) {
 				tc.check(t, res)
 			}
 		})
+	}
+}
+
+// TestHTTPBinTLS runs a monitor against go-httpbin over HTTPS with HTTP/2:
+// digest auth, a redirect, a cookie carried between steps and gzip, each
+// through the same verified connection pool.
+func TestHTTPBinTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(httpbin.New(httpbin.WithMaxDuration(5 * time.Second)))
+	srv.EnableHTTP2 = true
+	srv.Config.ErrorLog = quietLog()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	base := srv.URL
+
+	digest := get("digest", base+"/digest-auth/auth/alice/pa55-w0rd-9/SHA-256", statusIs("200"))
+	digest.Request.Auth = &lookoutv1.Auth{Type: lookoutv1.AuthType_AUTH_TYPE_DIGEST, Credentials: "api-user"}
+	setCookie := get("set", base+"/cookies/set?theme=dark", statusIs("302"))
+	setCookie.Extract = []*lookoutv1.Extraction{extract("theme", lookoutv1.ExtractFrom_EXTRACT_FROM_COOKIE, "theme")}
+	echo := get("echo", base+"/anything", statusIs("200"), assertion(aJSON, "$.headers.Cookie[0]", eq, "theme=dark"))
+	echo.Request.Headers = []*lookoutv1.Header{{Name: "Cookie", Value: "theme={{theme}}"}}
+	m := monitor(digest,
+		get("redirect", base+"/redirect/2", statusIs("200"), assertion(aJSON, "$.url", has, "/get")),
+		setCookie, echo,
+		get("gzip", base+"/gzip", statusIs("200"), assertion(aJSON, "$.gzipped", eq, "true")))
+
+	creds := &Secrets{Credentials: map[string]Credential{"api-user": {Username: "alice", Password: "pa55-w0rd-9"}}}
+	res := runMonitor(t, New(Options{RootCAs: roots}), m, creds)
+	for _, st := range res.GetSteps() {
+		if !st.GetPassed() {
+			t.Errorf("step %q failed: %s %s", st.GetName(), st.GetErrorClass(), st.GetError())
+			continue
+		}
+		if st.GetHttpVersion() != "HTTP/2.0" {
+			t.Errorf("step %q used %q, want HTTP/2.0", st.GetName(), st.GetHttpVersion())
+		}
+	}
+
+	// Without the server's CA the first step fails its handshake, as a TLS error.
+	res = runMonitor(t, New(Options{RootCAs: x509.NewCertPool()}), m, creds)
+	if c := res.GetSteps()[0].GetErrorClass(); c != lookoutv1.ErrorClass_ERROR_CLASS_TLS {
+		t.Errorf("untrusted server: class %v (%s), want TLS", c, res.GetSteps()[0].GetError())
 	}
 }

@@ -20,10 +20,15 @@ const (
 
 // tlsPlan is a step's TLS and HTTP version choice, variables resolved.
 type tlsPlan struct {
-	insecure    bool
-	minVersion  uint16 // 0 = Go's default
-	maxVersion  uint16
-	serverName  string
+	insecure   bool
+	minVersion uint16 // 0 = Go's default
+	maxVersion uint16
+	serverName string
+	// caBundle is the step's extra CA certificates as PEM text, already
+	// checked by ParseCABundle. Being part of the plan, it is part of the
+	// transport key: a connection verified against one bundle is never
+	// reused by a step that trusts another (or none).
+	caBundle    string
 	httpVersion lookoutv1.HttpVersion
 }
 
@@ -64,7 +69,7 @@ func (ts *transports) closeAll() {
 
 func (ts *transports) tlsConfig(id identity, plan tlsPlan) *tls.Config {
 	cfg := &tls.Config{
-		RootCAs:            ts.rootCAs,
+		RootCAs:            ts.roots(plan.caBundle),
 		InsecureSkipVerify: plan.insecure, //nolint:gosec // the step asked for it
 		MinVersion:         plan.minVersion,
 		MaxVersion:         plan.maxVersion,
@@ -79,6 +84,29 @@ func (ts *transports) tlsConfig(id identity, plan tlsPlan) *tls.Config {
 		}
 	}
 	return cfg
+}
+
+// roots returns the agent's roots, plus the certificates of bundle when the
+// step gives one. The agent's pool is copied, never changed.
+func (ts *transports) roots(bundle string) *x509.CertPool {
+	if bundle == "" {
+		return ts.rootCAs
+	}
+	var pool *x509.CertPool
+	switch {
+	case ts.rootCAs != nil:
+		pool = ts.rootCAs.Clone()
+	default:
+		var err error
+		if pool, err = x509.SystemCertPool(); err != nil {
+			pool = x509.NewCertPool() // no system roots here: the bundle alone
+		}
+	}
+	certs, _ := lookoutv1.ParseCABundle(bundle) // checked in tlsPlan
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool
 }
 
 func newTransport(cfg *tls.Config, version lookoutv1.HttpVersion) *http.Transport {

@@ -69,6 +69,7 @@ type tlsOptions struct {
 	MinVersion tlsVersion `yaml:"min_version,omitempty"`
 	MaxVersion tlsVersion `yaml:"max_version,omitempty"`
 	ServerName string     `yaml:"server_name,omitempty"`
+	CABundle   string     `yaml:"ca_bundle,omitempty"` // PEM certificates trusted in addition to the agent's roots
 }
 
 type clientCertificate struct {

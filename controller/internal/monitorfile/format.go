@@ -115,7 +115,7 @@ func requestFrom(r *lookoutv1.HttpRequest) (*request, error) {
 	}
 	if o := r.GetTls(); o != nil {
 		fr.TLS = &tlsOptions{MinVersion: tlsVersion(o.GetMinVersion()), MaxVersion: tlsVersion(o.GetMaxVersion()),
-			ServerName: o.GetServerName()}
+			ServerName: o.GetServerName(), CABundle: o.GetCaBundle()}
 	}
 	if c := r.GetClientCertificate(); c != nil {
 		fr.ClientCertificate = &clientCertificate{Source: certificateSource(c.GetSource()), Item: c.GetItem()}

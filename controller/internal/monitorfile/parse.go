@@ -174,7 +174,7 @@ func (o *tlsOptions) proto() *lookoutv1.TlsOptions {
 		return nil
 	}
 	return &lookoutv1.TlsOptions{MinVersion: lookoutv1.TlsVersion(o.MinVersion), MaxVersion: lookoutv1.TlsVersion(o.MaxVersion),
-		ServerName: o.ServerName}
+		ServerName: o.ServerName, CaBundle: o.CABundle}
 }
 
 // headers turns the file's map into headers sorted by name.

@@ -980,10 +980,13 @@ func (x *FormField) GetContentType() string {
 
 // TlsOptions adjust the TLS handshake of one step.
 type TlsOptions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MinVersion    TlsVersion             `protobuf:"varint,1,opt,name=min_version,json=minVersion,proto3,enum=lookout.v1.TlsVersion" json:"min_version,omitempty"`
-	MaxVersion    TlsVersion             `protobuf:"varint,2,opt,name=max_version,json=maxVersion,proto3,enum=lookout.v1.TlsVersion" json:"max_version,omitempty"`
-	ServerName    string                 `protobuf:"bytes,3,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"` // SNI and the name the server certificate must match; may hold {{variables}}
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MinVersion TlsVersion             `protobuf:"varint,1,opt,name=min_version,json=minVersion,proto3,enum=lookout.v1.TlsVersion" json:"min_version,omitempty"`
+	MaxVersion TlsVersion             `protobuf:"varint,2,opt,name=max_version,json=maxVersion,proto3,enum=lookout.v1.TlsVersion" json:"max_version,omitempty"`
+	ServerName string                 `protobuf:"bytes,3,opt,name=server_name,json=serverName,proto3" json:"server_name,omitempty"` // SNI and the name the server certificate must match; may hold {{variables}}
+	// PEM certificates (one or more) that this step trusts in addition to the
+	// agent's roots, for APIs signed by a private CA. Public data, not a secret.
+	CaBundle      string `protobuf:"bytes,4,opt,name=ca_bundle,json=caBundle,proto3" json:"ca_bundle,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1035,6 +1038,13 @@ func (x *TlsOptions) GetMaxVersion() TlsVersion {
 func (x *TlsOptions) GetServerName() string {
 	if x != nil {
 		return x.ServerName
+	}
+	return ""
+}
+
+func (x *TlsOptions) GetCaBundle() string {
+	if x != nil {
+		return x.CaBundle
 	}
 	return ""
 }
@@ -1350,7 +1360,7 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1a\n" +
 	"\bfilename\x18\x03 \x01(\tR\bfilename\x12!\n" +
-	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\"\x9f\x01\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\"\xbc\x01\n" +
 	"\n" +
 	"TlsOptions\x127\n" +
 	"\vmin_version\x18\x01 \x01(\x0e2\x16.lookout.v1.TlsVersionR\n" +
@@ -1358,7 +1368,8 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\vmax_version\x18\x02 \x01(\x0e2\x16.lookout.v1.TlsVersionR\n" +
 	"maxVersion\x12\x1f\n" +
 	"\vserver_name\x18\x03 \x01(\tR\n" +
-	"serverName\"\x9d\x01\n" +
+	"serverName\x12\x1b\n" +
+	"\tca_bundle\x18\x04 \x01(\tR\bcaBundle\"\x9d\x01\n" +
 	"\x04Auth\x12(\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x14.lookout.v1.AuthTypeR\x04type\x12 \n" +
 	"\vcredentials\x18\x02 \x01(\tR\vcredentials\x12\x14\n" +

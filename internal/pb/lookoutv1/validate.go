@@ -467,6 +467,7 @@ func (v *validator) tlsOptions(p string, o *TlsOptions) {
 	if strings.ContainsAny(literal, " \t\r\n/:@{}") {
 		v.addf(p+".server_name", "%q is not a host name: give the bare name, such as api.example.com", o.ServerName)
 	}
+	v.caBundle(p+".ca_bundle", o.CaBundle)
 }
 
 func (v *validator) httpVersion(p string, r *HttpRequest) {
