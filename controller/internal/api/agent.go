@@ -117,6 +117,7 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	secrets, names, err := s.material(run, cp)
 	if err != nil {
 		s.audit(ag.ID, "denied_fetch_run_secrets", run.RunId, err.Error())
+		s.endUnreadable(run, err)
 		return nil, err
 	}
 	plain, err := proto.Marshal(secrets)

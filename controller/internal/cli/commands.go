@@ -29,6 +29,8 @@ func Commands() []Command {
 		{"vault add-credentials", "add a username/password credential set to the vault", vaultAddCredentials},
 		{"vault list", "list vault items (metadata only)", vaultList},
 		{"vault show", "show one vault item's metadata", vaultShow},
+		{"vault replace-certificate", "store a new PKCS#12 archive for a certificate item as its next version: NAME -f FILE", vaultReplaceCertificate},
+		{"vault replace-credentials", "store a new username/password for a credential set as its next version: NAME --username U", vaultReplaceCredentials},
 		{"vault delete", "delete a vault item no monitor uses", vaultDelete},
 		{"monitor apply", "create or update a monitor from a file (-f FILE)", monitorApply},
 		{"monitor list", "list monitors", monitorList},
@@ -201,9 +203,9 @@ func itemDetail(it *pb.VaultItem) string {
 	if ci := it.Certificate; ci != nil {
 		d := fmt.Sprintf("%s, expires %s", ci.Subject, ci.NotAfter.AsTime().Format("2006-01-02"))
 		if left := time.Until(ci.NotAfter.AsTime()); left < 0 {
-			d += " — EXPIRED"
+			d += " — WARN: EXPIRED"
 		} else if left < 30*24*time.Hour {
-			d += fmt.Sprintf(" — expires in %d days", int(left.Hours()/24))
+			d += fmt.Sprintf(" — WARN: expires in %d days", int(left.Hours()/24))
 		}
 		return d
 	}

@@ -11,6 +11,7 @@ type metrics struct {
 	dispatched prometheus.Counter
 	results    *prometheus.CounterVec
 	open       prometheus.GaugeFunc
+	vault      prometheus.Collector // certificate expiry; nil without a vault
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -28,5 +29,9 @@ func (m *metrics) observe(res *pb.RunResult) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.dispatched, m.results, m.open}
+	cs := []prometheus.Collector{m.dispatched, m.results, m.open}
+	if m.vault != nil {
+		cs = append(cs, m.vault)
+	}
+	return cs
 }

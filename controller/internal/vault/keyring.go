@@ -6,7 +6,6 @@ import (
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -159,16 +158,9 @@ func createKeyring(tx *bbolt.Tx, b *bbolt.Bucket, master []byte) (*keyring, erro
 }
 
 func loadKeyring(b *bbolt.Bucket, master []byte) (*keyring, error) {
-	wrap, check, err := masterSubkeys(master)
+	dataKey, err := unwrapDataKey(b, master)
 	if err != nil {
 		return nil, err
-	}
-	if subtle.ConstantTimeCompare(check, b.Get([]byte(keyCheck))) != 1 {
-		return nil, fmt.Errorf("%w (its check value differs: the vault was created with another master key; start with that key's file)", ErrMasterKeyMismatch)
-	}
-	dataKey, err := wrap.open(b.Get([]byte(keyDataKey)), []byte(bucketKeyring+"/"+keyDataKey))
-	if err != nil {
-		return nil, errors.New("the keyring in this data dir is damaged: its data key failed the integrity check")
 	}
 	return newKeyring(dataKey)
 }

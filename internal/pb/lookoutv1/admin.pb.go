@@ -1328,14 +1328,15 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"configured\x18\x01 \x01(\bR\n" +
 	"configured\x12'\n" +
 	"\x0fcertificate_pem\x18\x02 \x01(\tR\x0ecertificatePem\x12/\n" +
-	"\x04info\x18\x03 \x01(\v2\x1b.lookout.v1.CertificateInfoR\x04info2\x94\n" +
-	"\n" +
+	"\x04info\x18\x03 \x01(\v2\x1b.lookout.v1.CertificateInfoR\x04info2\xca\v\n" +
 	"\fAdminService\x12U\n" +
 	"\x0eAddCertificate\x12!.lookout.v1.AddCertificateRequest\x1a .lookout.v1.AddVaultItemResponse\x12U\n" +
 	"\x0eAddCredentials\x12!.lookout.v1.AddCredentialsRequest\x1a .lookout.v1.AddVaultItemResponse\x12W\n" +
 	"\x0eListVaultItems\x12!.lookout.v1.ListVaultItemsRequest\x1a\".lookout.v1.ListVaultItemsResponse\x12F\n" +
 	"\fGetVaultItem\x12\x1f.lookout.v1.GetVaultItemRequest\x1a\x15.lookout.v1.VaultItem\x12Z\n" +
-	"\x0fDeleteVaultItem\x12\".lookout.v1.DeleteVaultItemRequest\x1a#.lookout.v1.DeleteVaultItemResponse\x12Q\n" +
+	"\x0fDeleteVaultItem\x12\".lookout.v1.DeleteVaultItemRequest\x1a#.lookout.v1.DeleteVaultItemResponse\x12Y\n" +
+	"\x12ReplaceCertificate\x12!.lookout.v1.AddCertificateRequest\x1a .lookout.v1.AddVaultItemResponse\x12Y\n" +
+	"\x12ReplaceCredentials\x12!.lookout.v1.AddCredentialsRequest\x1a .lookout.v1.AddVaultItemResponse\x12Q\n" +
 	"\fApplyMonitor\x12\x1f.lookout.v1.ApplyMonitorRequest\x1a .lookout.v1.ApplyMonitorResponse\x12Q\n" +
 	"\fListMonitors\x12\x1f.lookout.v1.ListMonitorsRequest\x1a .lookout.v1.ListMonitorsResponse\x12@\n" +
 	"\n" +
@@ -1413,33 +1414,37 @@ var file_lookout_v1_admin_proto_depIdxs = []int32{
 	3,  // 12: lookout.v1.AdminService.ListVaultItems:input_type -> lookout.v1.ListVaultItemsRequest
 	5,  // 13: lookout.v1.AdminService.GetVaultItem:input_type -> lookout.v1.GetVaultItemRequest
 	6,  // 14: lookout.v1.AdminService.DeleteVaultItem:input_type -> lookout.v1.DeleteVaultItemRequest
-	8,  // 15: lookout.v1.AdminService.ApplyMonitor:input_type -> lookout.v1.ApplyMonitorRequest
-	10, // 16: lookout.v1.AdminService.ListMonitors:input_type -> lookout.v1.ListMonitorsRequest
-	12, // 17: lookout.v1.AdminService.GetMonitor:input_type -> lookout.v1.GetMonitorRequest
-	13, // 18: lookout.v1.AdminService.DeleteMonitor:input_type -> lookout.v1.DeleteMonitorRequest
-	15, // 19: lookout.v1.AdminService.CreateEnrollmentToken:input_type -> lookout.v1.CreateEnrollmentTokenRequest
-	17, // 20: lookout.v1.AdminService.ListCheckpoints:input_type -> lookout.v1.ListCheckpointsRequest
-	19, // 21: lookout.v1.AdminService.RevokeCheckpoint:input_type -> lookout.v1.RevokeCheckpointRequest
-	21, // 22: lookout.v1.AdminService.TriggerRun:input_type -> lookout.v1.TriggerRunRequest
-	23, // 23: lookout.v1.AdminService.GetRun:input_type -> lookout.v1.GetRunRequest
-	24, // 24: lookout.v1.AdminService.GetPlatformCertificate:input_type -> lookout.v1.GetPlatformCertificateRequest
-	2,  // 25: lookout.v1.AdminService.AddCertificate:output_type -> lookout.v1.AddVaultItemResponse
-	2,  // 26: lookout.v1.AdminService.AddCredentials:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 27: lookout.v1.AdminService.ListVaultItems:output_type -> lookout.v1.ListVaultItemsResponse
-	26, // 28: lookout.v1.AdminService.GetVaultItem:output_type -> lookout.v1.VaultItem
-	7,  // 29: lookout.v1.AdminService.DeleteVaultItem:output_type -> lookout.v1.DeleteVaultItemResponse
-	9,  // 30: lookout.v1.AdminService.ApplyMonitor:output_type -> lookout.v1.ApplyMonitorResponse
-	11, // 31: lookout.v1.AdminService.ListMonitors:output_type -> lookout.v1.ListMonitorsResponse
-	27, // 32: lookout.v1.AdminService.GetMonitor:output_type -> lookout.v1.Monitor
-	14, // 33: lookout.v1.AdminService.DeleteMonitor:output_type -> lookout.v1.DeleteMonitorResponse
-	16, // 34: lookout.v1.AdminService.CreateEnrollmentToken:output_type -> lookout.v1.CreateEnrollmentTokenResponse
-	18, // 35: lookout.v1.AdminService.ListCheckpoints:output_type -> lookout.v1.ListCheckpointsResponse
-	20, // 36: lookout.v1.AdminService.RevokeCheckpoint:output_type -> lookout.v1.RevokeCheckpointResponse
-	22, // 37: lookout.v1.AdminService.TriggerRun:output_type -> lookout.v1.TriggerRunResponse
-	31, // 38: lookout.v1.AdminService.GetRun:output_type -> lookout.v1.Run
-	25, // 39: lookout.v1.AdminService.GetPlatformCertificate:output_type -> lookout.v1.GetPlatformCertificateResponse
-	25, // [25:40] is the sub-list for method output_type
-	10, // [10:25] is the sub-list for method input_type
+	0,  // 15: lookout.v1.AdminService.ReplaceCertificate:input_type -> lookout.v1.AddCertificateRequest
+	1,  // 16: lookout.v1.AdminService.ReplaceCredentials:input_type -> lookout.v1.AddCredentialsRequest
+	8,  // 17: lookout.v1.AdminService.ApplyMonitor:input_type -> lookout.v1.ApplyMonitorRequest
+	10, // 18: lookout.v1.AdminService.ListMonitors:input_type -> lookout.v1.ListMonitorsRequest
+	12, // 19: lookout.v1.AdminService.GetMonitor:input_type -> lookout.v1.GetMonitorRequest
+	13, // 20: lookout.v1.AdminService.DeleteMonitor:input_type -> lookout.v1.DeleteMonitorRequest
+	15, // 21: lookout.v1.AdminService.CreateEnrollmentToken:input_type -> lookout.v1.CreateEnrollmentTokenRequest
+	17, // 22: lookout.v1.AdminService.ListCheckpoints:input_type -> lookout.v1.ListCheckpointsRequest
+	19, // 23: lookout.v1.AdminService.RevokeCheckpoint:input_type -> lookout.v1.RevokeCheckpointRequest
+	21, // 24: lookout.v1.AdminService.TriggerRun:input_type -> lookout.v1.TriggerRunRequest
+	23, // 25: lookout.v1.AdminService.GetRun:input_type -> lookout.v1.GetRunRequest
+	24, // 26: lookout.v1.AdminService.GetPlatformCertificate:input_type -> lookout.v1.GetPlatformCertificateRequest
+	2,  // 27: lookout.v1.AdminService.AddCertificate:output_type -> lookout.v1.AddVaultItemResponse
+	2,  // 28: lookout.v1.AdminService.AddCredentials:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 29: lookout.v1.AdminService.ListVaultItems:output_type -> lookout.v1.ListVaultItemsResponse
+	26, // 30: lookout.v1.AdminService.GetVaultItem:output_type -> lookout.v1.VaultItem
+	7,  // 31: lookout.v1.AdminService.DeleteVaultItem:output_type -> lookout.v1.DeleteVaultItemResponse
+	2,  // 32: lookout.v1.AdminService.ReplaceCertificate:output_type -> lookout.v1.AddVaultItemResponse
+	2,  // 33: lookout.v1.AdminService.ReplaceCredentials:output_type -> lookout.v1.AddVaultItemResponse
+	9,  // 34: lookout.v1.AdminService.ApplyMonitor:output_type -> lookout.v1.ApplyMonitorResponse
+	11, // 35: lookout.v1.AdminService.ListMonitors:output_type -> lookout.v1.ListMonitorsResponse
+	27, // 36: lookout.v1.AdminService.GetMonitor:output_type -> lookout.v1.Monitor
+	14, // 37: lookout.v1.AdminService.DeleteMonitor:output_type -> lookout.v1.DeleteMonitorResponse
+	16, // 38: lookout.v1.AdminService.CreateEnrollmentToken:output_type -> lookout.v1.CreateEnrollmentTokenResponse
+	18, // 39: lookout.v1.AdminService.ListCheckpoints:output_type -> lookout.v1.ListCheckpointsResponse
+	20, // 40: lookout.v1.AdminService.RevokeCheckpoint:output_type -> lookout.v1.RevokeCheckpointResponse
+	22, // 41: lookout.v1.AdminService.TriggerRun:output_type -> lookout.v1.TriggerRunResponse
+	31, // 42: lookout.v1.AdminService.GetRun:output_type -> lookout.v1.Run
+	25, // 43: lookout.v1.AdminService.GetPlatformCertificate:output_type -> lookout.v1.GetPlatformCertificateResponse
+	27, // [27:44] is the sub-list for method output_type
+	10, // [10:27] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name

@@ -24,6 +24,8 @@ const (
 	AdminService_ListVaultItems_FullMethodName         = "/lookout.v1.AdminService/ListVaultItems"
 	AdminService_GetVaultItem_FullMethodName           = "/lookout.v1.AdminService/GetVaultItem"
 	AdminService_DeleteVaultItem_FullMethodName        = "/lookout.v1.AdminService/DeleteVaultItem"
+	AdminService_ReplaceCertificate_FullMethodName     = "/lookout.v1.AdminService/ReplaceCertificate"
+	AdminService_ReplaceCredentials_FullMethodName     = "/lookout.v1.AdminService/ReplaceCredentials"
 	AdminService_ApplyMonitor_FullMethodName           = "/lookout.v1.AdminService/ApplyMonitor"
 	AdminService_ListMonitors_FullMethodName           = "/lookout.v1.AdminService/ListMonitors"
 	AdminService_GetMonitor_FullMethodName             = "/lookout.v1.AdminService/GetMonitor"
@@ -48,6 +50,10 @@ type AdminServiceClient interface {
 	ListVaultItems(ctx context.Context, in *ListVaultItemsRequest, opts ...grpc.CallOption) (*ListVaultItemsResponse, error)
 	GetVaultItem(ctx context.Context, in *GetVaultItemRequest, opts ...grpc.CallOption) (*VaultItem, error)
 	DeleteVaultItem(ctx context.Context, in *DeleteVaultItemRequest, opts ...grpc.CallOption) (*DeleteVaultItemResponse, error)
+	// Replace*: store new material for an existing item (by name or id) as version N+1; the
+	// name in the request selects the item, an empty description keeps the old one.
+	ReplaceCertificate(ctx context.Context, in *AddCertificateRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error)
+	ReplaceCredentials(ctx context.Context, in *AddCredentialsRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error)
 	ApplyMonitor(ctx context.Context, in *ApplyMonitorRequest, opts ...grpc.CallOption) (*ApplyMonitorResponse, error)
 	ListMonitors(ctx context.Context, in *ListMonitorsRequest, opts ...grpc.CallOption) (*ListMonitorsResponse, error)
 	GetMonitor(ctx context.Context, in *GetMonitorRequest, opts ...grpc.CallOption) (*Monitor, error)
@@ -112,6 +118,26 @@ func (c *adminServiceClient) DeleteVaultItem(ctx context.Context, in *DeleteVaul
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteVaultItemResponse)
 	err := c.cc.Invoke(ctx, AdminService_DeleteVaultItem_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ReplaceCertificate(ctx context.Context, in *AddCertificateRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddVaultItemResponse)
+	err := c.cc.Invoke(ctx, AdminService_ReplaceCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ReplaceCredentials(ctx context.Context, in *AddCredentialsRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddVaultItemResponse)
+	err := c.cc.Invoke(ctx, AdminService_ReplaceCredentials_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +256,10 @@ type AdminServiceServer interface {
 	ListVaultItems(context.Context, *ListVaultItemsRequest) (*ListVaultItemsResponse, error)
 	GetVaultItem(context.Context, *GetVaultItemRequest) (*VaultItem, error)
 	DeleteVaultItem(context.Context, *DeleteVaultItemRequest) (*DeleteVaultItemResponse, error)
+	// Replace*: store new material for an existing item (by name or id) as version N+1; the
+	// name in the request selects the item, an empty description keeps the old one.
+	ReplaceCertificate(context.Context, *AddCertificateRequest) (*AddVaultItemResponse, error)
+	ReplaceCredentials(context.Context, *AddCredentialsRequest) (*AddVaultItemResponse, error)
 	ApplyMonitor(context.Context, *ApplyMonitorRequest) (*ApplyMonitorResponse, error)
 	ListMonitors(context.Context, *ListMonitorsRequest) (*ListMonitorsResponse, error)
 	GetMonitor(context.Context, *GetMonitorRequest) (*Monitor, error)
@@ -264,6 +294,12 @@ func (UnimplementedAdminServiceServer) GetVaultItem(context.Context, *GetVaultIt
 }
 func (UnimplementedAdminServiceServer) DeleteVaultItem(context.Context, *DeleteVaultItemRequest) (*DeleteVaultItemResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteVaultItem not implemented")
+}
+func (UnimplementedAdminServiceServer) ReplaceCertificate(context.Context, *AddCertificateRequest) (*AddVaultItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplaceCertificate not implemented")
+}
+func (UnimplementedAdminServiceServer) ReplaceCredentials(context.Context, *AddCredentialsRequest) (*AddVaultItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplaceCredentials not implemented")
 }
 func (UnimplementedAdminServiceServer) ApplyMonitor(context.Context, *ApplyMonitorRequest) (*ApplyMonitorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApplyMonitor not implemented")
@@ -402,6 +438,42 @@ func _AdminService_DeleteVaultItem_Handler(srv interface{}, ctx context.Context,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).DeleteVaultItem(ctx, req.(*DeleteVaultItemRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ReplaceCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ReplaceCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ReplaceCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ReplaceCertificate(ctx, req.(*AddCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ReplaceCredentials_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddCredentialsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ReplaceCredentials(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ReplaceCredentials_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ReplaceCredentials(ctx, req.(*AddCredentialsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -612,6 +684,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteVaultItem",
 			Handler:    _AdminService_DeleteVaultItem_Handler,
+		},
+		{
+			MethodName: "ReplaceCertificate",
+			Handler:    _AdminService_ReplaceCertificate_Handler,
+		},
+		{
+			MethodName: "ReplaceCredentials",
+			Handler:    _AdminService_ReplaceCredentials_Handler,
 		},
 		{
 			MethodName: "ApplyMonitor",

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// vaultReplaceCertificate: vault replace-certificate NAME -f archive.p12 [--password-stdin]
+func vaultReplaceCertificate(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("vault replace-certificate", env)
+	var c conn
+	c.register(fs, env)
+	name := fs.String("name", "", "item to replace (or give it as the first argument)")
+	file := fs.String("file", "", "new PKCS#12 archive, .pfx or .p12 (required)")
+	fs.StringVar(file, "f", "", "shorthand for --file")
+	desc := fs.String("description", "", "new free text (empty keeps the old one)")
+	pwFile := fs.String("password-file", "", "file holding the archive password")
+	pwStdin := fs.Bool("password-stdin", false, "read the archive password from stdin")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := nameArg(name, rest); err != nil {
+		return err
+	}
+	if *file == "" {
+		return usagef("--file is required: the new PKCS#12 archive")
+	}
+	archive, err := readCapped(*file, 1<<20)
+	if err != nil {
+		return fmt.Errorf("--file: %w", err)
+	}
+	pw, err := readSecret(env, *pwFile, *pwStdin, "archive password")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 30*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.ReplaceCertificate(ctx, &pb.AddCertificateRequest{Name: *name, Description: *desc, Archive: archive, Password: pw})
+		if err != nil {
+			return err
+		}
+		return printAdded(env, &c, resp)
+	})
+}
+
+// vaultReplaceCredentials: vault replace-credentials NAME --username U [--password-stdin]
+func vaultReplaceCredentials(ctx context.Context, env Env, args []string) error {
+	fs := newFlags("vault replace-credentials", env)
+	var c conn
+	c.register(fs, env)
+	name := fs.String("name", "", "item to replace (or give it as the first argument)")
+	user := fs.String("username", "", "user name (required)")
+	desc := fs.String("description", "", "new free text (empty keeps the old one)")
+	pwFile := fs.String("password-file", "", "file holding the password")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := nameArg(name, rest); err != nil {
+		return err
+	}
+	if *user == "" {
+		return usagef("--username is required")
+	}
+	if *pwFile == "" && !*pwStdin {
+		return usagef("no password given: pass --password-stdin (and pipe it in) or --password-file FILE")
+	}
+	pw, err := readSecret(env, *pwFile, *pwStdin, "password")
+	if err != nil {
+		return err
+	}
+	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
+		resp, err := cl.ReplaceCredentials(ctx, &pb.AddCredentialsRequest{Name: *name, Description: *desc, Username: *user, Password: pw})
+		if err != nil {
+			return err
+		}
+		return printAdded(env, &c, resp)
+	})
+}
+
+// nameArg takes the item name from --name or the single positional argument.
+func nameArg(name *string, rest []string) error {
+	switch {
+	case len(rest) > 1:
+		return usagef("give one item name, not %d", len(rest))
+	case len(rest) == 1 && *name != "" && *name != rest[0]:
+		return usagef("the item is named twice (%q and --name %q): give it once", rest[0], *name)
+	case len(rest) == 1:
+		*name = rest[0]
+	}
+	if *name == "" {
+		return usagef("name the item to replace: vault replace-… NAME")
+	}
+	return nil
+}
