@@ -13,15 +13,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lookout-synthetics/lookout/agent/internal/checkpoint"
 	"github.com/lookout-synthetics/lookout/agent/internal/identity"
 	"github.com/lookout-synthetics/lookout/agent/internal/runner"
+	"github.com/lookout-synthetics/lookout/agent/internal/spool"
 	"github.com/lookout-synthetics/lookout/internal/buildinfo"
 	"github.com/lookout-synthetics/lookout/internal/logging"
 )
@@ -95,7 +98,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a, err := checkpoint.New(checkpoint.Options{Identity: id, Version: buildinfo.Version, Logger: log, Runner: runner.Options{RootCAs: roots}})
+	sp, err := spool.Open(filepath.Join(c.stateDir, "spool.db"), spool.Limits{})
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	if n := sp.Len(); n > 0 {
+		log.Info("replaying results spooled before the restart", "results", n)
+	}
+	prometheus.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lookout_agent_spool_dropped_total", Help: "Results dropped because the result spool was full."},
+			func() float64 { return float64(sp.Dropped()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lookout_agent_spool_results", Help: "Results waiting in the spool for the controller."},
+			func() float64 { return float64(sp.Len()) }),
+	)
+	a, err := checkpoint.New(checkpoint.Options{Identity: id, Version: buildinfo.Version, Logger: log, Runner: runner.Options{RootCAs: roots}, Spool: sp})
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,10 @@ func run(ctx context.Context, args []string, env cli.Env) error {
 		return serve(ctx, args[1:], env)
 	case "dev":
 		return devenv.Main(ctx, args[1:], env)
+	case "vault":
+		if len(args) > 1 && args[1] == "rotate-master-key" {
+			return rotateMasterKey(ctx, args[2:], env)
+		}
 	case "version", "--version":
 		fmt.Fprintln(env.Stdout, buildinfo.Version)
 		return nil
@@ -78,6 +82,10 @@ Daemons:
   dev                    run a whole local system: controller, embedded NATS, a public and a private
                          agent, a test API that demands client certificates, the example monitors
 
+Offline (controller stopped):
+  vault rotate-master-key --data-dir D --new-key-file F [--master-key-file OLD]
+                         re-wrap the vault keyring under a new master key, in one transaction
+
 Admin commands (reach a controller with --addr/LOOKOUT_ADDR, --token-file/LOOKOUT_TOKEN_FILE,
 --ca-file/LOOKOUT_CA_FILE; -o json prints protobuf JSON):
 `)
@@ -92,6 +100,7 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	var o server.Options
 	fs.StringVar(&o.DataDir, "data-dir", "", "directory for all state (required)")
 	fs.StringVar(&o.GRPCListen, "grpc-listen", "127.0.0.1:7443", "gRPC address for agents, admin and collectors")
+	fs.IntVar(&o.RunAttempts, "run-attempts", 2, "how many times a run no agent picked up by its deadline is dispatched before it ends as \"checkpoint unavailable\"")
 	fs.StringVar(&o.NATSListen, "nats-listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	fs.StringVar(&o.NATSURL, "nats-url", "", "use this NATS deployment instead of the embedded server")
 	fs.StringVar(&o.NATSAdvertiseURL, "nats-advertise-url", "", "NATS URL handed to agents at enrollment (default: the server's own)")
@@ -107,6 +116,9 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	}
 	if o.DataDir == "" {
 		return &cli.UsageError{Msg: "serve: --data-dir is required"}
+	}
+	if o.RunAttempts < 1 || o.RunAttempts > 10 {
+		return &cli.UsageError{Msg: fmt.Sprintf("serve: --run-attempts must be between 1 and 10, got %d", o.RunAttempts)}
 	}
 	if *sans != "" {
 		o.Hosts = strings.Split(*sans, ",")

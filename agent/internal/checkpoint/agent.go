@@ -16,6 +16,7 @@ import (
 
 	"github.com/lookout-synthetics/lookout/agent/internal/identity"
 	"github.com/lookout-synthetics/lookout/agent/internal/runner"
+	"github.com/lookout-synthetics/lookout/agent/internal/spool"
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
@@ -35,6 +36,11 @@ type Options struct {
 	// MaxConcurrent bounds runs executing at once; default 64.
 	MaxConcurrent int
 	Tap           Tap
+	// Spool, when set, keeps each result on disk until the controller acknowledges it; results the
+	// controller could not take before the run's deadline are replayed, in order, when it answers.
+	Spool *spool.Spool
+	// ReplayEvery is how often spooled results are offered again; default 2s.
+	ReplayEvery time.Duration
 }
 
 // Agent is a running checkpoint instance.
@@ -48,6 +54,9 @@ type Agent struct {
 	certs  *certCache
 	sem    chan struct{}
 	wg     sync.WaitGroup
+
+	inflightMu sync.Mutex
+	inflight   map[uint64]bool // spooled results a report call is still sending
 }
 
 // New connects the gRPC client (lazily) and prepares the runner.
@@ -58,10 +67,14 @@ func New(o Options) (*Agent, error) {
 	if o.MaxConcurrent == 0 {
 		o.MaxConcurrent = 64
 	}
+	if o.ReplayEvery == 0 {
+		o.ReplayEvery = 2 * time.Second
+	}
 	if o.Runner.Logger == nil {
 		o.Runner.Logger = o.Logger
 	}
-	a := &Agent{o: o, id: o.Identity, log: o.Logger, runner: runner.New(o.Runner), certs: newCertCache(), sem: make(chan struct{}, o.MaxConcurrent)}
+	a := &Agent{o: o, id: o.Identity, log: o.Logger, runner: runner.New(o.Runner), certs: newCertCache(), sem: make(chan struct{}, o.MaxConcurrent),
+		inflight: map[uint64]bool{}}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(a.id.TLSConfig())),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
@@ -105,6 +118,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("NATS refused the subscription: %w", err)
 	}
 	a.log.Info("agent ready", "agent", a.id.AgentID, "checkpoint", a.id.CheckpointName, "kind", a.id.Kind, "nats", a.id.NATSURL)
+	if a.o.Spool != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.replayLoop(ctx) }()
+	}
 	a.heartbeats(ctx)
 	_ = sub.Unsubscribe()
 	a.wg.Wait()
@@ -220,26 +237,129 @@ func refusal(req *pb.RunRequest, class pb.ErrorClass, msg string) *pb.RunResult 
 		StartedAt: timestamp(now), FinishedAt: timestamp(now)}
 }
 
-// report sends the result, retrying transient failures until the run's deadline.
+// report sends the result, retrying transient failures until the run's deadline. With a spool, the
+// result is written there first and removed only once the controller acknowledged it (a duplicate
+// counts) or refused it for good; one the deadline overtook stays for the replay loop.
 func (a *Agent) report(ctx context.Context, log *slog.Logger, res *pb.RunResult) {
+	seq, spooled := a.spoolResult(log, res)
+	if spooled {
+		defer func() { a.inflightMu.Lock(); delete(a.inflight, seq); a.inflightMu.Unlock() }()
+	}
 	wait := 200 * time.Millisecond
 	for {
 		_, err := a.client.ReportResult(ctx, &pb.ReportResultRequest{Result: res})
 		if err == nil {
 			log.Info("run reported", "outcome", res.Outcome.String(), "message", res.Message)
+			a.unspool(log, seq, spooled)
 			return
 		}
-		if !transient(err) || ctx.Err() != nil {
-			log.Error("could not report the run's result", "err", err)
+		if !transient(err) && ctx.Err() == nil {
+			log.Error("the controller refused the run's result; dropping it", "err", err)
+			a.unspool(log, seq, spooled)
 			return
 		}
+		if ctx.Err() == nil {
+			if wait == 200*time.Millisecond {
+				log.Warn("the controller did not take the run's result; retrying", "err", err, "spooled", spooled)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+				wait = min(wait*2, 5*time.Second)
+				continue
+			}
+		}
+		if spooled {
+			log.Warn("the controller did not take the run's result before its deadline; kept in the spool for replay", "err", err)
+		} else {
+			log.Error("could not report the run's result before its deadline", "err", err)
+		}
+		return
+	}
+}
+
+func (a *Agent) spoolResult(log *slog.Logger, res *pb.RunResult) (uint64, bool) {
+	if a.o.Spool == nil {
+		return 0, false
+	}
+	b, err := proto.Marshal(res)
+	if err != nil {
+		log.Error("could not encode the result for the spool", "err", err)
+		return 0, false
+	}
+	a.inflightMu.Lock()
+	defer a.inflightMu.Unlock()
+	seq, dropped, err := a.o.Spool.Put(b)
+	if dropped > 0 {
+		log.Error("result spool full: dropped the oldest spooled results", "dropped", dropped, "dropped_total", a.o.Spool.Dropped())
+	}
+	if err != nil {
+		log.Error("could not spool the result; sending it without a spool", "err", err)
+		return 0, false
+	}
+	a.inflight[seq] = true
+	return seq, true
+}
+
+func (a *Agent) unspool(log *slog.Logger, seq uint64, spooled bool) {
+	if !spooled {
+		return
+	}
+	if err := a.o.Spool.Delete(seq); err != nil {
+		log.Error("could not remove a reported result from the spool", "err", err)
+	}
+}
+
+// replayLoop offers spooled results again, oldest first, at start and every ReplayEvery, until ctx
+// ends. A pass stops at the first transient failure (the controller is still out of reach).
+func (a *Agent) replayLoop(ctx context.Context) {
+	t := time.NewTicker(a.o.ReplayEvery)
+	defer t.Stop()
+	for {
+		a.replay(ctx)
 		select {
 		case <-ctx.Done():
-			log.Error("could not report the run's result before its deadline", "err", err)
 			return
-		case <-time.After(wait):
+		case <-t.C:
 		}
-		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+func (a *Agent) replay(ctx context.Context) {
+	pending, err := a.o.Spool.Pending(256)
+	if err != nil {
+		a.log.Error("reading the result spool", "err", err)
+		return
+	}
+	for _, e := range pending {
+		a.inflightMu.Lock()
+		busy := a.inflight[e.Seq]
+		a.inflightMu.Unlock()
+		if busy {
+			continue
+		}
+		res := &pb.RunResult{}
+		if err := proto.Unmarshal(e.Data, res); err != nil {
+			a.log.Error("dropping an unreadable spooled result", "seq", e.Seq, "err", err)
+			a.unspool(a.log, e.Seq, true)
+			continue
+		}
+		log := a.log.With("run", res.RunId, "spool_seq", e.Seq)
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := a.client.ReportResult(cctx, &pb.ReportResultRequest{Result: res})
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			log.Info("spooled result reported", "outcome", res.Outcome.String())
+			a.unspool(log, e.Seq, true)
+		case !transient(err):
+			log.Error("the controller refused a spooled result; dropping it", "err", err)
+			a.unspool(log, e.Seq, true)
+		default:
+			return
+		}
 	}
 }
 

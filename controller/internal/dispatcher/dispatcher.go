@@ -39,6 +39,9 @@ type Options struct {
 	// Notify is called with every result the dispatcher itself stores (policy refusals, expiries).
 	Notify func(*pb.RunResult)
 	Now    func() time.Time
+	// RunAttempts bounds how many times a run no agent claimed is dispatched before it ends as
+	// "checkpoint unavailable"; default 2 (one re-dispatch).
+	RunAttempts int
 }
 
 // Dispatcher creates and publishes runs.
@@ -54,6 +57,9 @@ func New(o Options) *Dispatcher {
 	}
 	if o.Notify == nil {
 		o.Notify = func(*pb.RunResult) {}
+	}
+	if o.RunAttempts <= 0 {
+		o.RunAttempts = 2
 	}
 	return &Dispatcher{o: o}
 }
@@ -131,6 +137,12 @@ func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretR
 				return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
 					Message: fmt.Sprintf("step %d (%q) needs vault item %q: %v", i+1, st.Name, name, err)}
 			}
+			if na := it.GetCertificate().GetNotAfter(); na != nil && !d.o.Now().Before(na.AsTime()) {
+				// Fail clearly here rather than with the server's vague TLS alert.
+				return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
+					Message: fmt.Sprintf("step %d (%q): client certificate %s expired on %s (vault item version %d): replace it with `lookout-controller vault replace-certificate %s -f NEW.p12`",
+						i+1, st.Name, it.Name, na.AsTime().UTC().Format(time.DateOnly), it.Version, it.Name)}
+			}
 			add(&pb.SecretRef{ItemId: it.Id, Name: it.Name, Version: it.Version, Type: it.Type})
 		}
 	}
@@ -179,9 +191,27 @@ func (d *Dispatcher) end(r *pb.Run, res *pb.RunResult) (*pb.Run, error) {
 	return r, nil
 }
 
-// SweepExpired ends every run past its deadline and notifies their results.
+// SweepExpired re-dispatches the runs no agent claimed by their deadline (up to RunAttempts), then
+// ends every other run past its deadline and notifies their results.
 func (d *Dispatcher) SweepExpired() error {
-	ended, err := d.o.Store.ExpireRuns(d.o.Now())
+	now := d.o.Now()
+	retried, err := d.o.Store.RetryUnclaimed(now, int32(d.o.RunAttempts))
+	if err != nil {
+		return err
+	}
+	for _, r := range retried {
+		m, err := d.o.Store.Monitor(r.MonitorId)
+		if err == nil {
+			err = d.publish(r, m)
+		}
+		if err != nil {
+			// It stays open with its new deadline; the sweep after that ends it with a clear result.
+			d.o.Logger.Error("could not re-dispatch a run no agent picked up", "run", r.RunId, "attempt", r.Attempt, "err", err)
+			continue
+		}
+		d.o.Logger.Warn("re-dispatched a run no agent picked up before its deadline", "run", r.RunId, "monitor", r.MonitorName, "checkpoint", r.CheckpointName, "attempt", r.Attempt)
+	}
+	ended, err := d.o.Store.ExpireRuns(now)
 	for _, res := range ended {
 		d.o.Logger.Warn("run passed its deadline", "run", res.RunId, "monitor", res.MonitorName, "checkpoint", res.CheckpointName, "reason", res.Message)
 		d.o.Notify(res)

@@ -200,3 +200,114 @@ func refNames(refs []*pb.SecretRef) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// TestUnclaimedRunIsRedispatchedOnceThenEnds: a run no agent claimed by its deadline goes out again
+// (same run id, attempt 2, a new deadline, a new request on the bus); when nobody claims that one
+// either it ends as "checkpoint unavailable". A run an agent claimed is never re-dispatched.
+func TestUnclaimedRunIsRedispatchedOnceThenEnds(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	opts := natsserver.DefaultTestOptions
+	opts.Port = -1
+	ns := natsserver.RunServer(&opts)
+	t.Cleanup(ns.Shutdown)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	sub, err := nc.SubscribeSync("lookout.run.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := time.Now() // the store's own clock judges claims, so the test clock starts there
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	var notified []*pb.RunResult
+	d := dispatcher.New(dispatcher.Options{Store: st, Bus: nc, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), Now: clock,
+		Notify: func(r *pb.RunResult) { mu.Lock(); notified = append(notified, r); mu.Unlock() }})
+	cp, err := st.EnsureCheckpoint("public-r", pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, _, err := st.PutMonitor(&pb.Monitor{Name: "retry", Timeout: durationpb.New(10 * time.Second), Checkpoints: []string{cp.Name},
+		Steps: []*pb.Step{{Name: "get", Request: &pb.HttpRequest{Method: "GET", Url: "https://127.0.0.1:8443/"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := d.Dispatch(m, nil, true)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("dispatch: %v %v", runs, err)
+	}
+	claimedRuns, err := d.Dispatch(m, nil, true)
+	if err != nil || len(claimedRuns) != 1 {
+		t.Fatalf("dispatch: %v %v", claimedRuns, err)
+	}
+	agent := store.Agent{ID: "agt-1", CheckpointID: cp.Id}
+	if _, err := st.ClaimRun(claimedRuns[0].RunId, 1, agent); err != nil {
+		t.Fatal(err)
+	}
+	requests := func() []*pb.RunRequest {
+		var out []*pb.RunRequest
+		for {
+			msg, err := sub.NextMsg(200 * time.Millisecond)
+			if err != nil {
+				return out
+			}
+			req := &pb.RunRequest{}
+			if err := proto.Unmarshal(msg.Data, req); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, req)
+		}
+	}
+	if got := requests(); len(got) != 2 {
+		t.Fatalf("first dispatch published %d requests, want 2", len(got))
+	}
+
+	advance(time.Minute)
+	if err := d.SweepExpired(); err != nil {
+		t.Fatal(err)
+	}
+	got := requests()
+	if len(got) != 1 || got[0].RunId != runs[0].RunId || got[0].Attempt != 2 || !got[0].Deadline.AsTime().After(clock()) {
+		t.Fatalf("after the first deadline: %v, want one request for run %s attempt 2 with a later deadline", got, runs[0].RunId)
+	}
+	r, err := st.Run(runs[0].RunId)
+	if err != nil || r.State != pb.RunState_RUN_STATE_DISPATCHED || r.Attempt != 2 || r.Result != nil {
+		t.Fatalf("re-dispatched run: %v %v", r, err)
+	}
+	lost, err := st.Run(claimedRuns[0].RunId)
+	if err != nil || lost.GetResult().GetErrorClass() != pb.ErrorClass_ERROR_CLASS_AGENT_LOST || lost.Attempt != 1 {
+		t.Fatalf("claimed run after its deadline: %v %v, want agent lost on attempt 1", lost.GetResult(), err)
+	}
+	// The old attempt can no longer be claimed; the new one could.
+	if _, err := st.ClaimRun(runs[0].RunId, 1, agent); !errors.Is(err, store.ErrNotYours) {
+		t.Fatalf("claiming the first attempt after re-dispatch: %v, want ErrNotYours", err)
+	}
+
+	advance(time.Minute)
+	if err := d.SweepExpired(); err != nil {
+		t.Fatal(err)
+	}
+	if got := requests(); len(got) != 0 {
+		t.Fatalf("a run was dispatched a third time: %v", got)
+	}
+	r, err = st.Run(runs[0].RunId)
+	if err != nil || r.State != pb.RunState_RUN_STATE_DONE || r.Result.GetErrorClass() != pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE || r.Result.Attempt != 2 {
+		t.Fatalf("run after its second deadline: %v %v, want checkpoint unavailable on attempt 2", r.GetResult(), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(notified) != 2 {
+		t.Fatalf("notified %d results, want the agent-lost and the checkpoint-unavailable one", len(notified))
+	}
+}

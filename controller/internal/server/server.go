@@ -49,6 +49,8 @@ type Options struct {
 	Logger                   *slog.Logger
 	// RunGrace is added to a monitor's timeout to make each run's deadline.
 	RunGrace time.Duration
+	// RunAttempts bounds how often a run no agent picked up is dispatched (default 2).
+	RunAttempts int
 }
 
 // Server is a running controller.
@@ -253,9 +255,11 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	ctx, cancel := context.WithCancel(parent)
 	s.cancel = cancel
 	m := newMetrics(s.store)
+	m.vault = newVaultExpiry(v.List, time.Now)
 	hub := api.NewHub()
 	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
-	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify})
+	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
+		RunAttempts: s.o.RunAttempts})
 	sched := scheduler.New(scheduler.Options{Logger: s.log, Dispatch: func(mon *pb.Monitor) error {
 		runs, err := disp.Dispatch(mon, nil, false)
 		m.dispatched.Add(float64(len(runs)))

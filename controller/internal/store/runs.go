@@ -82,8 +82,9 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 			return fmt.Errorf("run %s: %w", res.RunId, err)
 		}
 		// A duplicate is a report this agent already made for this attempt (its acknowledgement was
-		// lost). A result the controller wrote itself (expiry, policy) carries no agent id, so a
-		// late report after expiry is refused as closed instead of being acknowledged as stored.
+		// lost). A result the controller wrote itself (expiry, policy) carries no agent id: a late
+		// report after an "agent lost" expiry from the claiming agent is stored (see lostBy); any
+		// other report for an ended run is refused as closed.
 		if r.Result != nil && r.Result.AgentId != "" && r.Result.AgentId == a.ID && r.Result.Attempt == res.Attempt {
 			stored, duplicate = r.Result, true
 			return nil
@@ -94,7 +95,7 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 		if r.AgentId == "" {
 			return fmt.Errorf("%w: run %s was never claimed (FetchRunSecrets first)", ErrNotYours, res.RunId)
 		}
-		if r.State == pb.RunState_RUN_STATE_DONE {
+		if r.State == pb.RunState_RUN_STATE_DONE && !lostBy(r, a, res.Attempt) {
 			return fmt.Errorf("%w: run %s already ended: %s", ErrRunClosed, res.RunId, r.GetResult().GetMessage())
 		}
 		var err error
@@ -102,6 +103,15 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 		return err
 	})
 	return stored, duplicate, err
+}
+
+// lostBy says whether the run was ended by the expiry sweeper as "agent lost" while agent a held
+// this attempt. Such a run takes the agent's late result (spooled while the controller was out of
+// reach): it is stored under the next sequence and replaces the expiry result as the run's result.
+func lostBy(r *pb.Run, a Agent, attempt int32) bool {
+	res := r.GetResult()
+	return r.AgentId == a.ID && r.Attempt == attempt && res != nil && res.AgentId == "" &&
+		res.Attempt == attempt && res.ErrorClass == pb.ErrorClass_ERROR_CLASS_AGENT_LOST
 }
 
 // closeRun fills the controller-owned fields of res, stores it under the next sequence and marks the
@@ -162,6 +172,42 @@ func (s *Store) ExpireRuns(now time.Time) ([]*pb.RunResult, error) {
 		return nil
 	})
 	return ended, err
+}
+
+// RetryUnclaimed gives every open run that no instance claimed by its deadline (now is past it)
+// another attempt, while its attempt is below maxAttempts: same run id, attempt+1, state
+// dispatched, deadline now plus the span the run had for its first attempt. It returns the runs to
+// publish again; ExpireRuns ends the ones left.
+func (s *Store) RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, error) {
+	var retried []*pb.Run
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var due []*pb.Run
+		err := tx.Bucket(bOpenRuns).ForEach(func(k, _ []byte) error {
+			r := &pb.Run{}
+			if err := getProto(tx.Bucket(bRuns), string(k), r); err != nil {
+				return err
+			}
+			if r.AgentId == "" && r.Attempt < maxAttempts && now.After(r.Deadline.AsTime()) {
+				due = append(due, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range due {
+			span := r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime())
+			r.Attempt++
+			r.State = pb.RunState_RUN_STATE_DISPATCHED
+			r.Deadline = timestamppb.New(now.Add(span))
+			if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
+				return err
+			}
+			retried = append(retried, r)
+		}
+		return nil
+	})
+	return retried, err
 }
 
 func expiryResult(r *pb.Run, now time.Time) *pb.RunResult {

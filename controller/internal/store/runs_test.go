@@ -84,7 +84,7 @@ func TestRunOwnership(t *testing.T) {
 
 // A report that arrives after the run expired must be refused as closed, not acknowledged as a
 // duplicate of the controller's own "agent lost" result.
-func TestLateReportAfterExpiryIsRefused(t *testing.T) {
+func TestLateReportAfterAgentLostIsStoredOnceFromTheClaimingAgentOnly(t *testing.T) {
 	s, now, r := runFixture(t)
 	if _, err := s.ClaimRun(r.RunId, 1, agentA); err != nil {
 		t.Fatal(err)
@@ -96,13 +96,47 @@ func TestLateReportAfterExpiryIsRefused(t *testing.T) {
 	if ended[0].ErrorClass != pb.ErrorClass_ERROR_CLASS_AGENT_LOST || ended[0].AgentId != "" {
 		t.Fatalf("expiry result: class %v agent %q", ended[0].ErrorClass, ended[0].AgentId)
 	}
-	_, dup, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED}, agentA)
-	if !errors.Is(err, ErrRunClosed) || dup {
-		t.Fatalf("late report: dup=%v err=%v, want ErrRunClosed", dup, err)
+	// Another instance of the checkpoint, or the wrong attempt: refused, the expiry result stays.
+	if _, dup, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED}, agentB); !errors.Is(err, ErrNotYours) || dup {
+		t.Fatalf("late report from another instance: dup=%v err=%v, want ErrNotYours", dup, err)
+	}
+	if _, dup, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 2, Outcome: pb.Outcome_OUTCOME_PASSED}, agentA); !errors.Is(err, ErrNotYours) || dup {
+		t.Fatalf("late report for another attempt: dup=%v err=%v, want ErrNotYours", dup, err)
+	}
+	// The claiming agent's late report replaces the expiry result, under the next sequence.
+	late, dup, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED}, agentA)
+	if err != nil || dup {
+		t.Fatalf("late report: dup=%v err=%v, want stored", dup, err)
+	}
+	if late.Sequence <= ended[0].Sequence || late.AgentId != agentA.ID || late.Outcome != pb.Outcome_OUTCOME_PASSED {
+		t.Fatalf("late result: seq %d (expiry %d) agent %q outcome %v", late.Sequence, ended[0].Sequence, late.AgentId, late.Outcome)
 	}
 	got, err := s.Run(r.RunId)
-	if err != nil || got.Result.ErrorClass != pb.ErrorClass_ERROR_CLASS_AGENT_LOST {
+	if err != nil || got.State != pb.RunState_RUN_STATE_DONE || got.Result.Outcome != pb.Outcome_OUTCOME_PASSED || got.Result.Sequence != late.Sequence {
 		t.Fatalf("run after late report: %v %v", got.GetResult(), err)
+	}
+	// Reporting it again is a duplicate: nothing new is stored.
+	again, dup, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED}, agentA)
+	if err != nil || !dup || again.Sequence != late.Sequence {
+		t.Fatalf("repeated late report: dup=%v err=%v seq %d", dup, err, again.GetSequence())
+	}
+	n := 0
+	if err := s.Results(0, func(*pb.RunResult) bool { n++; return true }); err != nil || n != 2 {
+		t.Fatalf("stored results: %d (%v), want the expiry result and the late one", n, err)
+	}
+	// Once the agent's result is in, the run is closed for good.
+	if _, _, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_FAILED}, agentB); err == nil {
+		t.Fatal("a report from another instance after the late result was accepted")
+	}
+}
+
+func TestLateReportAfterCheckpointUnavailableIsRefused(t *testing.T) {
+	s, now, r := runFixture(t)
+	if _, err := s.ExpireRuns(now.Add(2 * time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED}, agentA); err == nil {
+		t.Fatal("a report for a run no agent claimed was accepted")
 	}
 }
 
