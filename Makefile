@@ -30,7 +30,7 @@ proto-check: proto ## fail if the committed generated code is stale
 	git diff --exit-code -- internal/pb/ || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
 bench: ## print benchmark figures
-	CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+	$(GO) run ./internal/bench/cmd/lookout-bench
 
 deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
 	@scripts/install-deps.sh
