@@ -96,21 +96,40 @@ func vaultAddCertificate(ctx context.Context, env Env, args []string) error {
 	if *name == "" || *file == "" {
 		return usagef("--name and --file are required")
 	}
-	archive, err := readCapped(*file, 1<<20)
-	if err != nil {
-		return fmt.Errorf("--file: %w", err)
-	}
-	pw, err := readSecret(env, *pwFile, *pwStdin, "archive password")
+	req, err := archiveRequest(env, *name, *desc, *file, *pwFile, *pwStdin)
 	if err != nil {
 		return err
 	}
 	return call(ctx, &c, 30*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
-		resp, err := cl.AddCertificate(ctx, &pb.AddCertificateRequest{Name: *name, Description: *desc, Archive: archive, Password: pw})
+		resp, err := cl.AddCertificate(ctx, req)
 		if err != nil {
 			return err
 		}
 		return printAdded(env, &c, resp)
 	})
+}
+
+// archiveRequest reads a PKCS#12 archive and its password the way add- and replace-certificate take
+// them. An archive may have an empty password, so no password option is not an error here.
+func archiveRequest(env Env, name, desc, file, pwFile string, pwStdin bool) (*pb.AddCertificateRequest, error) {
+	archive, err := readCapped(file, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("--file: %w", err)
+	}
+	pw, err := readSecret(env, pwFile, pwStdin, "archive password")
+	if err != nil {
+		return nil, err
+	}
+	return &pb.AddCertificateRequest{Name: name, Description: desc, Archive: archive, Password: pw}, nil
+}
+
+// credentialsPassword reads a credential set's password, which must be given: without it the set
+// would be stored with an empty password and fail only at run time.
+func credentialsPassword(env Env, pwFile string, pwStdin bool) (string, error) {
+	if pwFile == "" && !pwStdin {
+		return "", usagef("no password given: pass --password-stdin (and pipe it in) or --password-file FILE")
+	}
+	return readSecret(env, pwFile, pwStdin, "password")
 }
 
 func readCapped(path string, limit int64) ([]byte, error) {
@@ -154,11 +173,7 @@ func vaultAddCredentials(ctx context.Context, env Env, args []string) error {
 	if *name == "" || *user == "" {
 		return usagef("--name and --username are required")
 	}
-	if *pwFile == "" && !*pwStdin {
-		// Without this the set would be stored with an empty password and fail at run time.
-		return usagef("no password given: pass --password-stdin (and pipe it in) or --password-file FILE")
-	}
-	pw, err := readSecret(env, *pwFile, *pwStdin, "password")
+	pw, err := credentialsPassword(env, *pwFile, *pwStdin)
 	if err != nil {
 		return err
 	}

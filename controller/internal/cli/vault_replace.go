@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -29,16 +28,12 @@ func vaultReplaceCertificate(ctx context.Context, env Env, args []string) error 
 	if *file == "" {
 		return usagef("--file is required: the new PKCS#12 archive")
 	}
-	archive, err := readCapped(*file, 1<<20)
-	if err != nil {
-		return fmt.Errorf("--file: %w", err)
-	}
-	pw, err := readSecret(env, *pwFile, *pwStdin, "archive password")
+	req, err := archiveRequest(env, *name, *desc, *file, *pwFile, *pwStdin)
 	if err != nil {
 		return err
 	}
 	return call(ctx, &c, 30*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
-		resp, err := cl.ReplaceCertificate(ctx, &pb.AddCertificateRequest{Name: *name, Description: *desc, Archive: archive, Password: pw})
+		resp, err := cl.ReplaceCertificate(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -66,10 +61,7 @@ func vaultReplaceCredentials(ctx context.Context, env Env, args []string) error 
 	if *user == "" {
 		return usagef("--username is required")
 	}
-	if *pwFile == "" && !*pwStdin {
-		return usagef("no password given: pass --password-stdin (and pipe it in) or --password-file FILE")
-	}
-	pw, err := readSecret(env, *pwFile, *pwStdin, "password")
+	pw, err := credentialsPassword(env, *pwFile, *pwStdin)
 	if err != nil {
 		return err
 	}
