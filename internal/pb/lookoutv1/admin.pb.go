@@ -158,6 +158,142 @@ func (x *AddCredentialsRequest) GetPassword() string {
 	return ""
 }
 
+type AddSecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Value         string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddSecretRequest) Reset() {
+	*x = AddSecretRequest{}
+	mi := &file_lookout_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddSecretRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddSecretRequest) ProtoMessage() {}
+
+func (x *AddSecretRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddSecretRequest.ProtoReflect.Descriptor instead.
+func (*AddSecretRequest) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AddSecretRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddSecretRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AddSecretRequest) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type AddFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Filename      string                 `protobuf:"bytes,3,opt,name=filename,proto3" json:"filename,omitempty"`                          // sent as the multipart file name; default: the item name
+	ContentType   string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // default: sniffed from the content
+	Content       []byte                 `protobuf:"bytes,5,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddFileRequest) Reset() {
+	*x = AddFileRequest{}
+	mi := &file_lookout_v1_admin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddFileRequest) ProtoMessage() {}
+
+func (x *AddFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_admin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddFileRequest.ProtoReflect.Descriptor instead.
+func (*AddFileRequest) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AddFileRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddFileRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AddFileRequest) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *AddFileRequest) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *AddFileRequest) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
 type AddVaultItemResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Item          *VaultItem             `protobuf:"bytes,1,opt,name=item,proto3" json:"item,omitempty"`
@@ -168,7 +304,7 @@ type AddVaultItemResponse struct {
 
 func (x *AddVaultItemResponse) Reset() {
 	*x = AddVaultItemResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[2]
+	mi := &file_lookout_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -180,7 +316,7 @@ func (x *AddVaultItemResponse) String() string {
 func (*AddVaultItemResponse) ProtoMessage() {}
 
 func (x *AddVaultItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[2]
+	mi := &file_lookout_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -193,7 +329,7 @@ func (x *AddVaultItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVaultItemResponse.ProtoReflect.Descriptor instead.
 func (*AddVaultItemResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AddVaultItemResponse) GetItem() *VaultItem {
@@ -218,7 +354,7 @@ type ListVaultItemsRequest struct {
 
 func (x *ListVaultItemsRequest) Reset() {
 	*x = ListVaultItemsRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[3]
+	mi := &file_lookout_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -230,7 +366,7 @@ func (x *ListVaultItemsRequest) String() string {
 func (*ListVaultItemsRequest) ProtoMessage() {}
 
 func (x *ListVaultItemsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[3]
+	mi := &file_lookout_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -243,7 +379,7 @@ func (x *ListVaultItemsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVaultItemsRequest.ProtoReflect.Descriptor instead.
 func (*ListVaultItemsRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 type ListVaultItemsResponse struct {
@@ -255,7 +391,7 @@ type ListVaultItemsResponse struct {
 
 func (x *ListVaultItemsResponse) Reset() {
 	*x = ListVaultItemsResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[4]
+	mi := &file_lookout_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +403,7 @@ func (x *ListVaultItemsResponse) String() string {
 func (*ListVaultItemsResponse) ProtoMessage() {}
 
 func (x *ListVaultItemsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[4]
+	mi := &file_lookout_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +416,7 @@ func (x *ListVaultItemsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListVaultItemsResponse.ProtoReflect.Descriptor instead.
 func (*ListVaultItemsResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListVaultItemsResponse) GetItems() []*VaultItem {
@@ -299,7 +435,7 @@ type GetVaultItemRequest struct {
 
 func (x *GetVaultItemRequest) Reset() {
 	*x = GetVaultItemRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[5]
+	mi := &file_lookout_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -311,7 +447,7 @@ func (x *GetVaultItemRequest) String() string {
 func (*GetVaultItemRequest) ProtoMessage() {}
 
 func (x *GetVaultItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[5]
+	mi := &file_lookout_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -324,7 +460,7 @@ func (x *GetVaultItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVaultItemRequest.ProtoReflect.Descriptor instead.
 func (*GetVaultItemRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetVaultItemRequest) GetName() string {
@@ -343,7 +479,7 @@ type DeleteVaultItemRequest struct {
 
 func (x *DeleteVaultItemRequest) Reset() {
 	*x = DeleteVaultItemRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[6]
+	mi := &file_lookout_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -355,7 +491,7 @@ func (x *DeleteVaultItemRequest) String() string {
 func (*DeleteVaultItemRequest) ProtoMessage() {}
 
 func (x *DeleteVaultItemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[6]
+	mi := &file_lookout_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -368,7 +504,7 @@ func (x *DeleteVaultItemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVaultItemRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVaultItemRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteVaultItemRequest) GetName() string {
@@ -386,7 +522,7 @@ type DeleteVaultItemResponse struct {
 
 func (x *DeleteVaultItemResponse) Reset() {
 	*x = DeleteVaultItemResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[7]
+	mi := &file_lookout_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +534,7 @@ func (x *DeleteVaultItemResponse) String() string {
 func (*DeleteVaultItemResponse) ProtoMessage() {}
 
 func (x *DeleteVaultItemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[7]
+	mi := &file_lookout_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +547,7 @@ func (x *DeleteVaultItemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVaultItemResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVaultItemResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 type ApplyMonitorRequest struct {
@@ -425,7 +561,7 @@ type ApplyMonitorRequest struct {
 
 func (x *ApplyMonitorRequest) Reset() {
 	*x = ApplyMonitorRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[8]
+	mi := &file_lookout_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -437,7 +573,7 @@ func (x *ApplyMonitorRequest) String() string {
 func (*ApplyMonitorRequest) ProtoMessage() {}
 
 func (x *ApplyMonitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[8]
+	mi := &file_lookout_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -450,7 +586,7 @@ func (x *ApplyMonitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyMonitorRequest.ProtoReflect.Descriptor instead.
 func (*ApplyMonitorRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ApplyMonitorRequest) GetSource() []byte {
@@ -485,7 +621,7 @@ type ApplyMonitorResponse struct {
 
 func (x *ApplyMonitorResponse) Reset() {
 	*x = ApplyMonitorResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[9]
+	mi := &file_lookout_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +633,7 @@ func (x *ApplyMonitorResponse) String() string {
 func (*ApplyMonitorResponse) ProtoMessage() {}
 
 func (x *ApplyMonitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[9]
+	mi := &file_lookout_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +646,7 @@ func (x *ApplyMonitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyMonitorResponse.ProtoReflect.Descriptor instead.
 func (*ApplyMonitorResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ApplyMonitorResponse) GetMonitor() *Monitor {
@@ -542,7 +678,7 @@ type ListMonitorsRequest struct {
 
 func (x *ListMonitorsRequest) Reset() {
 	*x = ListMonitorsRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[10]
+	mi := &file_lookout_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +690,7 @@ func (x *ListMonitorsRequest) String() string {
 func (*ListMonitorsRequest) ProtoMessage() {}
 
 func (x *ListMonitorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[10]
+	mi := &file_lookout_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +703,7 @@ func (x *ListMonitorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMonitorsRequest.ProtoReflect.Descriptor instead.
 func (*ListMonitorsRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 type ListMonitorsResponse struct {
@@ -579,7 +715,7 @@ type ListMonitorsResponse struct {
 
 func (x *ListMonitorsResponse) Reset() {
 	*x = ListMonitorsResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[11]
+	mi := &file_lookout_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +727,7 @@ func (x *ListMonitorsResponse) String() string {
 func (*ListMonitorsResponse) ProtoMessage() {}
 
 func (x *ListMonitorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[11]
+	mi := &file_lookout_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +740,7 @@ func (x *ListMonitorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMonitorsResponse.ProtoReflect.Descriptor instead.
 func (*ListMonitorsResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListMonitorsResponse) GetMonitors() []*Monitor {
@@ -623,7 +759,7 @@ type GetMonitorRequest struct {
 
 func (x *GetMonitorRequest) Reset() {
 	*x = GetMonitorRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[12]
+	mi := &file_lookout_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +771,7 @@ func (x *GetMonitorRequest) String() string {
 func (*GetMonitorRequest) ProtoMessage() {}
 
 func (x *GetMonitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[12]
+	mi := &file_lookout_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +784,7 @@ func (x *GetMonitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMonitorRequest.ProtoReflect.Descriptor instead.
 func (*GetMonitorRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetMonitorRequest) GetName() string {
@@ -667,7 +803,7 @@ type DeleteMonitorRequest struct {
 
 func (x *DeleteMonitorRequest) Reset() {
 	*x = DeleteMonitorRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[13]
+	mi := &file_lookout_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +815,7 @@ func (x *DeleteMonitorRequest) String() string {
 func (*DeleteMonitorRequest) ProtoMessage() {}
 
 func (x *DeleteMonitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[13]
+	mi := &file_lookout_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +828,7 @@ func (x *DeleteMonitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMonitorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteMonitorRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DeleteMonitorRequest) GetName() string {
@@ -710,7 +846,7 @@ type DeleteMonitorResponse struct {
 
 func (x *DeleteMonitorResponse) Reset() {
 	*x = DeleteMonitorResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[14]
+	mi := &file_lookout_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +858,7 @@ func (x *DeleteMonitorResponse) String() string {
 func (*DeleteMonitorResponse) ProtoMessage() {}
 
 func (x *DeleteMonitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[14]
+	mi := &file_lookout_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +871,7 @@ func (x *DeleteMonitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMonitorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteMonitorResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 type CreateEnrollmentTokenRequest struct {
@@ -749,7 +885,7 @@ type CreateEnrollmentTokenRequest struct {
 
 func (x *CreateEnrollmentTokenRequest) Reset() {
 	*x = CreateEnrollmentTokenRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[15]
+	mi := &file_lookout_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -761,7 +897,7 @@ func (x *CreateEnrollmentTokenRequest) String() string {
 func (*CreateEnrollmentTokenRequest) ProtoMessage() {}
 
 func (x *CreateEnrollmentTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[15]
+	mi := &file_lookout_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -774,7 +910,7 @@ func (x *CreateEnrollmentTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEnrollmentTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateEnrollmentTokenRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateEnrollmentTokenRequest) GetCheckpointName() string {
@@ -808,7 +944,7 @@ type CreateEnrollmentTokenResponse struct {
 
 func (x *CreateEnrollmentTokenResponse) Reset() {
 	*x = CreateEnrollmentTokenResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[16]
+	mi := &file_lookout_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +956,7 @@ func (x *CreateEnrollmentTokenResponse) String() string {
 func (*CreateEnrollmentTokenResponse) ProtoMessage() {}
 
 func (x *CreateEnrollmentTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[16]
+	mi := &file_lookout_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +969,7 @@ func (x *CreateEnrollmentTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEnrollmentTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateEnrollmentTokenResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateEnrollmentTokenResponse) GetToken() string {
@@ -858,7 +994,7 @@ type ListCheckpointsRequest struct {
 
 func (x *ListCheckpointsRequest) Reset() {
 	*x = ListCheckpointsRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[17]
+	mi := &file_lookout_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -870,7 +1006,7 @@ func (x *ListCheckpointsRequest) String() string {
 func (*ListCheckpointsRequest) ProtoMessage() {}
 
 func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[17]
+	mi := &file_lookout_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -883,7 +1019,7 @@ func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 type ListCheckpointsResponse struct {
@@ -895,7 +1031,7 @@ type ListCheckpointsResponse struct {
 
 func (x *ListCheckpointsResponse) Reset() {
 	*x = ListCheckpointsResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[18]
+	mi := &file_lookout_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1043,7 @@ func (x *ListCheckpointsResponse) String() string {
 func (*ListCheckpointsResponse) ProtoMessage() {}
 
 func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[18]
+	mi := &file_lookout_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1056,7 @@ func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListCheckpointsResponse) GetCheckpoints() []*Checkpoint {
@@ -939,7 +1075,7 @@ type RevokeCheckpointRequest struct {
 
 func (x *RevokeCheckpointRequest) Reset() {
 	*x = RevokeCheckpointRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[19]
+	mi := &file_lookout_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1087,7 @@ func (x *RevokeCheckpointRequest) String() string {
 func (*RevokeCheckpointRequest) ProtoMessage() {}
 
 func (x *RevokeCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[19]
+	mi := &file_lookout_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1100,7 @@ func (x *RevokeCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*RevokeCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RevokeCheckpointRequest) GetName() string {
@@ -983,7 +1119,7 @@ type RevokeCheckpointResponse struct {
 
 func (x *RevokeCheckpointResponse) Reset() {
 	*x = RevokeCheckpointResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[20]
+	mi := &file_lookout_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1131,7 @@ func (x *RevokeCheckpointResponse) String() string {
 func (*RevokeCheckpointResponse) ProtoMessage() {}
 
 func (x *RevokeCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[20]
+	mi := &file_lookout_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1144,7 @@ func (x *RevokeCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*RevokeCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RevokeCheckpointResponse) GetAgentsRevoked() int32 {
@@ -1028,7 +1164,7 @@ type TriggerRunRequest struct {
 
 func (x *TriggerRunRequest) Reset() {
 	*x = TriggerRunRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[21]
+	mi := &file_lookout_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1176,7 @@ func (x *TriggerRunRequest) String() string {
 func (*TriggerRunRequest) ProtoMessage() {}
 
 func (x *TriggerRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[21]
+	mi := &file_lookout_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1189,7 @@ func (x *TriggerRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerRunRequest.ProtoReflect.Descriptor instead.
 func (*TriggerRunRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TriggerRunRequest) GetMonitor() string {
@@ -1079,7 +1215,7 @@ type TriggerRunResponse struct {
 
 func (x *TriggerRunResponse) Reset() {
 	*x = TriggerRunResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[22]
+	mi := &file_lookout_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1227,7 @@ func (x *TriggerRunResponse) String() string {
 func (*TriggerRunResponse) ProtoMessage() {}
 
 func (x *TriggerRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[22]
+	mi := &file_lookout_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1240,7 @@ func (x *TriggerRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerRunResponse.ProtoReflect.Descriptor instead.
 func (*TriggerRunResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TriggerRunResponse) GetRuns() []*Run {
@@ -1123,7 +1259,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[23]
+	mi := &file_lookout_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1271,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[23]
+	mi := &file_lookout_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1284,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -1166,7 +1302,7 @@ type GetPlatformCertificateRequest struct {
 
 func (x *GetPlatformCertificateRequest) Reset() {
 	*x = GetPlatformCertificateRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[24]
+	mi := &file_lookout_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1178,7 +1314,7 @@ func (x *GetPlatformCertificateRequest) String() string {
 func (*GetPlatformCertificateRequest) ProtoMessage() {}
 
 func (x *GetPlatformCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[24]
+	mi := &file_lookout_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1191,7 +1327,7 @@ func (x *GetPlatformCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlatformCertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetPlatformCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 type GetPlatformCertificateResponse struct {
@@ -1205,7 +1341,7 @@ type GetPlatformCertificateResponse struct {
 
 func (x *GetPlatformCertificateResponse) Reset() {
 	*x = GetPlatformCertificateResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[25]
+	mi := &file_lookout_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1353,7 @@ func (x *GetPlatformCertificateResponse) String() string {
 func (*GetPlatformCertificateResponse) ProtoMessage() {}
 
 func (x *GetPlatformCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[25]
+	mi := &file_lookout_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1366,7 @@ func (x *GetPlatformCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlatformCertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetPlatformCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetPlatformCertificateResponse) GetConfigured() bool {
@@ -1269,7 +1405,17 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1a\n" +
 	"\busername\x18\x03 \x01(\tR\busername\x12\x1a\n" +
-	"\bpassword\x18\x04 \x01(\tR\bpassword\"]\n" +
+	"\bpassword\x18\x04 \x01(\tR\bpassword\"^\n" +
+	"\x10AddSecretRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\"\x9f\x01\n" +
+	"\x0eAddFileRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1a\n" +
+	"\bfilename\x18\x03 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x18\n" +
+	"\acontent\x18\x05 \x01(\fR\acontent\"]\n" +
 	"\x14AddVaultItemResponse\x12)\n" +
 	"\x04item\x18\x01 \x01(\v2\x15.lookout.v1.VaultItemR\x04item\x12\x1a\n" +
 	"\bwarnings\x18\x02 \x03(\tR\bwarnings\"\x17\n" +
@@ -1328,7 +1474,7 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"configured\x18\x01 \x01(\bR\n" +
 	"configured\x12'\n" +
 	"\x0fcertificate_pem\x18\x02 \x01(\tR\x0ecertificatePem\x12/\n" +
-	"\x04info\x18\x03 \x01(\v2\x1b.lookout.v1.CertificateInfoR\x04info2\xca\v\n" +
+	"\x04info\x18\x03 \x01(\v2\x1b.lookout.v1.CertificateInfoR\x04info2\xfe\r\n" +
 	"\fAdminService\x12U\n" +
 	"\x0eAddCertificate\x12!.lookout.v1.AddCertificateRequest\x1a .lookout.v1.AddVaultItemResponse\x12U\n" +
 	"\x0eAddCredentials\x12!.lookout.v1.AddCredentialsRequest\x1a .lookout.v1.AddVaultItemResponse\x12W\n" +
@@ -1336,7 +1482,11 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"\fGetVaultItem\x12\x1f.lookout.v1.GetVaultItemRequest\x1a\x15.lookout.v1.VaultItem\x12Z\n" +
 	"\x0fDeleteVaultItem\x12\".lookout.v1.DeleteVaultItemRequest\x1a#.lookout.v1.DeleteVaultItemResponse\x12Y\n" +
 	"\x12ReplaceCertificate\x12!.lookout.v1.AddCertificateRequest\x1a .lookout.v1.AddVaultItemResponse\x12Y\n" +
-	"\x12ReplaceCredentials\x12!.lookout.v1.AddCredentialsRequest\x1a .lookout.v1.AddVaultItemResponse\x12Q\n" +
+	"\x12ReplaceCredentials\x12!.lookout.v1.AddCredentialsRequest\x1a .lookout.v1.AddVaultItemResponse\x12K\n" +
+	"\tAddSecret\x12\x1c.lookout.v1.AddSecretRequest\x1a .lookout.v1.AddVaultItemResponse\x12O\n" +
+	"\rReplaceSecret\x12\x1c.lookout.v1.AddSecretRequest\x1a .lookout.v1.AddVaultItemResponse\x12G\n" +
+	"\aAddFile\x12\x1a.lookout.v1.AddFileRequest\x1a .lookout.v1.AddVaultItemResponse\x12K\n" +
+	"\vReplaceFile\x12\x1a.lookout.v1.AddFileRequest\x1a .lookout.v1.AddVaultItemResponse\x12Q\n" +
 	"\fApplyMonitor\x12\x1f.lookout.v1.ApplyMonitorRequest\x1a .lookout.v1.ApplyMonitorResponse\x12Q\n" +
 	"\fListMonitors\x12\x1f.lookout.v1.ListMonitorsRequest\x1a .lookout.v1.ListMonitorsResponse\x12@\n" +
 	"\n" +
@@ -1362,89 +1512,99 @@ func file_lookout_v1_admin_proto_rawDescGZIP() []byte {
 	return file_lookout_v1_admin_proto_rawDescData
 }
 
-var file_lookout_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_lookout_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_lookout_v1_admin_proto_goTypes = []any{
 	(*AddCertificateRequest)(nil),          // 0: lookout.v1.AddCertificateRequest
 	(*AddCredentialsRequest)(nil),          // 1: lookout.v1.AddCredentialsRequest
-	(*AddVaultItemResponse)(nil),           // 2: lookout.v1.AddVaultItemResponse
-	(*ListVaultItemsRequest)(nil),          // 3: lookout.v1.ListVaultItemsRequest
-	(*ListVaultItemsResponse)(nil),         // 4: lookout.v1.ListVaultItemsResponse
-	(*GetVaultItemRequest)(nil),            // 5: lookout.v1.GetVaultItemRequest
-	(*DeleteVaultItemRequest)(nil),         // 6: lookout.v1.DeleteVaultItemRequest
-	(*DeleteVaultItemResponse)(nil),        // 7: lookout.v1.DeleteVaultItemResponse
-	(*ApplyMonitorRequest)(nil),            // 8: lookout.v1.ApplyMonitorRequest
-	(*ApplyMonitorResponse)(nil),           // 9: lookout.v1.ApplyMonitorResponse
-	(*ListMonitorsRequest)(nil),            // 10: lookout.v1.ListMonitorsRequest
-	(*ListMonitorsResponse)(nil),           // 11: lookout.v1.ListMonitorsResponse
-	(*GetMonitorRequest)(nil),              // 12: lookout.v1.GetMonitorRequest
-	(*DeleteMonitorRequest)(nil),           // 13: lookout.v1.DeleteMonitorRequest
-	(*DeleteMonitorResponse)(nil),          // 14: lookout.v1.DeleteMonitorResponse
-	(*CreateEnrollmentTokenRequest)(nil),   // 15: lookout.v1.CreateEnrollmentTokenRequest
-	(*CreateEnrollmentTokenResponse)(nil),  // 16: lookout.v1.CreateEnrollmentTokenResponse
-	(*ListCheckpointsRequest)(nil),         // 17: lookout.v1.ListCheckpointsRequest
-	(*ListCheckpointsResponse)(nil),        // 18: lookout.v1.ListCheckpointsResponse
-	(*RevokeCheckpointRequest)(nil),        // 19: lookout.v1.RevokeCheckpointRequest
-	(*RevokeCheckpointResponse)(nil),       // 20: lookout.v1.RevokeCheckpointResponse
-	(*TriggerRunRequest)(nil),              // 21: lookout.v1.TriggerRunRequest
-	(*TriggerRunResponse)(nil),             // 22: lookout.v1.TriggerRunResponse
-	(*GetRunRequest)(nil),                  // 23: lookout.v1.GetRunRequest
-	(*GetPlatformCertificateRequest)(nil),  // 24: lookout.v1.GetPlatformCertificateRequest
-	(*GetPlatformCertificateResponse)(nil), // 25: lookout.v1.GetPlatformCertificateResponse
-	(*VaultItem)(nil),                      // 26: lookout.v1.VaultItem
-	(*Monitor)(nil),                        // 27: lookout.v1.Monitor
-	(CheckpointKind)(0),                    // 28: lookout.v1.CheckpointKind
-	(*durationpb.Duration)(nil),            // 29: google.protobuf.Duration
-	(*Checkpoint)(nil),                     // 30: lookout.v1.Checkpoint
-	(*Run)(nil),                            // 31: lookout.v1.Run
-	(*CertificateInfo)(nil),                // 32: lookout.v1.CertificateInfo
+	(*AddSecretRequest)(nil),               // 2: lookout.v1.AddSecretRequest
+	(*AddFileRequest)(nil),                 // 3: lookout.v1.AddFileRequest
+	(*AddVaultItemResponse)(nil),           // 4: lookout.v1.AddVaultItemResponse
+	(*ListVaultItemsRequest)(nil),          // 5: lookout.v1.ListVaultItemsRequest
+	(*ListVaultItemsResponse)(nil),         // 6: lookout.v1.ListVaultItemsResponse
+	(*GetVaultItemRequest)(nil),            // 7: lookout.v1.GetVaultItemRequest
+	(*DeleteVaultItemRequest)(nil),         // 8: lookout.v1.DeleteVaultItemRequest
+	(*DeleteVaultItemResponse)(nil),        // 9: lookout.v1.DeleteVaultItemResponse
+	(*ApplyMonitorRequest)(nil),            // 10: lookout.v1.ApplyMonitorRequest
+	(*ApplyMonitorResponse)(nil),           // 11: lookout.v1.ApplyMonitorResponse
+	(*ListMonitorsRequest)(nil),            // 12: lookout.v1.ListMonitorsRequest
+	(*ListMonitorsResponse)(nil),           // 13: lookout.v1.ListMonitorsResponse
+	(*GetMonitorRequest)(nil),              // 14: lookout.v1.GetMonitorRequest
+	(*DeleteMonitorRequest)(nil),           // 15: lookout.v1.DeleteMonitorRequest
+	(*DeleteMonitorResponse)(nil),          // 16: lookout.v1.DeleteMonitorResponse
+	(*CreateEnrollmentTokenRequest)(nil),   // 17: lookout.v1.CreateEnrollmentTokenRequest
+	(*CreateEnrollmentTokenResponse)(nil),  // 18: lookout.v1.CreateEnrollmentTokenResponse
+	(*ListCheckpointsRequest)(nil),         // 19: lookout.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),        // 20: lookout.v1.ListCheckpointsResponse
+	(*RevokeCheckpointRequest)(nil),        // 21: lookout.v1.RevokeCheckpointRequest
+	(*RevokeCheckpointResponse)(nil),       // 22: lookout.v1.RevokeCheckpointResponse
+	(*TriggerRunRequest)(nil),              // 23: lookout.v1.TriggerRunRequest
+	(*TriggerRunResponse)(nil),             // 24: lookout.v1.TriggerRunResponse
+	(*GetRunRequest)(nil),                  // 25: lookout.v1.GetRunRequest
+	(*GetPlatformCertificateRequest)(nil),  // 26: lookout.v1.GetPlatformCertificateRequest
+	(*GetPlatformCertificateResponse)(nil), // 27: lookout.v1.GetPlatformCertificateResponse
+	(*VaultItem)(nil),                      // 28: lookout.v1.VaultItem
+	(*Monitor)(nil),                        // 29: lookout.v1.Monitor
+	(CheckpointKind)(0),                    // 30: lookout.v1.CheckpointKind
+	(*durationpb.Duration)(nil),            // 31: google.protobuf.Duration
+	(*Checkpoint)(nil),                     // 32: lookout.v1.Checkpoint
+	(*Run)(nil),                            // 33: lookout.v1.Run
+	(*CertificateInfo)(nil),                // 34: lookout.v1.CertificateInfo
 }
 var file_lookout_v1_admin_proto_depIdxs = []int32{
-	26, // 0: lookout.v1.AddVaultItemResponse.item:type_name -> lookout.v1.VaultItem
-	26, // 1: lookout.v1.ListVaultItemsResponse.items:type_name -> lookout.v1.VaultItem
-	27, // 2: lookout.v1.ApplyMonitorResponse.monitor:type_name -> lookout.v1.Monitor
-	27, // 3: lookout.v1.ListMonitorsResponse.monitors:type_name -> lookout.v1.Monitor
-	28, // 4: lookout.v1.CreateEnrollmentTokenRequest.kind:type_name -> lookout.v1.CheckpointKind
-	29, // 5: lookout.v1.CreateEnrollmentTokenRequest.ttl:type_name -> google.protobuf.Duration
-	30, // 6: lookout.v1.CreateEnrollmentTokenResponse.checkpoint:type_name -> lookout.v1.Checkpoint
-	30, // 7: lookout.v1.ListCheckpointsResponse.checkpoints:type_name -> lookout.v1.Checkpoint
-	31, // 8: lookout.v1.TriggerRunResponse.runs:type_name -> lookout.v1.Run
-	32, // 9: lookout.v1.GetPlatformCertificateResponse.info:type_name -> lookout.v1.CertificateInfo
+	28, // 0: lookout.v1.AddVaultItemResponse.item:type_name -> lookout.v1.VaultItem
+	28, // 1: lookout.v1.ListVaultItemsResponse.items:type_name -> lookout.v1.VaultItem
+	29, // 2: lookout.v1.ApplyMonitorResponse.monitor:type_name -> lookout.v1.Monitor
+	29, // 3: lookout.v1.ListMonitorsResponse.monitors:type_name -> lookout.v1.Monitor
+	30, // 4: lookout.v1.CreateEnrollmentTokenRequest.kind:type_name -> lookout.v1.CheckpointKind
+	31, // 5: lookout.v1.CreateEnrollmentTokenRequest.ttl:type_name -> google.protobuf.Duration
+	32, // 6: lookout.v1.CreateEnrollmentTokenResponse.checkpoint:type_name -> lookout.v1.Checkpoint
+	32, // 7: lookout.v1.ListCheckpointsResponse.checkpoints:type_name -> lookout.v1.Checkpoint
+	33, // 8: lookout.v1.TriggerRunResponse.runs:type_name -> lookout.v1.Run
+	34, // 9: lookout.v1.GetPlatformCertificateResponse.info:type_name -> lookout.v1.CertificateInfo
 	0,  // 10: lookout.v1.AdminService.AddCertificate:input_type -> lookout.v1.AddCertificateRequest
 	1,  // 11: lookout.v1.AdminService.AddCredentials:input_type -> lookout.v1.AddCredentialsRequest
-	3,  // 12: lookout.v1.AdminService.ListVaultItems:input_type -> lookout.v1.ListVaultItemsRequest
-	5,  // 13: lookout.v1.AdminService.GetVaultItem:input_type -> lookout.v1.GetVaultItemRequest
-	6,  // 14: lookout.v1.AdminService.DeleteVaultItem:input_type -> lookout.v1.DeleteVaultItemRequest
+	5,  // 12: lookout.v1.AdminService.ListVaultItems:input_type -> lookout.v1.ListVaultItemsRequest
+	7,  // 13: lookout.v1.AdminService.GetVaultItem:input_type -> lookout.v1.GetVaultItemRequest
+	8,  // 14: lookout.v1.AdminService.DeleteVaultItem:input_type -> lookout.v1.DeleteVaultItemRequest
 	0,  // 15: lookout.v1.AdminService.ReplaceCertificate:input_type -> lookout.v1.AddCertificateRequest
 	1,  // 16: lookout.v1.AdminService.ReplaceCredentials:input_type -> lookout.v1.AddCredentialsRequest
-	8,  // 17: lookout.v1.AdminService.ApplyMonitor:input_type -> lookout.v1.ApplyMonitorRequest
-	10, // 18: lookout.v1.AdminService.ListMonitors:input_type -> lookout.v1.ListMonitorsRequest
-	12, // 19: lookout.v1.AdminService.GetMonitor:input_type -> lookout.v1.GetMonitorRequest
-	13, // 20: lookout.v1.AdminService.DeleteMonitor:input_type -> lookout.v1.DeleteMonitorRequest
-	15, // 21: lookout.v1.AdminService.CreateEnrollmentToken:input_type -> lookout.v1.CreateEnrollmentTokenRequest
-	17, // 22: lookout.v1.AdminService.ListCheckpoints:input_type -> lookout.v1.ListCheckpointsRequest
-	19, // 23: lookout.v1.AdminService.RevokeCheckpoint:input_type -> lookout.v1.RevokeCheckpointRequest
-	21, // 24: lookout.v1.AdminService.TriggerRun:input_type -> lookout.v1.TriggerRunRequest
-	23, // 25: lookout.v1.AdminService.GetRun:input_type -> lookout.v1.GetRunRequest
-	24, // 26: lookout.v1.AdminService.GetPlatformCertificate:input_type -> lookout.v1.GetPlatformCertificateRequest
-	2,  // 27: lookout.v1.AdminService.AddCertificate:output_type -> lookout.v1.AddVaultItemResponse
-	2,  // 28: lookout.v1.AdminService.AddCredentials:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 29: lookout.v1.AdminService.ListVaultItems:output_type -> lookout.v1.ListVaultItemsResponse
-	26, // 30: lookout.v1.AdminService.GetVaultItem:output_type -> lookout.v1.VaultItem
-	7,  // 31: lookout.v1.AdminService.DeleteVaultItem:output_type -> lookout.v1.DeleteVaultItemResponse
-	2,  // 32: lookout.v1.AdminService.ReplaceCertificate:output_type -> lookout.v1.AddVaultItemResponse
-	2,  // 33: lookout.v1.AdminService.ReplaceCredentials:output_type -> lookout.v1.AddVaultItemResponse
-	9,  // 34: lookout.v1.AdminService.ApplyMonitor:output_type -> lookout.v1.ApplyMonitorResponse
-	11, // 35: lookout.v1.AdminService.ListMonitors:output_type -> lookout.v1.ListMonitorsResponse
-	27, // 36: lookout.v1.AdminService.GetMonitor:output_type -> lookout.v1.Monitor
-	14, // 37: lookout.v1.AdminService.DeleteMonitor:output_type -> lookout.v1.DeleteMonitorResponse
-	16, // 38: lookout.v1.AdminService.CreateEnrollmentToken:output_type -> lookout.v1.CreateEnrollmentTokenResponse
-	18, // 39: lookout.v1.AdminService.ListCheckpoints:output_type -> lookout.v1.ListCheckpointsResponse
-	20, // 40: lookout.v1.AdminService.RevokeCheckpoint:output_type -> lookout.v1.RevokeCheckpointResponse
-	22, // 41: lookout.v1.AdminService.TriggerRun:output_type -> lookout.v1.TriggerRunResponse
-	31, // 42: lookout.v1.AdminService.GetRun:output_type -> lookout.v1.Run
-	25, // 43: lookout.v1.AdminService.GetPlatformCertificate:output_type -> lookout.v1.GetPlatformCertificateResponse
-	27, // [27:44] is the sub-list for method output_type
-	10, // [10:27] is the sub-list for method input_type
+	2,  // 17: lookout.v1.AdminService.AddSecret:input_type -> lookout.v1.AddSecretRequest
+	2,  // 18: lookout.v1.AdminService.ReplaceSecret:input_type -> lookout.v1.AddSecretRequest
+	3,  // 19: lookout.v1.AdminService.AddFile:input_type -> lookout.v1.AddFileRequest
+	3,  // 20: lookout.v1.AdminService.ReplaceFile:input_type -> lookout.v1.AddFileRequest
+	10, // 21: lookout.v1.AdminService.ApplyMonitor:input_type -> lookout.v1.ApplyMonitorRequest
+	12, // 22: lookout.v1.AdminService.ListMonitors:input_type -> lookout.v1.ListMonitorsRequest
+	14, // 23: lookout.v1.AdminService.GetMonitor:input_type -> lookout.v1.GetMonitorRequest
+	15, // 24: lookout.v1.AdminService.DeleteMonitor:input_type -> lookout.v1.DeleteMonitorRequest
+	17, // 25: lookout.v1.AdminService.CreateEnrollmentToken:input_type -> lookout.v1.CreateEnrollmentTokenRequest
+	19, // 26: lookout.v1.AdminService.ListCheckpoints:input_type -> lookout.v1.ListCheckpointsRequest
+	21, // 27: lookout.v1.AdminService.RevokeCheckpoint:input_type -> lookout.v1.RevokeCheckpointRequest
+	23, // 28: lookout.v1.AdminService.TriggerRun:input_type -> lookout.v1.TriggerRunRequest
+	25, // 29: lookout.v1.AdminService.GetRun:input_type -> lookout.v1.GetRunRequest
+	26, // 30: lookout.v1.AdminService.GetPlatformCertificate:input_type -> lookout.v1.GetPlatformCertificateRequest
+	4,  // 31: lookout.v1.AdminService.AddCertificate:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 32: lookout.v1.AdminService.AddCredentials:output_type -> lookout.v1.AddVaultItemResponse
+	6,  // 33: lookout.v1.AdminService.ListVaultItems:output_type -> lookout.v1.ListVaultItemsResponse
+	28, // 34: lookout.v1.AdminService.GetVaultItem:output_type -> lookout.v1.VaultItem
+	9,  // 35: lookout.v1.AdminService.DeleteVaultItem:output_type -> lookout.v1.DeleteVaultItemResponse
+	4,  // 36: lookout.v1.AdminService.ReplaceCertificate:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 37: lookout.v1.AdminService.ReplaceCredentials:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 38: lookout.v1.AdminService.AddSecret:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 39: lookout.v1.AdminService.ReplaceSecret:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 40: lookout.v1.AdminService.AddFile:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 41: lookout.v1.AdminService.ReplaceFile:output_type -> lookout.v1.AddVaultItemResponse
+	11, // 42: lookout.v1.AdminService.ApplyMonitor:output_type -> lookout.v1.ApplyMonitorResponse
+	13, // 43: lookout.v1.AdminService.ListMonitors:output_type -> lookout.v1.ListMonitorsResponse
+	29, // 44: lookout.v1.AdminService.GetMonitor:output_type -> lookout.v1.Monitor
+	16, // 45: lookout.v1.AdminService.DeleteMonitor:output_type -> lookout.v1.DeleteMonitorResponse
+	18, // 46: lookout.v1.AdminService.CreateEnrollmentToken:output_type -> lookout.v1.CreateEnrollmentTokenResponse
+	20, // 47: lookout.v1.AdminService.ListCheckpoints:output_type -> lookout.v1.ListCheckpointsResponse
+	22, // 48: lookout.v1.AdminService.RevokeCheckpoint:output_type -> lookout.v1.RevokeCheckpointResponse
+	24, // 49: lookout.v1.AdminService.TriggerRun:output_type -> lookout.v1.TriggerRunResponse
+	33, // 50: lookout.v1.AdminService.GetRun:output_type -> lookout.v1.Run
+	27, // 51: lookout.v1.AdminService.GetPlatformCertificate:output_type -> lookout.v1.GetPlatformCertificateResponse
+	31, // [31:52] is the sub-list for method output_type
+	10, // [10:31] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1465,7 +1625,7 @@ func file_lookout_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lookout_v1_admin_proto_rawDesc), len(file_lookout_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

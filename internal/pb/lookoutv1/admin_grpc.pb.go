@@ -26,6 +26,10 @@ const (
 	AdminService_DeleteVaultItem_FullMethodName        = "/lookout.v1.AdminService/DeleteVaultItem"
 	AdminService_ReplaceCertificate_FullMethodName     = "/lookout.v1.AdminService/ReplaceCertificate"
 	AdminService_ReplaceCredentials_FullMethodName     = "/lookout.v1.AdminService/ReplaceCredentials"
+	AdminService_AddSecret_FullMethodName              = "/lookout.v1.AdminService/AddSecret"
+	AdminService_ReplaceSecret_FullMethodName          = "/lookout.v1.AdminService/ReplaceSecret"
+	AdminService_AddFile_FullMethodName                = "/lookout.v1.AdminService/AddFile"
+	AdminService_ReplaceFile_FullMethodName            = "/lookout.v1.AdminService/ReplaceFile"
 	AdminService_ApplyMonitor_FullMethodName           = "/lookout.v1.AdminService/ApplyMonitor"
 	AdminService_ListMonitors_FullMethodName           = "/lookout.v1.AdminService/ListMonitors"
 	AdminService_GetMonitor_FullMethodName             = "/lookout.v1.AdminService/GetMonitor"
@@ -54,6 +58,13 @@ type AdminServiceClient interface {
 	// name in the request selects the item, an empty description keeps the old one.
 	ReplaceCertificate(ctx context.Context, in *AddCertificateRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error)
 	ReplaceCredentials(ctx context.Context, in *AddCredentialsRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error)
+	// Secrets are single values (an API key, a client secret) a monitor binds to a
+	// variable; files are bytes a step sends as a body or multipart part, or a PEM
+	// CA bundle it trusts. Both are sealed at rest like every vault item.
+	AddSecret(ctx context.Context, in *AddSecretRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error)
+	ReplaceSecret(ctx context.Context, in *AddSecretRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error)
+	AddFile(ctx context.Context, in *AddFileRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error)
+	ReplaceFile(ctx context.Context, in *AddFileRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error)
 	ApplyMonitor(ctx context.Context, in *ApplyMonitorRequest, opts ...grpc.CallOption) (*ApplyMonitorResponse, error)
 	ListMonitors(ctx context.Context, in *ListMonitorsRequest, opts ...grpc.CallOption) (*ListMonitorsResponse, error)
 	GetMonitor(ctx context.Context, in *GetMonitorRequest, opts ...grpc.CallOption) (*Monitor, error)
@@ -138,6 +149,46 @@ func (c *adminServiceClient) ReplaceCredentials(ctx context.Context, in *AddCred
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AddVaultItemResponse)
 	err := c.cc.Invoke(ctx, AdminService_ReplaceCredentials_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) AddSecret(ctx context.Context, in *AddSecretRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddVaultItemResponse)
+	err := c.cc.Invoke(ctx, AdminService_AddSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ReplaceSecret(ctx context.Context, in *AddSecretRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddVaultItemResponse)
+	err := c.cc.Invoke(ctx, AdminService_ReplaceSecret_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) AddFile(ctx context.Context, in *AddFileRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddVaultItemResponse)
+	err := c.cc.Invoke(ctx, AdminService_AddFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) ReplaceFile(ctx context.Context, in *AddFileRequest, opts ...grpc.CallOption) (*AddVaultItemResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddVaultItemResponse)
+	err := c.cc.Invoke(ctx, AdminService_ReplaceFile_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +311,13 @@ type AdminServiceServer interface {
 	// name in the request selects the item, an empty description keeps the old one.
 	ReplaceCertificate(context.Context, *AddCertificateRequest) (*AddVaultItemResponse, error)
 	ReplaceCredentials(context.Context, *AddCredentialsRequest) (*AddVaultItemResponse, error)
+	// Secrets are single values (an API key, a client secret) a monitor binds to a
+	// variable; files are bytes a step sends as a body or multipart part, or a PEM
+	// CA bundle it trusts. Both are sealed at rest like every vault item.
+	AddSecret(context.Context, *AddSecretRequest) (*AddVaultItemResponse, error)
+	ReplaceSecret(context.Context, *AddSecretRequest) (*AddVaultItemResponse, error)
+	AddFile(context.Context, *AddFileRequest) (*AddVaultItemResponse, error)
+	ReplaceFile(context.Context, *AddFileRequest) (*AddVaultItemResponse, error)
 	ApplyMonitor(context.Context, *ApplyMonitorRequest) (*ApplyMonitorResponse, error)
 	ListMonitors(context.Context, *ListMonitorsRequest) (*ListMonitorsResponse, error)
 	GetMonitor(context.Context, *GetMonitorRequest) (*Monitor, error)
@@ -300,6 +358,18 @@ func (UnimplementedAdminServiceServer) ReplaceCertificate(context.Context, *AddC
 }
 func (UnimplementedAdminServiceServer) ReplaceCredentials(context.Context, *AddCredentialsRequest) (*AddVaultItemResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReplaceCredentials not implemented")
+}
+func (UnimplementedAdminServiceServer) AddSecret(context.Context, *AddSecretRequest) (*AddVaultItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddSecret not implemented")
+}
+func (UnimplementedAdminServiceServer) ReplaceSecret(context.Context, *AddSecretRequest) (*AddVaultItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplaceSecret not implemented")
+}
+func (UnimplementedAdminServiceServer) AddFile(context.Context, *AddFileRequest) (*AddVaultItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddFile not implemented")
+}
+func (UnimplementedAdminServiceServer) ReplaceFile(context.Context, *AddFileRequest) (*AddVaultItemResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplaceFile not implemented")
 }
 func (UnimplementedAdminServiceServer) ApplyMonitor(context.Context, *ApplyMonitorRequest) (*ApplyMonitorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ApplyMonitor not implemented")
@@ -474,6 +544,78 @@ func _AdminService_ReplaceCredentials_Handler(srv interface{}, ctx context.Conte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AdminServiceServer).ReplaceCredentials(ctx, req.(*AddCredentialsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_AddSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).AddSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_AddSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).AddSecret(ctx, req.(*AddSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ReplaceSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddSecretRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ReplaceSecret(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ReplaceSecret_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ReplaceSecret(ctx, req.(*AddSecretRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_AddFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).AddFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_AddFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).AddFile(ctx, req.(*AddFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_ReplaceFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ReplaceFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ReplaceFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ReplaceFile(ctx, req.(*AddFileRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -692,6 +834,22 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReplaceCredentials",
 			Handler:    _AdminService_ReplaceCredentials_Handler,
+		},
+		{
+			MethodName: "AddSecret",
+			Handler:    _AdminService_AddSecret_Handler,
+		},
+		{
+			MethodName: "ReplaceSecret",
+			Handler:    _AdminService_ReplaceSecret_Handler,
+		},
+		{
+			MethodName: "AddFile",
+			Handler:    _AdminService_AddFile_Handler,
+		},
+		{
+			MethodName: "ReplaceFile",
+			Handler:    _AdminService_ReplaceFile_Handler,
 		},
 		{
 			MethodName: "ApplyMonitor",

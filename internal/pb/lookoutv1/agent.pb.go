@@ -22,6 +22,102 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RenewCertificateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CsrDer        []byte                 `protobuf:"bytes,1,opt,name=csr_der,json=csrDer,proto3" json:"csr_der,omitempty"` // PKCS#10 for the agent's new client key
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenewCertificateRequest) Reset() {
+	*x = RenewCertificateRequest{}
+	mi := &file_lookout_v1_agent_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCertificateRequest) ProtoMessage() {}
+
+func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_agent_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCertificateRequest.ProtoReflect.Descriptor instead.
+func (*RenewCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RenewCertificateRequest) GetCsrDer() []byte {
+	if x != nil {
+		return x.CsrDer
+	}
+	return nil
+}
+
+type RenewCertificateResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CertificatePem []byte                 `protobuf:"bytes,1,opt,name=certificate_pem,json=certificatePem,proto3" json:"certificate_pem,omitempty"`
+	CaPem          []byte                 `protobuf:"bytes,2,opt,name=ca_pem,json=caPem,proto3" json:"ca_pem,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RenewCertificateResponse) Reset() {
+	*x = RenewCertificateResponse{}
+	mi := &file_lookout_v1_agent_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenewCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenewCertificateResponse) ProtoMessage() {}
+
+func (x *RenewCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_agent_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenewCertificateResponse.ProtoReflect.Descriptor instead.
+func (*RenewCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RenewCertificateResponse) GetCertificatePem() []byte {
+	if x != nil {
+		return x.CertificatePem
+	}
+	return nil
+}
+
+func (x *RenewCertificateResponse) GetCaPem() []byte {
+	if x != nil {
+		return x.CaPem
+	}
+	return nil
+}
+
 type EnrollRequest struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Token            string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
@@ -35,7 +131,7 @@ type EnrollRequest struct {
 
 func (x *EnrollRequest) Reset() {
 	*x = EnrollRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[0]
+	mi := &file_lookout_v1_agent_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +143,7 @@ func (x *EnrollRequest) String() string {
 func (*EnrollRequest) ProtoMessage() {}
 
 func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[0]
+	mi := &file_lookout_v1_agent_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +156,7 @@ func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollRequest.ProtoReflect.Descriptor instead.
 func (*EnrollRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{0}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *EnrollRequest) GetToken() string {
@@ -115,7 +211,7 @@ type EnrollResponse struct {
 
 func (x *EnrollResponse) Reset() {
 	*x = EnrollResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[1]
+	mi := &file_lookout_v1_agent_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -127,7 +223,7 @@ func (x *EnrollResponse) String() string {
 func (*EnrollResponse) ProtoMessage() {}
 
 func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[1]
+	mi := &file_lookout_v1_agent_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -140,7 +236,7 @@ func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollResponse.ProtoReflect.Descriptor instead.
 func (*EnrollResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{1}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EnrollResponse) GetAgentId() string {
@@ -207,15 +303,18 @@ func (x *EnrollResponse) GetQueueGroup() string {
 }
 
 type HeartbeatRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Version        string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Cached         []*SecretRef           `protobuf:"bytes,2,rep,name=cached,proto3" json:"cached,omitempty"` // vault items (id, version) the agent holds in memory
+	RunsInFlight   int32                  `protobuf:"varint,3,opt,name=runs_in_flight,json=runsInFlight,proto3" json:"runs_in_flight,omitempty"`
+	SpooledResults int64                  `protobuf:"varint,4,opt,name=spooled_results,json=spooledResults,proto3" json:"spooled_results,omitempty"` // results waiting in the agent's spool
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[2]
+	mi := &file_lookout_v1_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -227,7 +326,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[2]
+	mi := &file_lookout_v1_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -240,7 +339,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{2}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *HeartbeatRequest) GetVersion() string {
@@ -250,17 +349,41 @@ func (x *HeartbeatRequest) GetVersion() string {
 	return ""
 }
 
+func (x *HeartbeatRequest) GetCached() []*SecretRef {
+	if x != nil {
+		return x.Cached
+	}
+	return nil
+}
+
+func (x *HeartbeatRequest) GetRunsInFlight() int32 {
+	if x != nil {
+		return x.RunsInFlight
+	}
+	return 0
+}
+
+func (x *HeartbeatRequest) GetSpooledResults() int64 {
+	if x != nil {
+		return x.SpooledResults
+	}
+	return 0
+}
+
 type HeartbeatResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ServerTime    *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
-	Revoked       bool                   `protobuf:"varint,2,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ServerTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	Revoked    bool                   `protobuf:"varint,2,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// Cached items the agent must drop: deleted, replaced by a newer version, or
+	// no longer used by any monitor that runs on this agent's checkpoint.
+	Drop          []*SecretRef `protobuf:"bytes,3,rep,name=drop,proto3" json:"drop,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[3]
+	mi := &file_lookout_v1_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +395,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[3]
+	mi := &file_lookout_v1_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +408,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{3}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HeartbeatResponse) GetServerTime() *timestamppb.Timestamp {
@@ -302,6 +425,13 @@ func (x *HeartbeatResponse) GetRevoked() bool {
 	return false
 }
 
+func (x *HeartbeatResponse) GetDrop() []*SecretRef {
+	if x != nil {
+		return x.Drop
+	}
+	return nil
+}
+
 type FetchRunSecretsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -312,7 +442,7 @@ type FetchRunSecretsRequest struct {
 
 func (x *FetchRunSecretsRequest) Reset() {
 	*x = FetchRunSecretsRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[4]
+	mi := &file_lookout_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +454,7 @@ func (x *FetchRunSecretsRequest) String() string {
 func (*FetchRunSecretsRequest) ProtoMessage() {}
 
 func (x *FetchRunSecretsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[4]
+	mi := &file_lookout_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,7 +467,7 @@ func (x *FetchRunSecretsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRunSecretsRequest.ProtoReflect.Descriptor instead.
 func (*FetchRunSecretsRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *FetchRunSecretsRequest) GetRunId() string {
@@ -366,7 +496,7 @@ type FetchRunSecretsResponse struct {
 
 func (x *FetchRunSecretsResponse) Reset() {
 	*x = FetchRunSecretsResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[5]
+	mi := &file_lookout_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -378,7 +508,7 @@ func (x *FetchRunSecretsResponse) String() string {
 func (*FetchRunSecretsResponse) ProtoMessage() {}
 
 func (x *FetchRunSecretsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[5]
+	mi := &file_lookout_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -391,7 +521,7 @@ func (x *FetchRunSecretsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRunSecretsResponse.ProtoReflect.Descriptor instead.
 func (*FetchRunSecretsResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FetchRunSecretsResponse) GetSealed() []byte {
@@ -410,7 +540,7 @@ type RunSecrets struct {
 
 func (x *RunSecrets) Reset() {
 	*x = RunSecrets{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[6]
+	mi := &file_lookout_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +552,7 @@ func (x *RunSecrets) String() string {
 func (*RunSecrets) ProtoMessage() {}
 
 func (x *RunSecrets) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[6]
+	mi := &file_lookout_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +565,7 @@ func (x *RunSecrets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSecrets.ProtoReflect.Descriptor instead.
 func (*RunSecrets) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RunSecrets) GetSecrets() []*RunSecret {
@@ -454,6 +584,8 @@ type RunSecret struct {
 	//
 	//	*RunSecret_Certificate
 	//	*RunSecret_Credentials
+	//	*RunSecret_Secret
+	//	*RunSecret_File
 	Value         isRunSecret_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -461,7 +593,7 @@ type RunSecret struct {
 
 func (x *RunSecret) Reset() {
 	*x = RunSecret{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[7]
+	mi := &file_lookout_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +605,7 @@ func (x *RunSecret) String() string {
 func (*RunSecret) ProtoMessage() {}
 
 func (x *RunSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[7]
+	mi := &file_lookout_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +618,7 @@ func (x *RunSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSecret.ProtoReflect.Descriptor instead.
 func (*RunSecret) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RunSecret) GetItemId() string {
@@ -535,6 +667,24 @@ func (x *RunSecret) GetCredentials() *CredentialMaterial {
 	return nil
 }
 
+func (x *RunSecret) GetSecret() *SecretMaterial {
+	if x != nil {
+		if x, ok := x.Value.(*RunSecret_Secret); ok {
+			return x.Secret
+		}
+	}
+	return nil
+}
+
+func (x *RunSecret) GetFile() *FileMaterial {
+	if x != nil {
+		if x, ok := x.Value.(*RunSecret_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
 type isRunSecret_Value interface {
 	isRunSecret_Value()
 }
@@ -547,9 +697,125 @@ type RunSecret_Credentials struct {
 	Credentials *CredentialMaterial `protobuf:"bytes,5,opt,name=credentials,proto3,oneof"`
 }
 
+type RunSecret_Secret struct {
+	Secret *SecretMaterial `protobuf:"bytes,6,opt,name=secret,proto3,oneof"`
+}
+
+type RunSecret_File struct {
+	File *FileMaterial `protobuf:"bytes,7,opt,name=file,proto3,oneof"`
+}
+
 func (*RunSecret_Certificate) isRunSecret_Value() {}
 
 func (*RunSecret_Credentials) isRunSecret_Value() {}
+
+func (*RunSecret_Secret) isRunSecret_Value() {}
+
+func (*RunSecret_File) isRunSecret_Value() {}
+
+type SecretMaterial struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         string                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretMaterial) Reset() {
+	*x = SecretMaterial{}
+	mi := &file_lookout_v1_agent_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretMaterial) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretMaterial) ProtoMessage() {}
+
+func (x *SecretMaterial) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_agent_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretMaterial.ProtoReflect.Descriptor instead.
+func (*SecretMaterial) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SecretMaterial) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
+type FileMaterial struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Filename      string                 `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Content       []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileMaterial) Reset() {
+	*x = FileMaterial{}
+	mi := &file_lookout_v1_agent_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileMaterial) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileMaterial) ProtoMessage() {}
+
+func (x *FileMaterial) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_agent_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileMaterial.ProtoReflect.Descriptor instead.
+func (*FileMaterial) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *FileMaterial) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *FileMaterial) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *FileMaterial) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
 
 type CertificateMaterial struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -561,7 +827,7 @@ type CertificateMaterial struct {
 
 func (x *CertificateMaterial) Reset() {
 	*x = CertificateMaterial{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[8]
+	mi := &file_lookout_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -573,7 +839,7 @@ func (x *CertificateMaterial) String() string {
 func (*CertificateMaterial) ProtoMessage() {}
 
 func (x *CertificateMaterial) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[8]
+	mi := &file_lookout_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -586,7 +852,7 @@ func (x *CertificateMaterial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateMaterial.ProtoReflect.Descriptor instead.
 func (*CertificateMaterial) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CertificateMaterial) GetChainDer() [][]byte {
@@ -613,7 +879,7 @@ type CredentialMaterial struct {
 
 func (x *CredentialMaterial) Reset() {
 	*x = CredentialMaterial{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[9]
+	mi := &file_lookout_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +891,7 @@ func (x *CredentialMaterial) String() string {
 func (*CredentialMaterial) ProtoMessage() {}
 
 func (x *CredentialMaterial) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[9]
+	mi := &file_lookout_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +904,7 @@ func (x *CredentialMaterial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CredentialMaterial.ProtoReflect.Descriptor instead.
 func (*CredentialMaterial) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CredentialMaterial) GetUsername() string {
@@ -664,7 +930,7 @@ type ReportResultRequest struct {
 
 func (x *ReportResultRequest) Reset() {
 	*x = ReportResultRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[10]
+	mi := &file_lookout_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +942,7 @@ func (x *ReportResultRequest) String() string {
 func (*ReportResultRequest) ProtoMessage() {}
 
 func (x *ReportResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[10]
+	mi := &file_lookout_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +955,7 @@ func (x *ReportResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResultRequest.ProtoReflect.Descriptor instead.
 func (*ReportResultRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ReportResultRequest) GetResult() *RunResult {
@@ -708,7 +974,7 @@ type ReportResultResponse struct {
 
 func (x *ReportResultResponse) Reset() {
 	*x = ReportResultResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[11]
+	mi := &file_lookout_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -720,7 +986,7 @@ func (x *ReportResultResponse) String() string {
 func (*ReportResultResponse) ProtoMessage() {}
 
 func (x *ReportResultResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[11]
+	mi := &file_lookout_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -733,7 +999,7 @@ func (x *ReportResultResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResultResponse.ProtoReflect.Descriptor instead.
 func (*ReportResultResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ReportResultResponse) GetDuplicate() bool {
@@ -748,7 +1014,12 @@ var File_lookout_v1_agent_proto protoreflect.FileDescriptor
 const file_lookout_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"\x16lookout/v1/agent.proto\x12\n" +
-	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blookout/v1/checkpoint.proto\x1a\x14lookout/v1/run.proto\"\xab\x01\n" +
+	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blookout/v1/checkpoint.proto\x1a\x14lookout/v1/run.proto\"2\n" +
+	"\x17RenewCertificateRequest\x12\x17\n" +
+	"\acsr_der\x18\x01 \x01(\fR\x06csrDer\"Z\n" +
+	"\x18RenewCertificateResponse\x12'\n" +
+	"\x0fcertificate_pem\x18\x01 \x01(\fR\x0ecertificatePem\x12\x15\n" +
+	"\x06ca_pem\x18\x02 \x01(\fR\x05caPem\"\xab\x01\n" +
 	"\rEnrollRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x17\n" +
 	"\acsr_der\x18\x02 \x01(\fR\x06csrDer\x12,\n" +
@@ -766,13 +1037,17 @@ const file_lookout_v1_agent_proto_rawDesc = "" +
 	"\vrun_subject\x18\b \x01(\tR\n" +
 	"runSubject\x12\x1f\n" +
 	"\vqueue_group\x18\t \x01(\tR\n" +
-	"queueGroup\",\n" +
+	"queueGroup\"\xaa\x01\n" +
 	"\x10HeartbeatRequest\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\"j\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12-\n" +
+	"\x06cached\x18\x02 \x03(\v2\x15.lookout.v1.SecretRefR\x06cached\x12$\n" +
+	"\x0eruns_in_flight\x18\x03 \x01(\x05R\frunsInFlight\x12'\n" +
+	"\x0fspooled_results\x18\x04 \x01(\x03R\x0espooledResults\"\x95\x01\n" +
 	"\x11HeartbeatResponse\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12\x18\n" +
-	"\arevoked\x18\x02 \x01(\bR\arevoked\"I\n" +
+	"\arevoked\x18\x02 \x01(\bR\arevoked\x12)\n" +
+	"\x04drop\x18\x03 \x03(\v2\x15.lookout.v1.SecretRefR\x04drop\"I\n" +
 	"\x16FetchRunSecretsRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\"1\n" +
@@ -780,14 +1055,22 @@ const file_lookout_v1_agent_proto_rawDesc = "" +
 	"\x06sealed\x18\x01 \x01(\fR\x06sealed\"=\n" +
 	"\n" +
 	"RunSecrets\x12/\n" +
-	"\asecrets\x18\x01 \x03(\v2\x15.lookout.v1.RunSecretR\asecrets\"\xe4\x01\n" +
+	"\asecrets\x18\x01 \x03(\v2\x15.lookout.v1.RunSecretR\asecrets\"\xca\x02\n" +
 	"\tRunSecret\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12C\n" +
 	"\vcertificate\x18\x04 \x01(\v2\x1f.lookout.v1.CertificateMaterialH\x00R\vcertificate\x12B\n" +
-	"\vcredentials\x18\x05 \x01(\v2\x1e.lookout.v1.CredentialMaterialH\x00R\vcredentialsB\a\n" +
-	"\x05value\"O\n" +
+	"\vcredentials\x18\x05 \x01(\v2\x1e.lookout.v1.CredentialMaterialH\x00R\vcredentials\x124\n" +
+	"\x06secret\x18\x06 \x01(\v2\x1a.lookout.v1.SecretMaterialH\x00R\x06secret\x12.\n" +
+	"\x04file\x18\a \x01(\v2\x18.lookout.v1.FileMaterialH\x00R\x04fileB\a\n" +
+	"\x05value\"&\n" +
+	"\x0eSecretMaterial\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\tR\x05value\"g\n" +
+	"\fFileMaterial\x12\x1a\n" +
+	"\bfilename\x18\x01 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\"O\n" +
 	"\x13CertificateMaterial\x12\x1b\n" +
 	"\tchain_der\x18\x01 \x03(\fR\bchainDer\x12\x1b\n" +
 	"\tpkcs8_key\x18\x02 \x01(\fR\bpkcs8Key\"L\n" +
@@ -797,12 +1080,13 @@ const file_lookout_v1_agent_proto_rawDesc = "" +
 	"\x13ReportResultRequest\x12-\n" +
 	"\x06result\x18\x01 \x01(\v2\x15.lookout.v1.RunResultR\x06result\"4\n" +
 	"\x14ReportResultResponse\x12\x1c\n" +
-	"\tduplicate\x18\x01 \x01(\bR\tduplicate2\xc8\x02\n" +
+	"\tduplicate\x18\x01 \x01(\bR\tduplicate2\xa7\x03\n" +
 	"\fAgentService\x12?\n" +
 	"\x06Enroll\x12\x19.lookout.v1.EnrollRequest\x1a\x1a.lookout.v1.EnrollResponse\x12H\n" +
 	"\tHeartbeat\x12\x1c.lookout.v1.HeartbeatRequest\x1a\x1d.lookout.v1.HeartbeatResponse\x12Z\n" +
 	"\x0fFetchRunSecrets\x12\".lookout.v1.FetchRunSecretsRequest\x1a#.lookout.v1.FetchRunSecretsResponse\x12Q\n" +
-	"\fReportResult\x12\x1f.lookout.v1.ReportResultRequest\x1a .lookout.v1.ReportResultResponseB=Z;github.com/lookout-synthetics/lookout/internal/pb/lookoutv1b\x06proto3"
+	"\fReportResult\x12\x1f.lookout.v1.ReportResultRequest\x1a .lookout.v1.ReportResultResponse\x12]\n" +
+	"\x10RenewCertificate\x12#.lookout.v1.RenewCertificateRequest\x1a$.lookout.v1.RenewCertificateResponseB=Z;github.com/lookout-synthetics/lookout/internal/pb/lookoutv1b\x06proto3"
 
 var (
 	file_lookout_v1_agent_proto_rawDescOnce sync.Once
@@ -816,44 +1100,55 @@ func file_lookout_v1_agent_proto_rawDescGZIP() []byte {
 	return file_lookout_v1_agent_proto_rawDescData
 }
 
-var file_lookout_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_lookout_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_lookout_v1_agent_proto_goTypes = []any{
-	(*EnrollRequest)(nil),           // 0: lookout.v1.EnrollRequest
-	(*EnrollResponse)(nil),          // 1: lookout.v1.EnrollResponse
-	(*HeartbeatRequest)(nil),        // 2: lookout.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),       // 3: lookout.v1.HeartbeatResponse
-	(*FetchRunSecretsRequest)(nil),  // 4: lookout.v1.FetchRunSecretsRequest
-	(*FetchRunSecretsResponse)(nil), // 5: lookout.v1.FetchRunSecretsResponse
-	(*RunSecrets)(nil),              // 6: lookout.v1.RunSecrets
-	(*RunSecret)(nil),               // 7: lookout.v1.RunSecret
-	(*CertificateMaterial)(nil),     // 8: lookout.v1.CertificateMaterial
-	(*CredentialMaterial)(nil),      // 9: lookout.v1.CredentialMaterial
-	(*ReportResultRequest)(nil),     // 10: lookout.v1.ReportResultRequest
-	(*ReportResultResponse)(nil),    // 11: lookout.v1.ReportResultResponse
-	(CheckpointKind)(0),             // 12: lookout.v1.CheckpointKind
-	(*timestamppb.Timestamp)(nil),   // 13: google.protobuf.Timestamp
-	(*RunResult)(nil),               // 14: lookout.v1.RunResult
+	(*RenewCertificateRequest)(nil),  // 0: lookout.v1.RenewCertificateRequest
+	(*RenewCertificateResponse)(nil), // 1: lookout.v1.RenewCertificateResponse
+	(*EnrollRequest)(nil),            // 2: lookout.v1.EnrollRequest
+	(*EnrollResponse)(nil),           // 3: lookout.v1.EnrollResponse
+	(*HeartbeatRequest)(nil),         // 4: lookout.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),        // 5: lookout.v1.HeartbeatResponse
+	(*FetchRunSecretsRequest)(nil),   // 6: lookout.v1.FetchRunSecretsRequest
+	(*FetchRunSecretsResponse)(nil),  // 7: lookout.v1.FetchRunSecretsResponse
+	(*RunSecrets)(nil),               // 8: lookout.v1.RunSecrets
+	(*RunSecret)(nil),                // 9: lookout.v1.RunSecret
+	(*SecretMaterial)(nil),           // 10: lookout.v1.SecretMaterial
+	(*FileMaterial)(nil),             // 11: lookout.v1.FileMaterial
+	(*CertificateMaterial)(nil),      // 12: lookout.v1.CertificateMaterial
+	(*CredentialMaterial)(nil),       // 13: lookout.v1.CredentialMaterial
+	(*ReportResultRequest)(nil),      // 14: lookout.v1.ReportResultRequest
+	(*ReportResultResponse)(nil),     // 15: lookout.v1.ReportResultResponse
+	(CheckpointKind)(0),              // 16: lookout.v1.CheckpointKind
+	(*SecretRef)(nil),                // 17: lookout.v1.SecretRef
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*RunResult)(nil),                // 19: lookout.v1.RunResult
 }
 var file_lookout_v1_agent_proto_depIdxs = []int32{
-	12, // 0: lookout.v1.EnrollResponse.kind:type_name -> lookout.v1.CheckpointKind
-	13, // 1: lookout.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	7,  // 2: lookout.v1.RunSecrets.secrets:type_name -> lookout.v1.RunSecret
-	8,  // 3: lookout.v1.RunSecret.certificate:type_name -> lookout.v1.CertificateMaterial
-	9,  // 4: lookout.v1.RunSecret.credentials:type_name -> lookout.v1.CredentialMaterial
-	14, // 5: lookout.v1.ReportResultRequest.result:type_name -> lookout.v1.RunResult
-	0,  // 6: lookout.v1.AgentService.Enroll:input_type -> lookout.v1.EnrollRequest
-	2,  // 7: lookout.v1.AgentService.Heartbeat:input_type -> lookout.v1.HeartbeatRequest
-	4,  // 8: lookout.v1.AgentService.FetchRunSecrets:input_type -> lookout.v1.FetchRunSecretsRequest
-	10, // 9: lookout.v1.AgentService.ReportResult:input_type -> lookout.v1.ReportResultRequest
-	1,  // 10: lookout.v1.AgentService.Enroll:output_type -> lookout.v1.EnrollResponse
-	3,  // 11: lookout.v1.AgentService.Heartbeat:output_type -> lookout.v1.HeartbeatResponse
-	5,  // 12: lookout.v1.AgentService.FetchRunSecrets:output_type -> lookout.v1.FetchRunSecretsResponse
-	11, // 13: lookout.v1.AgentService.ReportResult:output_type -> lookout.v1.ReportResultResponse
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	16, // 0: lookout.v1.EnrollResponse.kind:type_name -> lookout.v1.CheckpointKind
+	17, // 1: lookout.v1.HeartbeatRequest.cached:type_name -> lookout.v1.SecretRef
+	18, // 2: lookout.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
+	17, // 3: lookout.v1.HeartbeatResponse.drop:type_name -> lookout.v1.SecretRef
+	9,  // 4: lookout.v1.RunSecrets.secrets:type_name -> lookout.v1.RunSecret
+	12, // 5: lookout.v1.RunSecret.certificate:type_name -> lookout.v1.CertificateMaterial
+	13, // 6: lookout.v1.RunSecret.credentials:type_name -> lookout.v1.CredentialMaterial
+	10, // 7: lookout.v1.RunSecret.secret:type_name -> lookout.v1.SecretMaterial
+	11, // 8: lookout.v1.RunSecret.file:type_name -> lookout.v1.FileMaterial
+	19, // 9: lookout.v1.ReportResultRequest.result:type_name -> lookout.v1.RunResult
+	2,  // 10: lookout.v1.AgentService.Enroll:input_type -> lookout.v1.EnrollRequest
+	4,  // 11: lookout.v1.AgentService.Heartbeat:input_type -> lookout.v1.HeartbeatRequest
+	6,  // 12: lookout.v1.AgentService.FetchRunSecrets:input_type -> lookout.v1.FetchRunSecretsRequest
+	14, // 13: lookout.v1.AgentService.ReportResult:input_type -> lookout.v1.ReportResultRequest
+	0,  // 14: lookout.v1.AgentService.RenewCertificate:input_type -> lookout.v1.RenewCertificateRequest
+	3,  // 15: lookout.v1.AgentService.Enroll:output_type -> lookout.v1.EnrollResponse
+	5,  // 16: lookout.v1.AgentService.Heartbeat:output_type -> lookout.v1.HeartbeatResponse
+	7,  // 17: lookout.v1.AgentService.FetchRunSecrets:output_type -> lookout.v1.FetchRunSecretsResponse
+	15, // 18: lookout.v1.AgentService.ReportResult:output_type -> lookout.v1.ReportResultResponse
+	1,  // 19: lookout.v1.AgentService.RenewCertificate:output_type -> lookout.v1.RenewCertificateResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_agent_proto_init() }
@@ -863,9 +1158,11 @@ func file_lookout_v1_agent_proto_init() {
 	}
 	file_lookout_v1_checkpoint_proto_init()
 	file_lookout_v1_run_proto_init()
-	file_lookout_v1_agent_proto_msgTypes[7].OneofWrappers = []any{
+	file_lookout_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
 		(*RunSecret_Certificate)(nil),
 		(*RunSecret_Credentials)(nil),
+		(*RunSecret_Secret)(nil),
+		(*RunSecret_File)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -873,7 +1170,7 @@ func file_lookout_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lookout_v1_agent_proto_rawDesc), len(file_lookout_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AgentService_Enroll_FullMethodName          = "/lookout.v1.AgentService/Enroll"
-	AgentService_Heartbeat_FullMethodName       = "/lookout.v1.AgentService/Heartbeat"
-	AgentService_FetchRunSecrets_FullMethodName = "/lookout.v1.AgentService/FetchRunSecrets"
-	AgentService_ReportResult_FullMethodName    = "/lookout.v1.AgentService/ReportResult"
+	AgentService_Enroll_FullMethodName           = "/lookout.v1.AgentService/Enroll"
+	AgentService_Heartbeat_FullMethodName        = "/lookout.v1.AgentService/Heartbeat"
+	AgentService_FetchRunSecrets_FullMethodName  = "/lookout.v1.AgentService/FetchRunSecrets"
+	AgentService_ReportResult_FullMethodName     = "/lookout.v1.AgentService/ReportResult"
+	AgentService_RenewCertificate_FullMethodName = "/lookout.v1.AgentService/RenewCertificate"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -36,6 +37,9 @@ type AgentServiceClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	FetchRunSecrets(ctx context.Context, in *FetchRunSecretsRequest, opts ...grpc.CallOption) (*FetchRunSecretsResponse, error)
 	ReportResult(ctx context.Context, in *ReportResultRequest, opts ...grpc.CallOption) (*ReportResultResponse, error)
+	// RenewCertificate issues a fresh client certificate for the caller's new key
+	// before its current one expires. Refused for a revoked agent.
+	RenewCertificate(ctx context.Context, in *RenewCertificateRequest, opts ...grpc.CallOption) (*RenewCertificateResponse, error)
 }
 
 type agentServiceClient struct {
@@ -86,6 +90,16 @@ func (c *agentServiceClient) ReportResult(ctx context.Context, in *ReportResultR
 	return out, nil
 }
 
+func (c *agentServiceClient) RenewCertificate(ctx context.Context, in *RenewCertificateRequest, opts ...grpc.CallOption) (*RenewCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RenewCertificateResponse)
+	err := c.cc.Invoke(ctx, AgentService_RenewCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -97,6 +111,9 @@ type AgentServiceServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	FetchRunSecrets(context.Context, *FetchRunSecretsRequest) (*FetchRunSecretsResponse, error)
 	ReportResult(context.Context, *ReportResultRequest) (*ReportResultResponse, error)
+	// RenewCertificate issues a fresh client certificate for the caller's new key
+	// before its current one expires. Refused for a revoked agent.
+	RenewCertificate(context.Context, *RenewCertificateRequest) (*RenewCertificateResponse, error)
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -118,6 +135,9 @@ func (UnimplementedAgentServiceServer) FetchRunSecrets(context.Context, *FetchRu
 }
 func (UnimplementedAgentServiceServer) ReportResult(context.Context, *ReportResultRequest) (*ReportResultResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReportResult not implemented")
+}
+func (UnimplementedAgentServiceServer) RenewCertificate(context.Context, *RenewCertificateRequest) (*RenewCertificateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RenewCertificate not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -212,6 +232,24 @@ func _AgentService_ReportResult_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_RenewCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RenewCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).RenewCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AgentService_RenewCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).RenewCertificate(ctx, req.(*RenewCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -234,6 +272,10 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReportResult",
 			Handler:    _AgentService_ReportResult_Handler,
+		},
+		{
+			MethodName: "RenewCertificate",
+			Handler:    _AgentService_RenewCertificate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

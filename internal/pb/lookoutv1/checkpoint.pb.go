@@ -148,17 +148,20 @@ func (x *Checkpoint) GetAgents() []*AgentInstance {
 }
 
 type AgentInstance struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	CheckpointId  string                 `protobuf:"bytes,2,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
-	InstanceName  string                 `protobuf:"bytes,3,opt,name=instance_name,json=instanceName,proto3" json:"instance_name,omitempty"` // what the agent calls itself (hostname)
-	Version       string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
-	EnrolledAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=enrolled_at,json=enrolledAt,proto3" json:"enrolled_at,omitempty"`
-	LastSeen      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
-	Online        bool                   `protobuf:"varint,7,opt,name=online,proto3" json:"online,omitempty"`
-	Revoked       bool                   `protobuf:"varint,8,opt,name=revoked,proto3" json:"revoked,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Id                  string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CheckpointId        string                 `protobuf:"bytes,2,opt,name=checkpoint_id,json=checkpointId,proto3" json:"checkpoint_id,omitempty"`
+	InstanceName        string                 `protobuf:"bytes,3,opt,name=instance_name,json=instanceName,proto3" json:"instance_name,omitempty"` // what the agent calls itself (hostname)
+	Version             string                 `protobuf:"bytes,4,opt,name=version,proto3" json:"version,omitempty"`
+	EnrolledAt          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=enrolled_at,json=enrolledAt,proto3" json:"enrolled_at,omitempty"`
+	LastSeen            *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
+	Online              bool                   `protobuf:"varint,7,opt,name=online,proto3" json:"online,omitempty"`
+	Revoked             bool                   `protobuf:"varint,8,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	RunsInFlight        int32                  `protobuf:"varint,9,opt,name=runs_in_flight,json=runsInFlight,proto3" json:"runs_in_flight,omitempty"`      // from the last heartbeat
+	SpooledResults      int64                  `protobuf:"varint,10,opt,name=spooled_results,json=spooledResults,proto3" json:"spooled_results,omitempty"` // from the last heartbeat
+	CertificateNotAfter *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=certificate_not_after,json=certificateNotAfter,proto3" json:"certificate_not_after,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *AgentInstance) Reset() {
@@ -247,6 +250,27 @@ func (x *AgentInstance) GetRevoked() bool {
 	return false
 }
 
+func (x *AgentInstance) GetRunsInFlight() int32 {
+	if x != nil {
+		return x.RunsInFlight
+	}
+	return 0
+}
+
+func (x *AgentInstance) GetSpooledResults() int64 {
+	if x != nil {
+		return x.SpooledResults
+	}
+	return 0
+}
+
+func (x *AgentInstance) GetCertificateNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CertificateNotAfter
+	}
+	return nil
+}
+
 var File_lookout_v1_checkpoint_proto protoreflect.FileDescriptor
 
 const file_lookout_v1_checkpoint_proto_rawDesc = "" +
@@ -260,7 +284,7 @@ const file_lookout_v1_checkpoint_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1a.lookout.v1.CheckpointKindR\x04kind\x129\n" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x121\n" +
-	"\x06agents\x18\x05 \x03(\v2\x19.lookout.v1.AgentInstanceR\x06agents\"\xab\x02\n" +
+	"\x06agents\x18\x05 \x03(\v2\x19.lookout.v1.AgentInstanceR\x06agents\"\xca\x03\n" +
 	"\rAgentInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rcheckpoint_id\x18\x02 \x01(\tR\fcheckpointId\x12#\n" +
@@ -270,7 +294,11 @@ const file_lookout_v1_checkpoint_proto_rawDesc = "" +
 	"enrolledAt\x127\n" +
 	"\tlast_seen\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\blastSeen\x12\x16\n" +
 	"\x06online\x18\a \x01(\bR\x06online\x12\x18\n" +
-	"\arevoked\x18\b \x01(\bR\arevoked*j\n" +
+	"\arevoked\x18\b \x01(\bR\arevoked\x12$\n" +
+	"\x0eruns_in_flight\x18\t \x01(\x05R\frunsInFlight\x12'\n" +
+	"\x0fspooled_results\x18\n" +
+	" \x01(\x03R\x0espooledResults\x12N\n" +
+	"\x15certificate_not_after\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter*j\n" +
 	"\x0eCheckpointKind\x12\x1f\n" +
 	"\x1bCHECKPOINT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CHECKPOINT_KIND_PUBLIC\x10\x01\x12\x1b\n" +
@@ -302,11 +330,12 @@ var file_lookout_v1_checkpoint_proto_depIdxs = []int32{
 	2, // 2: lookout.v1.Checkpoint.agents:type_name -> lookout.v1.AgentInstance
 	3, // 3: lookout.v1.AgentInstance.enrolled_at:type_name -> google.protobuf.Timestamp
 	3, // 4: lookout.v1.AgentInstance.last_seen:type_name -> google.protobuf.Timestamp
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	3, // 5: lookout.v1.AgentInstance.certificate_not_after:type_name -> google.protobuf.Timestamp
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_checkpoint_proto_init() }

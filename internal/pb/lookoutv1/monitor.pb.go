@@ -461,20 +461,24 @@ func (Comparison) EnumDescriptor() ([]byte, []int) {
 
 // A Monitor is a list of steps run on a schedule from checkpoints.
 type Monitor struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`     // chosen by the controller
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // unique, from the monitor file
-	Interval      *durationpb.Duration   `protobuf:"bytes,3,opt,name=interval,proto3" json:"interval,omitempty"`
-	Timeout       *durationpb.Duration   `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`                                                                               // per run
-	Checkpoints   []string               `protobuf:"bytes,5,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`                                                                       // checkpoint names
-	Variables     map[string]string      `protobuf:"bytes,6,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // predefined variables
-	Steps         []*Step                `protobuf:"bytes,7,rep,name=steps,proto3" json:"steps,omitempty"`
-	Version       int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"` // bumped on every apply that changes it
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	Paused        bool                   `protobuf:"varint,11,opt,name=paused,proto3" json:"paused,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`     // chosen by the controller
+	Name        string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"` // unique, from the monitor file
+	Interval    *durationpb.Duration   `protobuf:"bytes,3,opt,name=interval,proto3" json:"interval,omitempty"`
+	Timeout     *durationpb.Duration   `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`                                                                               // per run
+	Checkpoints []string               `protobuf:"bytes,5,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`                                                                       // checkpoint names
+	Variables   map[string]string      `protobuf:"bytes,6,rep,name=variables,proto3" json:"variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // predefined variables
+	Steps       []*Step                `protobuf:"bytes,7,rep,name=steps,proto3" json:"steps,omitempty"`
+	Version     int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"` // bumped on every apply that changes it
+	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	Paused      bool                   `protobuf:"varint,11,opt,name=paused,proto3" json:"paused,omitempty"`
+	// Variables whose values come from vault secret items: variable name -> item
+	// name. They behave like other variables, and their values are redacted from
+	// results wherever they appear.
+	SecretVariables map[string]string `protobuf:"bytes,12,rep,name=secret_variables,json=secretVariables,proto3" json:"secret_variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Monitor) Reset() {
@@ -582,6 +586,13 @@ func (x *Monitor) GetPaused() bool {
 		return x.Paused
 	}
 	return false
+}
+
+func (x *Monitor) GetSecretVariables() map[string]string {
+	if x != nil {
+		return x.SecretVariables
+	}
+	return nil
 }
 
 // A Step is either an HTTP request or a wait.
@@ -796,6 +807,7 @@ type HttpRequest struct {
 	Multipart     []*FormField `protobuf:"bytes,9,rep,name=multipart,proto3" json:"multipart,omitempty"` // multipart/form-data, in order
 	Tls           *TlsOptions  `protobuf:"bytes,10,opt,name=tls,proto3" json:"tls,omitempty"`
 	HttpVersion   HttpVersion  `protobuf:"varint,11,opt,name=http_version,json=httpVersion,proto3,enum=lookout.v1.HttpVersion" json:"http_version,omitempty"`
+	BodyFile      string       `protobuf:"bytes,12,opt,name=body_file,json=bodyFile,proto3" json:"body_file,omitempty"` // vault file item sent as the raw body (exclusive with body, form, multipart)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -907,6 +919,13 @@ func (x *HttpRequest) GetHttpVersion() HttpVersion {
 	return HttpVersion_HTTP_VERSION_UNSPECIFIED
 }
 
+func (x *HttpRequest) GetBodyFile() string {
+	if x != nil {
+		return x.BodyFile
+	}
+	return ""
+}
+
 // A FormField is one field of a form body. Name and value may hold
 // {{variables}}. In a multipart body a field with a filename is sent as a
 // file part whose content is the value.
@@ -916,6 +935,7 @@ type FormField struct {
 	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
 	Filename      string                 `protobuf:"bytes,3,opt,name=filename,proto3" json:"filename,omitempty"`                          // multipart only
 	ContentType   string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"` // multipart only; default text/plain, or application/octet-stream for files
+	File          string                 `protobuf:"bytes,5,opt,name=file,proto3" json:"file,omitempty"`                                  // multipart only: vault file item whose content is the part (value must be empty)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -978,6 +998,13 @@ func (x *FormField) GetContentType() string {
 	return ""
 }
 
+func (x *FormField) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
 // TlsOptions adjust the TLS handshake of one step.
 type TlsOptions struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -987,6 +1014,7 @@ type TlsOptions struct {
 	// PEM certificates (one or more) that this step trusts in addition to the
 	// agent's roots, for APIs signed by a private CA. Public data, not a secret.
 	CaBundle      string `protobuf:"bytes,4,opt,name=ca_bundle,json=caBundle,proto3" json:"ca_bundle,omitempty"`
+	CaBundleFile  string `protobuf:"bytes,5,opt,name=ca_bundle_file,json=caBundleFile,proto3" json:"ca_bundle_file,omitempty"` // vault file item holding PEM certificates, trusted like ca_bundle
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1045,6 +1073,13 @@ func (x *TlsOptions) GetServerName() string {
 func (x *TlsOptions) GetCaBundle() string {
 	if x != nil {
 		return x.CaBundle
+	}
+	return ""
+}
+
+func (x *TlsOptions) GetCaBundleFile() string {
+	if x != nil {
+		return x.CaBundleFile
 	}
 	return ""
 }
@@ -1310,7 +1345,7 @@ var File_lookout_v1_monitor_proto protoreflect.FileDescriptor
 const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\n" +
 	"\x18lookout/v1/monitor.proto\x12\n" +
-	"lookout.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x04\n" +
+	"lookout.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x05\n" +
 	"\aMonitor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
@@ -1325,8 +1360,12 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
-	"\x06paused\x18\v \x01(\bR\x06paused\x1a<\n" +
+	"\x06paused\x18\v \x01(\bR\x06paused\x12S\n" +
+	"\x10secret_variables\x18\f \x03(\v2(.lookout.v1.Monitor.SecretVariablesEntryR\x0fsecretVariables\x1a<\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aB\n" +
+	"\x14SecretVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbb\x02\n" +
 	"\x04Step\x12\x12\n" +
@@ -1342,7 +1381,7 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\x04wait\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xef\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x8c\x04\n" +
 	"\vHttpRequest\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12,\n" +
@@ -1355,12 +1394,14 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\tmultipart\x18\t \x03(\v2\x15.lookout.v1.FormFieldR\tmultipart\x12(\n" +
 	"\x03tls\x18\n" +
 	" \x01(\v2\x16.lookout.v1.TlsOptionsR\x03tls\x12:\n" +
-	"\fhttp_version\x18\v \x01(\x0e2\x17.lookout.v1.HttpVersionR\vhttpVersion\"t\n" +
+	"\fhttp_version\x18\v \x01(\x0e2\x17.lookout.v1.HttpVersionR\vhttpVersion\x12\x1b\n" +
+	"\tbody_file\x18\f \x01(\tR\bbodyFile\"\x88\x01\n" +
 	"\tFormField\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x1a\n" +
 	"\bfilename\x18\x03 \x01(\tR\bfilename\x12!\n" +
-	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\"\xbc\x01\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04file\x18\x05 \x01(\tR\x04file\"\xe2\x01\n" +
 	"\n" +
 	"TlsOptions\x127\n" +
 	"\vmin_version\x18\x01 \x01(\x0e2\x16.lookout.v1.TlsVersionR\n" +
@@ -1369,7 +1410,8 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"maxVersion\x12\x1f\n" +
 	"\vserver_name\x18\x03 \x01(\tR\n" +
 	"serverName\x12\x1b\n" +
-	"\tca_bundle\x18\x04 \x01(\tR\bcaBundle\"\x9d\x01\n" +
+	"\tca_bundle\x18\x04 \x01(\tR\bcaBundle\x12$\n" +
+	"\x0eca_bundle_file\x18\x05 \x01(\tR\fcaBundleFile\"\x9d\x01\n" +
 	"\x04Auth\x12(\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x14.lookout.v1.AuthTypeR\x04type\x12 \n" +
 	"\vcredentials\x18\x02 \x01(\tR\vcredentials\x12\x14\n" +
@@ -1467,7 +1509,7 @@ func file_lookout_v1_monitor_proto_rawDescGZIP() []byte {
 }
 
 var file_lookout_v1_monitor_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_lookout_v1_monitor_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_lookout_v1_monitor_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_lookout_v1_monitor_proto_goTypes = []any{
 	(TlsVersion)(0),               // 0: lookout.v1.TlsVersion
 	(HttpVersion)(0),              // 1: lookout.v1.HttpVersion
@@ -1488,42 +1530,44 @@ var file_lookout_v1_monitor_proto_goTypes = []any{
 	(*Extraction)(nil),            // 16: lookout.v1.Extraction
 	(*Assertion)(nil),             // 17: lookout.v1.Assertion
 	nil,                           // 18: lookout.v1.Monitor.VariablesEntry
-	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	nil,                           // 19: lookout.v1.Monitor.SecretVariablesEntry
+	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
 }
 var file_lookout_v1_monitor_proto_depIdxs = []int32{
-	19, // 0: lookout.v1.Monitor.interval:type_name -> google.protobuf.Duration
-	19, // 1: lookout.v1.Monitor.timeout:type_name -> google.protobuf.Duration
+	20, // 0: lookout.v1.Monitor.interval:type_name -> google.protobuf.Duration
+	20, // 1: lookout.v1.Monitor.timeout:type_name -> google.protobuf.Duration
 	18, // 2: lookout.v1.Monitor.variables:type_name -> lookout.v1.Monitor.VariablesEntry
 	8,  // 3: lookout.v1.Monitor.steps:type_name -> lookout.v1.Step
-	20, // 4: lookout.v1.Monitor.created_at:type_name -> google.protobuf.Timestamp
-	20, // 5: lookout.v1.Monitor.updated_at:type_name -> google.protobuf.Timestamp
-	19, // 6: lookout.v1.Step.wait:type_name -> google.protobuf.Duration
-	11, // 7: lookout.v1.Step.request:type_name -> lookout.v1.HttpRequest
-	19, // 8: lookout.v1.Step.timeout:type_name -> google.protobuf.Duration
-	9,  // 9: lookout.v1.Step.retry:type_name -> lookout.v1.Retry
-	16, // 10: lookout.v1.Step.extract:type_name -> lookout.v1.Extraction
-	17, // 11: lookout.v1.Step.assert:type_name -> lookout.v1.Assertion
-	19, // 12: lookout.v1.Retry.wait:type_name -> google.protobuf.Duration
-	10, // 13: lookout.v1.HttpRequest.headers:type_name -> lookout.v1.Header
-	14, // 14: lookout.v1.HttpRequest.auth:type_name -> lookout.v1.Auth
-	15, // 15: lookout.v1.HttpRequest.client_certificate:type_name -> lookout.v1.ClientCertificate
-	12, // 16: lookout.v1.HttpRequest.form:type_name -> lookout.v1.FormField
-	12, // 17: lookout.v1.HttpRequest.multipart:type_name -> lookout.v1.FormField
-	13, // 18: lookout.v1.HttpRequest.tls:type_name -> lookout.v1.TlsOptions
-	1,  // 19: lookout.v1.HttpRequest.http_version:type_name -> lookout.v1.HttpVersion
-	0,  // 20: lookout.v1.TlsOptions.min_version:type_name -> lookout.v1.TlsVersion
-	0,  // 21: lookout.v1.TlsOptions.max_version:type_name -> lookout.v1.TlsVersion
-	2,  // 22: lookout.v1.Auth.type:type_name -> lookout.v1.AuthType
-	3,  // 23: lookout.v1.ClientCertificate.source:type_name -> lookout.v1.CertificateSource
-	4,  // 24: lookout.v1.Extraction.from:type_name -> lookout.v1.ExtractFrom
-	5,  // 25: lookout.v1.Assertion.source:type_name -> lookout.v1.AssertSource
-	6,  // 26: lookout.v1.Assertion.comparison:type_name -> lookout.v1.Comparison
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	21, // 4: lookout.v1.Monitor.created_at:type_name -> google.protobuf.Timestamp
+	21, // 5: lookout.v1.Monitor.updated_at:type_name -> google.protobuf.Timestamp
+	19, // 6: lookout.v1.Monitor.secret_variables:type_name -> lookout.v1.Monitor.SecretVariablesEntry
+	20, // 7: lookout.v1.Step.wait:type_name -> google.protobuf.Duration
+	11, // 8: lookout.v1.Step.request:type_name -> lookout.v1.HttpRequest
+	20, // 9: lookout.v1.Step.timeout:type_name -> google.protobuf.Duration
+	9,  // 10: lookout.v1.Step.retry:type_name -> lookout.v1.Retry
+	16, // 11: lookout.v1.Step.extract:type_name -> lookout.v1.Extraction
+	17, // 12: lookout.v1.Step.assert:type_name -> lookout.v1.Assertion
+	20, // 13: lookout.v1.Retry.wait:type_name -> google.protobuf.Duration
+	10, // 14: lookout.v1.HttpRequest.headers:type_name -> lookout.v1.Header
+	14, // 15: lookout.v1.HttpRequest.auth:type_name -> lookout.v1.Auth
+	15, // 16: lookout.v1.HttpRequest.client_certificate:type_name -> lookout.v1.ClientCertificate
+	12, // 17: lookout.v1.HttpRequest.form:type_name -> lookout.v1.FormField
+	12, // 18: lookout.v1.HttpRequest.multipart:type_name -> lookout.v1.FormField
+	13, // 19: lookout.v1.HttpRequest.tls:type_name -> lookout.v1.TlsOptions
+	1,  // 20: lookout.v1.HttpRequest.http_version:type_name -> lookout.v1.HttpVersion
+	0,  // 21: lookout.v1.TlsOptions.min_version:type_name -> lookout.v1.TlsVersion
+	0,  // 22: lookout.v1.TlsOptions.max_version:type_name -> lookout.v1.TlsVersion
+	2,  // 23: lookout.v1.Auth.type:type_name -> lookout.v1.AuthType
+	3,  // 24: lookout.v1.ClientCertificate.source:type_name -> lookout.v1.CertificateSource
+	4,  // 25: lookout.v1.Extraction.from:type_name -> lookout.v1.ExtractFrom
+	5,  // 26: lookout.v1.Assertion.source:type_name -> lookout.v1.AssertSource
+	6,  // 27: lookout.v1.Assertion.comparison:type_name -> lookout.v1.Comparison
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_monitor_proto_init() }
@@ -1537,7 +1581,7 @@ func file_lookout_v1_monitor_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lookout_v1_monitor_proto_rawDesc), len(file_lookout_v1_monitor_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

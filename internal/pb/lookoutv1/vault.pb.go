@@ -87,8 +87,10 @@ type VaultItem struct {
 	Version       int64                  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	Certificate   *CertificateInfo       `protobuf:"bytes,8,opt,name=certificate,proto3" json:"certificate,omitempty"` // certificates only
-	Username      string                 `protobuf:"bytes,9,opt,name=username,proto3" json:"username,omitempty"`       // credential sets only (not secret)
+	Certificate   *CertificateInfo       `protobuf:"bytes,8,opt,name=certificate,proto3" json:"certificate,omitempty"`      // certificates only
+	Username      string                 `protobuf:"bytes,9,opt,name=username,proto3" json:"username,omitempty"`            // credential sets only (not secret)
+	File          *FileInfo              `protobuf:"bytes,10,opt,name=file,proto3" json:"file,omitempty"`                   // files only
+	UsedBy        []string               `protobuf:"bytes,11,rep,name=used_by,json=usedBy,proto3" json:"used_by,omitempty"` // names of the monitors that reference this item
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,6 +188,88 @@ func (x *VaultItem) GetUsername() string {
 	return ""
 }
 
+func (x *VaultItem) GetFile() *FileInfo {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+func (x *VaultItem) GetUsedBy() []string {
+	if x != nil {
+		return x.UsedBy
+	}
+	return nil
+}
+
+type FileInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Filename      string                 `protobuf:"bytes,1,opt,name=filename,proto3" json:"filename,omitempty"`
+	ContentType   string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Sha256        string                 `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"` // hex of the content, lower case
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileInfo) Reset() {
+	*x = FileInfo{}
+	mi := &file_lookout_v1_vault_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileInfo) ProtoMessage() {}
+
+func (x *FileInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_vault_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileInfo.ProtoReflect.Descriptor instead.
+func (*FileInfo) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_vault_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FileInfo) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *FileInfo) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *FileInfo) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FileInfo) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
 // CertificateInfo describes a certificate. Public data only.
 type CertificateInfo struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -205,7 +289,7 @@ type CertificateInfo struct {
 
 func (x *CertificateInfo) Reset() {
 	*x = CertificateInfo{}
-	mi := &file_lookout_v1_vault_proto_msgTypes[1]
+	mi := &file_lookout_v1_vault_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +301,7 @@ func (x *CertificateInfo) String() string {
 func (*CertificateInfo) ProtoMessage() {}
 
 func (x *CertificateInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_vault_proto_msgTypes[1]
+	mi := &file_lookout_v1_vault_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +314,7 @@ func (x *CertificateInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateInfo.ProtoReflect.Descriptor instead.
 func (*CertificateInfo) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_vault_proto_rawDescGZIP(), []int{1}
+	return file_lookout_v1_vault_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CertificateInfo) GetSubject() string {
@@ -308,7 +392,7 @@ var File_lookout_v1_vault_proto protoreflect.FileDescriptor
 const file_lookout_v1_vault_proto_rawDesc = "" +
 	"\n" +
 	"\x16lookout/v1/vault.proto\x12\n" +
-	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x02\n" +
+	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x03\n" +
 	"\tVaultItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -320,7 +404,15 @@ const file_lookout_v1_vault_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12=\n" +
 	"\vcertificate\x18\b \x01(\v2\x1b.lookout.v1.CertificateInfoR\vcertificate\x12\x1a\n" +
-	"\busername\x18\t \x01(\tR\busername\"\x80\x03\n" +
+	"\busername\x18\t \x01(\tR\busername\x12(\n" +
+	"\x04file\x18\n" +
+	" \x01(\v2\x14.lookout.v1.FileInfoR\x04file\x12\x17\n" +
+	"\aused_by\x18\v \x03(\tR\x06usedBy\"u\n" +
+	"\bFileInfo\x12\x1a\n" +
+	"\bfilename\x18\x01 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\"\x80\x03\n" +
 	"\x0fCertificateInfo\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x12\n" +
@@ -354,25 +446,27 @@ func file_lookout_v1_vault_proto_rawDescGZIP() []byte {
 }
 
 var file_lookout_v1_vault_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_lookout_v1_vault_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_lookout_v1_vault_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_lookout_v1_vault_proto_goTypes = []any{
 	(VaultItemType)(0),            // 0: lookout.v1.VaultItemType
 	(*VaultItem)(nil),             // 1: lookout.v1.VaultItem
-	(*CertificateInfo)(nil),       // 2: lookout.v1.CertificateInfo
-	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
+	(*FileInfo)(nil),              // 2: lookout.v1.FileInfo
+	(*CertificateInfo)(nil),       // 3: lookout.v1.CertificateInfo
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
 }
 var file_lookout_v1_vault_proto_depIdxs = []int32{
 	0, // 0: lookout.v1.VaultItem.type:type_name -> lookout.v1.VaultItemType
-	3, // 1: lookout.v1.VaultItem.created_at:type_name -> google.protobuf.Timestamp
-	3, // 2: lookout.v1.VaultItem.updated_at:type_name -> google.protobuf.Timestamp
-	2, // 3: lookout.v1.VaultItem.certificate:type_name -> lookout.v1.CertificateInfo
-	3, // 4: lookout.v1.CertificateInfo.not_before:type_name -> google.protobuf.Timestamp
-	3, // 5: lookout.v1.CertificateInfo.not_after:type_name -> google.protobuf.Timestamp
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	4, // 1: lookout.v1.VaultItem.created_at:type_name -> google.protobuf.Timestamp
+	4, // 2: lookout.v1.VaultItem.updated_at:type_name -> google.protobuf.Timestamp
+	3, // 3: lookout.v1.VaultItem.certificate:type_name -> lookout.v1.CertificateInfo
+	2, // 4: lookout.v1.VaultItem.file:type_name -> lookout.v1.FileInfo
+	4, // 5: lookout.v1.CertificateInfo.not_before:type_name -> google.protobuf.Timestamp
+	4, // 6: lookout.v1.CertificateInfo.not_after:type_name -> google.protobuf.Timestamp
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_vault_proto_init() }
@@ -386,7 +480,7 @@ func file_lookout_v1_vault_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lookout_v1_vault_proto_rawDesc), len(file_lookout_v1_vault_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
