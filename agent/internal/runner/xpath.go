@@ -28,18 +28,22 @@ func parseXML(body []byte) (*xmlquery.Node, error) {
 // as count(//item) or string(/a/@b) gives its value. ok is false when a
 // node-set is empty.
 func selectXPath(doc *xmlquery.Node, expr string) (value string, ok bool, err error) {
+	return selectXPathBudget(doc, expr, xpathBudget)
+}
+
+func selectXPathBudget(doc *xmlquery.Node, expr string, budget int64) (value string, ok bool, err error) {
 	compiled, err := xpath.Compile(strings.TrimSpace(expr))
 	if err != nil {
 		return "", false, fmt.Errorf("invalid XPath %q: %w", expr, err)
 	}
 	defer func() {
-		// The XPath engine may panic on odd expressions; a bad expression
-		// must fail the assertion, not the agent.
+		// The XPath engine may panic on odd expressions, and the budget
+		// panics when spent; either must fail the assertion, not the agent.
 		if r := recover(); r != nil {
-			value, ok, err = "", false, fmt.Errorf("XPath %q could not be evaluated: %v", expr, r)
+			value, ok, err = "", false, xpathPanic(expr, r)
 		}
 	}()
-	switch v := compiled.Evaluate(xmlquery.CreateXPathNavigator(doc)).(type) {
+	switch v := compiled.Evaluate(newBudgetNav(doc, budget)).(type) {
 	case *xpath.NodeIterator:
 		if !v.MoveNext() {
 			return "", false, nil

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -81,4 +82,48 @@ func FuzzXPath(f *testing.F) {
 			t.Errorf("no message for %q", expr)
 		}
 	})
+}
+
+// TestXPathBudget: an expression whose cost grows with the cube of the
+// document is refused with a clear message once it has spent its budget,
+// while a plain path over a large document still evaluates, and the other
+// assertions of the step are still reported.
+func TestXPathBudget(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("<list>")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "<item id=%q>%d</item>", fmt.Sprint(i), i)
+	}
+	b.WriteString("</list>")
+	body := b.String()
+	doc, err := parseXML([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hostile = "count(//*[count(//*[count(//*) > 0]) > 0])"
+	if _, _, err := selectXPath(doc, hostile); err == nil || !strings.Contains(err.Error(), "too costly") {
+		t.Fatalf("hostile XPath: err = %v, want a 'too costly' error", err)
+	}
+	// The same budget, spent by a cheap expression, is plenty.
+	if v, ok, err := selectXPath(doc, "count(//item)"); err != nil || !ok || v != "5000" {
+		t.Fatalf("count(//item) = %q, %v, %v; want 5000", v, ok, err)
+	}
+	// A budget too small for even the cheap one trips too: the counter is real.
+	if _, _, err := selectXPathBudget(doc, "count(//item)", 1000); err == nil {
+		t.Fatal("count(//item) within 1000 moves: want a budget error")
+	}
+
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		fmt.Fprint(w, body)
+	}))
+	res := runMonitor(t, New(Options{}), monitor(get("hostile", srv.URL,
+		assertion(sXPath, hostile, cEq, "1"),
+		assertion(sXPath, "//item[@id='42']", cEq, "42"),
+	)), nil)
+	as := res.GetSteps()[0].GetAssertions()
+	if len(as) != 2 || as[0].GetPassed() || !strings.Contains(as[0].GetMessage(), "too costly") || !as[1].GetPassed() {
+		t.Fatalf("assertions = %v; want the hostile one failed as too costly and the plain one passed", as)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"flag"
 	"fmt"
 	"io"
 	"math/big"
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -35,7 +37,26 @@ const (
 	keepSteps  = 20
 )
 
+var (
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the measured cases to this file")
+	only       = flag.String("only", "", "run only the case with this name (e.g. runner_keepalive), for profiling")
+)
+
 func main() {
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -178,6 +199,9 @@ func run() error {
 	samples := map[string][]time.Duration{}
 	for round := 0; round < rounds; round++ {
 		for _, c := range cases {
+			if *only != "" && c.name != *only {
+				continue
+			}
 			d, err := c.fn()
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
@@ -192,9 +216,15 @@ func run() error {
 	}
 	fmt.Printf("%-18s %12s %12s %12s\n", "agent step (µs)", "median", "min", "max")
 	for _, c := range cases {
+		if len(samples[c.name]) == 0 {
+			continue
+		}
 		s := append([]time.Duration(nil), samples[c.name]...)
 		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 		fmt.Printf("%-18s %12.1f %12.1f %12.1f\n", c.name, us(s[len(s)/2]), us(s[0]), us(s[len(s)-1]))
+	}
+	if *only != "" {
+		return nil
 	}
 	fmt.Printf("agent_step_newconn_us=%.1f\nbare_step_newconn_us=%.1f\n", us(med("runner_newconn")), us(med("bare_newconn")))
 	fmt.Printf("agent_step_keepalive_us=%.1f\nbare_step_keepalive_us=%.1f\n", us(med("runner_keepalive")), us(med("bare_keepalive")))
