@@ -281,6 +281,22 @@ func TestBadInputEdgesAreRefusedClearly(t *testing.T) {
 		}
 	})
 
+	t.Run("results tail of a monitor that does not exist", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, c.Bin, "results", "tail", "--monitor", "no-such-monitor",
+			"--addr", c.Addr, "--ca-file", c.CAFile, "--token-file", c.TokenFile)
+		out, err := cmd.CombinedOutput()
+		if err == nil || ctx.Err() != nil {
+			t.Fatalf("results tail --monitor no-such-monitor: err %v (ctx %v), want a prompt refusal\n%s", err, ctx.Err(), out)
+		}
+		for _, w := range []string{`no monitor named "no-such-monitor"`, "monitor list"} {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("message does not say %q:\n%s", w, out)
+			}
+		}
+	})
+
 	// Still serving, and nothing secret in what it logged.
 	c.MustCLI(t, "", "vault", "list")
 	if c.Exited() {

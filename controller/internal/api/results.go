@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -17,6 +19,14 @@ type Results struct {
 
 // StreamResults replays stored results when asked, then streams new ones as they are stored.
 func (s *Results) StreamResults(req *pb.StreamResultsRequest, stream pb.ResultService_StreamResultsServer) error {
+	if req.Monitor != "" {
+		// A misspelt filter would otherwise wait forever for results that never come.
+		if _, err := s.Store.Monitor(req.Monitor); errors.Is(err, store.ErrNotFound) {
+			return status.Errorf(codes.NotFound, "no monitor named %q; `monitor list` shows the monitors", req.Monitor)
+		} else if err != nil {
+			return toStatus(err)
+		}
+	}
 	live, cancel := s.Hub.Subscribe(1024) // subscribe before replaying, so nothing falls in between
 	defer cancel()
 	last := req.AfterSequence
