@@ -113,7 +113,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			// The flag package has printed the flags; the exit code says it was the command line.
+			return nil, &UsageError{Msg: err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/cli"
+)
+
+// TestCommandLineMistakesExitTwo: every mistake in the command line itself (unknown command, bad
+// flag, missing value, missing name) exits 2 with a message on stderr, before anything is dialled,
+// so scripts can tell a typo from a failure of the controller (exit 1).
+func TestCommandLineMistakesExitTwo(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"no-such-command"},
+		{"vault", "bogus"},
+		{"monitor", "apply"},
+		{"monitor", "apply", "-f"},
+		{"monitor", "list", "--no-such-flag"},
+		{"run"},
+		{"vault", "add-certificate", "--name"},
+	} {
+		var stdout, stderr bytes.Buffer
+		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		code := exitCode(run(context.Background(), args, env), &stderr)
+		if code != 2 {
+			t.Errorf("%q: exit code %d, want 2\nstderr: %s", args, code, stderr.String())
+		}
+		if stderr.Len() == 0 {
+			t.Errorf("%q: nothing on stderr", args)
+		}
+	}
+}
