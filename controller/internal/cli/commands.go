@@ -364,7 +364,10 @@ func monitorShow(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return printJSON(env.Stdout, m)
+		if c.output == "json" {
+			return printJSON(env.Stdout, m)
+		}
+		return printMonitorFile(env.Stdout, m)
 	})
 }
 
