@@ -127,7 +127,7 @@ steps:
 	// An expired certificate is accepted with a warning, and its runs end with a clear message
 	// instead of the server's TLS alert.
 	expiredAt := time.Now().Add(-48 * time.Hour).UTC()
-	expired := expiredArchive(t, clientCA, expiredAt, "pw-three")
+	expired := datedArchive(t, clientCA, expiredAt.Add(-24*time.Hour), expiredAt, "pw-three")
 	r3 := c.CLI(t, "pw-three\n", "vault", "replace-certificate", "rotating", "-f", testutil.WriteFile(t, dir, "v3.p12", expired), "--password-stdin")
 	if r3.Code != 0 || !strings.Contains(r3.Stderr, "warning:") || !strings.Contains(r3.Stdout, "version:  3") {
 		t.Fatalf("replacing with an expired certificate: exit %d\nstdout: %s\nstderr: %s", r3.Code, r3.Stdout, r3.Stderr)
@@ -142,6 +142,22 @@ steps:
 	}
 	if want := "client certificate rotating expired on " + expiredAt.Format(time.DateOnly); rr.Code == 0 || !strings.Contains(res.Message, want) {
 		t.Errorf("run with an expired certificate: exit %d, outcome %v, message %q; want %q", rr.Code, res.Outcome, res.Message, want)
+	}
+
+	// So is one that is not valid yet: its runs say from when it will be.
+	validFrom := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	future := datedArchive(t, clientCA, validFrom, validFrom.Add(24*time.Hour), "pw-four")
+	r4 := c.CLI(t, "pw-four\n", "vault", "replace-certificate", "rotating", "-f", testutil.WriteFile(t, dir, "v4.p12", future), "--password-stdin")
+	if r4.Code != 0 || !strings.Contains(r4.Stderr, "not yet valid") || !strings.Contains(r4.Stdout, "version:  4") {
+		t.Fatalf("replacing with a not-yet-valid certificate: exit %d\nstdout: %s\nstderr: %s", r4.Code, r4.Stdout, r4.Stderr)
+	}
+	rr = c.CLI(t, "", "run", "uses-rotating", "--wait", "-o", "json", "--timeout", "60s")
+	res = &pb.RunResult{}
+	if err := protojson.Unmarshal([]byte(rr.Stdout), res); err != nil {
+		t.Fatalf("run with a not-yet-valid certificate: exit %d (%v)\n%s\n%s", rr.Code, err, rr.Stdout, rr.Stderr)
+	}
+	if want := "client certificate rotating is not valid until " + validFrom.Format(time.RFC3339); rr.Code == 0 || !strings.Contains(res.Message, want) {
+		t.Errorf("run with a not-yet-valid certificate: exit %d, outcome %v, message %q; want %q", rr.Code, res.Outcome, res.Message, want)
 	}
 
 	if r := c.CLI(t, "", "vault", "replace-certificate", "nope", "-f", filepath.Join(dir, "v2.p12"), "--password-stdin"); r.Code == 0 || !strings.Contains(r.Stderr, `"nope" not found`) {
@@ -166,15 +182,16 @@ steps:
 	}
 }
 
-// expiredArchive is a PKCS#12 archive of a client certificate ca signed that expired at notAfter.
-func expiredArchive(t *testing.T, ca *testutil.CA, notAfter time.Time, password string) []byte {
+// datedArchive is a PKCS#12 archive of a client certificate ca signed, valid from notBefore to
+// notAfter.
+func datedArchive(t *testing.T, ca *testutil.CA, notBefore, notAfter time.Time, password string) []byte {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(77), Subject: pkix.Name{CommonName: "client-expired"},
-		NotBefore: notAfter.Add(-24 * time.Hour), NotAfter: notAfter,
+		NotBefore: notBefore, NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
 	if err != nil {

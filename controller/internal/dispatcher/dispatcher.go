@@ -143,6 +143,11 @@ func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretR
 					Message: fmt.Sprintf("step %d (%q): client certificate %s expired on %s (vault item version %d): replace it with `lookout-controller vault replace-certificate %s -f NEW.p12`",
 						i+1, st.Name, it.Name, na.AsTime().UTC().Format(time.DateOnly), it.Version, it.Name)}
 			}
+			if nb := it.GetCertificate().GetNotBefore(); nb != nil && d.o.Now().Before(nb.AsTime()) {
+				return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
+					Message: fmt.Sprintf("step %d (%q): client certificate %s is not valid until %s (vault item version %d): wait until then, or replace it with `lookout-controller vault replace-certificate %s -f NEW.p12`",
+						i+1, st.Name, it.Name, nb.AsTime().UTC().Format(time.RFC3339), it.Version, it.Name)}
+			}
 			add(&pb.SecretRef{ItemId: it.Id, Name: it.Name, Version: it.Version, Type: it.Type})
 		}
 	}
