@@ -69,9 +69,13 @@ func authWord(t lookoutv1.AuthType) string {
 	return strings.ToLower(strings.TrimPrefix(t.String(), "AUTH_TYPE_"))
 }
 
-// credential looks up the vault credential set the auth names.
+// credential looks up the vault credential set the auth names, or expands
+// the user name and password it gives from variables.
 func (rs *runState) credential(auth *lookoutv1.Auth) (Credential, error) {
 	name := auth.GetCredentials()
+	if name == "" && (auth.GetUsername() != "" || auth.GetPassword() != "") {
+		return rs.inlineCredential(auth)
+	}
 	if name == "" {
 		return Credential{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
 			"%s authentication names no credential set", authWord(auth.GetType()))
@@ -85,12 +89,33 @@ func (rs *runState) credential(auth *lookoutv1.Auth) (Credential, error) {
 	return cred, nil
 }
 
+// inlineCredential expands an auth's username and {{password}} variable. The
+// password is hidden from results even when it came from a plain variable or
+// an extraction: it was used as a password.
+func (rs *runState) inlineCredential(auth *lookoutv1.Auth) (Credential, error) {
+	user, err := rs.expand(auth.GetUsername())
+	if err != nil {
+		return Credential{}, err
+	}
+	pass, err := rs.expand(auth.GetPassword())
+	if err != nil {
+		return Credential{}, err
+	}
+	if pass == "" {
+		return Credential{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_VARIABLE,
+			"%s authentication: the password variable %s is empty", authWord(auth.GetType()), strings.TrimSpace(auth.GetPassword()))
+	}
+	cred := Credential{Username: user, Password: pass}
+	rs.hide(basicForms(cred)...)
+	return cred, nil
+}
+
 func (rs *runState) planCredentialAuth(p *preparedRequest, auth *lookoutv1.Auth) error {
 	cred, err := rs.credential(auth)
 	if err != nil {
 		return err
 	}
-	p.auth = authPlan{kind: auth.GetType(), credName: auth.GetCredentials(), cred: cred}
+	p.auth = authPlan{kind: auth.GetType(), credName: credKey(auth, cred), cred: cred}
 	return nil
 }
 
@@ -115,8 +140,18 @@ func (rs *runState) planOAuth2(p *preparedRequest, auth *lookoutv1.Auth) error {
 		}
 		scopes = append(scopes, v)
 	}
-	p.auth = authPlan{kind: auth.GetType(), credName: auth.GetCredentials(), cred: cred, tokenURL: tokenURL, scopes: scopes}
+	p.auth = authPlan{kind: auth.GetType(), credName: credKey(auth, cred), cred: cred, tokenURL: tokenURL, scopes: scopes}
 	return nil
+}
+
+// credKey names a credential for the per-run token and digest caches: the
+// vault set's name, or for a user name and password from variables the
+// values themselves (they may change between steps). It never leaves memory.
+func credKey(auth *lookoutv1.Auth, cred Credential) string {
+	if name := auth.GetCredentials(); name != "" {
+		return "vault:" + name
+	}
+	return "inline:" + cred.Username + "\x00" + cred.Password
 }
 
 // tokenKey identifies a cached OAuth2 token within a run.

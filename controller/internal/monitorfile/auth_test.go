@@ -44,6 +44,10 @@ steps:
     request:
       url: "{{base}}/legacy"
       auth: {type: digest, credentials: legacy-user}
+  - name: service account
+    request:
+      url: "{{base}}/svc"
+      auth: {type: basic, username: "svc-{{env}}", password: "{{svc_pw}}"}
 `
 
 func requestOptionsMonitor() *pb.Monitor {
@@ -80,6 +84,11 @@ func requestOptionsMonitor() *pb.Monitor {
 				Request: &pb.HttpRequest{Method: "GET", Url: "{{base}}/legacy",
 					Auth: &pb.Auth{Type: pb.AuthType_AUTH_TYPE_DIGEST, Credentials: "legacy-user"}},
 			},
+			{
+				Name: "service account",
+				Request: &pb.HttpRequest{Method: "GET", Url: "{{base}}/svc",
+					Auth: &pb.Auth{Type: pb.AuthType_AUTH_TYPE_BASIC, Username: "svc-{{env}}", Password: "{{svc_pw}}"}},
+			},
 		},
 	}
 }
@@ -108,7 +117,9 @@ func TestParseRequestOptionErrors(t *testing.T) {
 		"oauth2 without token URL": {"      auth: {type: oauth2_client_credentials, credentials: c}\n", []string{
 			"steps[0].request.auth.token_url: required for type oauth2_client_credentials (the token endpoint's URL) (line 6)"}},
 		"digest without credentials": {"      auth: {type: digest}\n", []string{
-			"steps[0].request.auth.credentials: required for type digest (the name of a vault credential set) (line 6)"}},
+			"steps[0].request.auth.credentials: required for type digest (the name of a vault credential set), unless username and password are given (line 6)"}},
+		"literal password": {"      auth: {type: basic, username: svc, password: hunter2}\n", []string{
+			"steps[0].request.auth.password: must be a single {{variable}} (from secret_variables, or extracted by an earlier step), not the password itself: a monitor is not a safe place for a secret (line 6)"}},
 		"scopes must be a list": {"      auth: {type: oauth2_client_credentials, credentials: c, token_url: \"https://t/\", scopes: a b}\n", []string{
 			"steps[0].request.auth.scopes: must be a list, not a single value (line 6)"}},
 		"TLS version": {"      tls: {min_version: 1.4, bogus: 1}\n", []string{

@@ -56,6 +56,8 @@ type auth struct {
 	Token       string   `yaml:"token,omitempty"`
 	TokenURL    string   `yaml:"token_url,omitempty"`
 	Scopes      []string `yaml:"scopes,omitempty,flow"`
+	Username    string   `yaml:"username,omitempty"`
+	Password    string   `yaml:"password,omitempty"` // a {{variable}}, never the password itself
 }
 
 type formField struct {

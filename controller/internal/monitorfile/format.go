@@ -111,7 +111,7 @@ func requestFrom(r *lookoutv1.HttpRequest) (*request, error) {
 	}
 	if a := r.GetAuth(); a != nil {
 		fr.Auth = &auth{Type: authType(a.GetType()), Credentials: a.GetCredentials(), Token: a.GetToken(),
-			TokenURL: a.GetTokenUrl(), Scopes: a.GetScopes()}
+			TokenURL: a.GetTokenUrl(), Scopes: a.GetScopes(), Username: a.GetUsername(), Password: a.GetPassword()}
 	}
 	if o := r.GetTls(); o != nil {
 		fr.TLS = &tlsOptions{MinVersion: tlsVersion(o.GetMinVersion()), MaxVersion: tlsVersion(o.GetMaxVersion()),

@@ -192,7 +192,7 @@ func (a *auth) proto() *lookoutv1.Auth {
 		return nil
 	}
 	return &lookoutv1.Auth{Type: lookoutv1.AuthType(a.Type), Credentials: a.Credentials, Token: a.Token,
-		TokenUrl: a.TokenURL, Scopes: a.Scopes}
+		TokenUrl: a.TokenURL, Scopes: a.Scopes, Username: a.Username, Password: a.Password}
 }
 
 func (c *clientCertificate) proto() *lookoutv1.ClientCertificate {

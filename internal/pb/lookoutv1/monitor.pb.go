@@ -1085,12 +1085,18 @@ func (x *TlsOptions) GetCaBundleFile() string {
 }
 
 type Auth struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          AuthType               `protobuf:"varint,1,opt,name=type,proto3,enum=lookout.v1.AuthType" json:"type,omitempty"`
-	Credentials   string                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`           // vault credential set name (basic, digest, ntlm, oauth2_client_credentials)
-	Token         string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`                       // bearer token, may be a {{variable}}
-	TokenUrl      string                 `protobuf:"bytes,4,opt,name=token_url,json=tokenUrl,proto3" json:"token_url,omitempty"` // oauth2_client_credentials: the token endpoint; may hold {{variables}}
-	Scopes        []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`                     // oauth2_client_credentials: scopes asked for
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Type        AuthType               `protobuf:"varint,1,opt,name=type,proto3,enum=lookout.v1.AuthType" json:"type,omitempty"`
+	Credentials string                 `protobuf:"bytes,2,opt,name=credentials,proto3" json:"credentials,omitempty"`           // vault credential set name (basic, digest, ntlm, oauth2_client_credentials)
+	Token       string                 `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`                       // bearer token, may be a {{variable}}
+	TokenUrl    string                 `protobuf:"bytes,4,opt,name=token_url,json=tokenUrl,proto3" json:"token_url,omitempty"` // oauth2_client_credentials: the token endpoint; may hold {{variables}}
+	Scopes      []string               `protobuf:"bytes,5,rep,name=scopes,proto3" json:"scopes,omitempty"`                     // oauth2_client_credentials: scopes asked for
+	// Instead of a credential set: a user name (may hold {{variables}}) and a
+	// password that must be a single {{variable}} (a secret variable from the
+	// vault or a value extracted by an earlier step), never a literal. Its value
+	// is redacted from results like a credential set's.
+	Username      string `protobuf:"bytes,6,opt,name=username,proto3" json:"username,omitempty"`
+	Password      string `protobuf:"bytes,7,opt,name=password,proto3" json:"password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1158,6 +1164,20 @@ func (x *Auth) GetScopes() []string {
 		return x.Scopes
 	}
 	return nil
+}
+
+func (x *Auth) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *Auth) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
 }
 
 type ClientCertificate struct {
@@ -1411,13 +1431,15 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\vserver_name\x18\x03 \x01(\tR\n" +
 	"serverName\x12\x1b\n" +
 	"\tca_bundle\x18\x04 \x01(\tR\bcaBundle\x12$\n" +
-	"\x0eca_bundle_file\x18\x05 \x01(\tR\fcaBundleFile\"\x9d\x01\n" +
+	"\x0eca_bundle_file\x18\x05 \x01(\tR\fcaBundleFile\"\xd5\x01\n" +
 	"\x04Auth\x12(\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x14.lookout.v1.AuthTypeR\x04type\x12 \n" +
 	"\vcredentials\x18\x02 \x01(\tR\vcredentials\x12\x14\n" +
 	"\x05token\x18\x03 \x01(\tR\x05token\x12\x1b\n" +
 	"\ttoken_url\x18\x04 \x01(\tR\btokenUrl\x12\x16\n" +
-	"\x06scopes\x18\x05 \x03(\tR\x06scopes\"^\n" +
+	"\x06scopes\x18\x05 \x03(\tR\x06scopes\x12\x1a\n" +
+	"\busername\x18\x06 \x01(\tR\busername\x12\x1a\n" +
+	"\bpassword\x18\a \x01(\tR\bpassword\"^\n" +
 	"\x11ClientCertificate\x125\n" +
 	"\x06source\x18\x01 \x01(\x0e2\x1d.lookout.v1.CertificateSourceR\x06source\x12\x12\n" +
 	"\x04item\x18\x02 \x01(\tR\x04item\"a\n" +

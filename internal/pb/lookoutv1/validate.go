@@ -377,11 +377,22 @@ func (v *validator) auth(p string, a *Auth) {
 		v.addf(p+".type", "unknown value %d", a.Type)
 	}
 	const oauth = AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS
+	inline := a.Username != "" || a.Password != ""
 	switch {
-	case credentialAuth[a.Type] && a.Credentials == "":
-		v.addf(p+".credentials", "required for type %s (the name of a vault credential set)", typ)
+	case credentialAuth[a.Type] && a.Credentials == "" && !inline:
+		v.addf(p+".credentials", "required for type %s (the name of a vault credential set), unless username and password are given", typ)
+	case credentialAuth[a.Type] && a.Credentials != "" && inline:
+		v.addf(p+".credentials", "give either a credential set or username and password, not both")
 	case !credentialAuth[a.Type] && a.Credentials != "":
 		v.addf(p+".credentials", "only used with types basic, digest, ntlm and oauth2_client_credentials")
+	case !credentialAuth[a.Type] && inline:
+		v.addf(p+".username", "username and password are only used with types basic, digest, ntlm and oauth2_client_credentials")
+	case inline && a.Username == "":
+		v.addf(p+".username", "required with password")
+	case inline && a.Password == "":
+		v.addf(p+".password", "required with username")
+	case inline && !isOneVariable(a.Password):
+		v.addf(p+".password", "must be a single {{variable}} (from secret_variables, or extracted by an earlier step), not the password itself: a monitor is not a safe place for a secret")
 	}
 	switch {
 	case a.Type == AuthType_AUTH_TYPE_BEARER && a.Token == "":
@@ -615,4 +626,16 @@ func short(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+// isOneVariable reports whether s is exactly one {{name}} placeholder (an
+// automatic @Function is not a variable: it would be a literal in disguise).
+func isOneVariable(s string) bool {
+	inner, ok := strings.CutPrefix(strings.TrimSpace(s), "{{")
+	if !ok {
+		return false
+	}
+	inner, ok = strings.CutSuffix(inner, "}}")
+	name := strings.TrimSpace(inner)
+	return ok && name != "" && !strings.HasPrefix(name, "@") && !strings.ContainsAny(name, "{}\r\n")
 }

@@ -114,7 +114,7 @@ func TestValidate(t *testing.T) {
 		"header value newline": {func(m *Monitor) { m.Steps[0].Request.Headers[0].Value = "a\r\nX: y" },
 			[]string{"steps[0].request.headers.Content-Type: must not contain line breaks or NUL"}},
 		"basic without credentials": {func(m *Monitor) { m.Steps[0].Request.Auth.Credentials = "" },
-			[]string{"steps[0].request.auth.credentials: required for type basic (the name of a vault credential set)"}},
+			[]string{"steps[0].request.auth.credentials: required for type basic (the name of a vault credential set), unless username and password are given"}},
 		"bearer without token": {func(m *Monitor) { m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_BEARER} },
 			[]string{"steps[0].request.auth.token: required for type bearer"}},
 		"token with basic": {func(m *Monitor) { m.Steps[0].Request.Auth.Token = "t" }, []string{"steps[0].request.auth.token: only used with type bearer"}},
@@ -122,7 +122,29 @@ func TestValidate(t *testing.T) {
 			"steps[0].request.auth.type: unknown value 9",
 			"steps[0].request.auth.credentials: only used with types basic, digest, ntlm and oauth2_client_credentials"}},
 		"digest without credentials": {func(m *Monitor) { m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_DIGEST} },
-			[]string{"steps[0].request.auth.credentials: required for type digest (the name of a vault credential set)"}},
+			[]string{"steps[0].request.auth.credentials: required for type digest (the name of a vault credential set), unless username and password are given"}},
+		"basic from variables": {func(m *Monitor) {
+			m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_BASIC, Username: "svc-{{env}}", Password: "{{ pw }}"}
+		}, nil},
+		"literal password": {func(m *Monitor) {
+			m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_DIGEST, Username: "u", Password: "hunter2"}
+		},
+			[]string{"steps[0].request.auth.password: must be a single {{variable}} (from secret_variables, or extracted by an earlier step), not the password itself: a monitor is not a safe place for a secret"}},
+		"password with text around the variable": {func(m *Monitor) {
+			m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_BASIC, Username: "u", Password: "x{{pw}}"}
+		},
+			[]string{"steps[0].request.auth.password: must be a single {{variable}} (from secret_variables, or extracted by an earlier step), not the password itself: a monitor is not a safe place for a secret"}},
+		"password from an automatic value": {func(m *Monitor) {
+			m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_BASIC, Username: "u", Password: "{{@RandomGuid}}"}
+		},
+			[]string{"steps[0].request.auth.password: must be a single {{variable}} (from secret_variables, or extracted by an earlier step), not the password itself: a monitor is not a safe place for a secret"}},
+		"username without password": {func(m *Monitor) { m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_BASIC, Username: "u"} },
+			[]string{"steps[0].request.auth.password: required with username"}},
+		"credential set and password": {func(m *Monitor) { m.Steps[0].Request.Auth.Username, m.Steps[0].Request.Auth.Password = "u", "{{pw}}" },
+			[]string{"steps[0].request.auth.credentials: give either a credential set or username and password, not both"}},
+		"password with bearer": {func(m *Monitor) {
+			m.Steps[0].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_BEARER, Token: "{{t}}", Username: "u", Password: "{{pw}}"}
+		}, []string{"steps[0].request.auth.username: username and password are only used with types basic, digest, ntlm and oauth2_client_credentials"}},
 		"ntlm": {func(m *Monitor) { m.Steps[0].Request.Auth.Type = AuthType_AUTH_TYPE_NTLM }, nil},
 		"ntlm over HTTP/2": {func(m *Monitor) {
 			m.Steps[0].Request.Auth.Type = AuthType_AUTH_TYPE_NTLM
@@ -135,7 +157,7 @@ func TestValidate(t *testing.T) {
 		"oauth2 without token URL and credentials": {func(m *Monitor) {
 			m.Steps[2].Request.Auth = &Auth{Type: AuthType_AUTH_TYPE_OAUTH2_CLIENT_CREDENTIALS, Scopes: []string{"a b", ""}}
 		}, []string{
-			"steps[2].request.auth.credentials: required for type oauth2_client_credentials (the name of a vault credential set)",
+			"steps[2].request.auth.credentials: required for type oauth2_client_credentials (the name of a vault credential set), unless username and password are given",
 			"steps[2].request.auth.token_url: required for type oauth2_client_credentials (the token endpoint's URL)",
 			`steps[2].request.auth.scopes[0]: "a b" is not a valid scope: it must be one non-empty word without spaces, quotes or backslashes`,
 			`steps[2].request.auth.scopes[1]: "" is not a valid scope: it must be one non-empty word without spaces, quotes or backslashes`,
