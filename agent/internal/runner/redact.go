@@ -65,7 +65,13 @@ func redactMessage(m protoreflect.Message, redact func(string) string) {
 		case fd.IsMap():
 			redactMap(fd, v.Map(), redact)
 		case fd.Kind() == protoreflect.StringKind:
-			m.Set(fd, protoreflect.ValueOfString(redact(v.String())))
+			// Set only what changes: most strings hold no secret, and Set is
+			// the costly part of the walk.
+			if s := v.String(); s != "" {
+				if r := redact(s); r != s {
+					m.Set(fd, protoreflect.ValueOfString(r))
+				}
+			}
 		case fd.Message() != nil:
 			redactMessage(v.Message(), redact)
 		}
@@ -77,7 +83,11 @@ func redactList(fd protoreflect.FieldDescriptor, l protoreflect.List, redact fun
 	for i := range l.Len() {
 		switch {
 		case fd.Kind() == protoreflect.StringKind:
-			l.Set(i, protoreflect.ValueOfString(redact(l.Get(i).String())))
+			if s := l.Get(i).String(); s != "" {
+				if r := redact(s); r != s {
+					l.Set(i, protoreflect.ValueOfString(r))
+				}
+			}
 		case fd.Message() != nil:
 			redactMessage(l.Get(i).Message(), redact)
 		}
