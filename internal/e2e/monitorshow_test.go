@@ -61,4 +61,25 @@ steps:
 	if again := c.MustCLI(t, "", "monitor", "show", "round-trip"); again != shown {
 		t.Errorf("monitor show differs after re-applying its output:\n%s\nthen\n%s", shown, again)
 	}
+
+	// Pausing is the operator's state, not the file's: applying the file again keeps it.
+	if out := c.MustCLI(t, "", "monitor", "pause", "round-trip"); !strings.Contains(out, "paused") {
+		t.Errorf("monitor pause: %s", out)
+	}
+	if out := c.MustCLI(t, "", "monitor", "apply", "-f", testutil.WriteFile(t, dir, "again.yaml", []byte(src))); !strings.Contains(out, "unchanged") {
+		t.Errorf("applying the same file to a paused monitor: %s", out)
+	}
+	if list := c.MustCLI(t, "", "monitor", "list"); !strings.Contains(list, "paused") {
+		t.Errorf("monitor list does not show the monitor paused after re-applying its file:\n%s", list)
+	}
+	if out := c.MustCLI(t, "", "monitor", "show", "round-trip"); !strings.Contains(out, "version 1") || !strings.Contains(out, ", paused") {
+		t.Errorf("monitor show of a paused monitor:\n%s", out)
+	}
+	c.MustCLI(t, "", "monitor", "resume", "round-trip")
+	if list := c.MustCLI(t, "", "monitor", "list"); strings.Contains(list, "paused") || !strings.Contains(list, "active") {
+		t.Errorf("monitor list after resume:\n%s", list)
+	}
+	if r := c.CLI(t, "", "monitor", "pause", "no-such"); r.Code == 0 || !strings.Contains(r.Stderr, `"no-such"`) || !strings.Contains(r.Stderr, "not found") {
+		t.Errorf("pausing a monitor that does not exist: exit %d, stderr %q", r.Code, r.Stderr)
+	}
 }

@@ -233,6 +233,19 @@ func (a *Admin) GetMonitor(_ context.Context, req *pb.GetMonitorRequest) (*pb.Mo
 	return m, toStatus(err)
 }
 
+// SetMonitorPaused pauses or resumes a monitor's schedule.
+func (a *Admin) SetMonitorPaused(_ context.Context, req *pb.SetMonitorPausedRequest) (*pb.Monitor, error) {
+	m, changed, err := a.Store.SetMonitorPaused(req.Name, req.Paused)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if changed {
+		a.audit(map[bool]string{true: "monitor_pause", false: "monitor_resume"}[req.Paused], m.Name)
+		a.Resync()
+	}
+	return m, nil
+}
+
 // DeleteMonitor deletes a monitor; its results stay.
 func (a *Admin) DeleteMonitor(_ context.Context, req *pb.DeleteMonitorRequest) (*pb.DeleteMonitorResponse, error) {
 	if err := a.Store.DeleteMonitor(req.Name); err != nil {

@@ -36,6 +36,8 @@ func Commands() []Command {
 		{"monitor list", "list monitors", monitorList},
 		{"monitor show", "show a monitor", monitorShow},
 		{"monitor delete", "delete a monitor", monitorDelete},
+		{"monitor pause", "stop a monitor's schedule (run still runs it on demand)", monitorPause},
+		{"monitor resume", "restart a paused monitor's schedule", monitorResume},
 		{"run", "run a monitor now: run MONITOR [--checkpoint C] [--wait]", runMonitor},
 		{"results tail", "stream results as they arrive [--monitor M] [--from-start]", resultsTail},
 		{"checkpoint token", "create a one-time enrollment token for a checkpoint agent", checkpointToken},
@@ -343,9 +345,9 @@ func monitorList(ctx context.Context, env Env, args []string) error {
 			return printJSON(env.Stdout, resp)
 		}
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tINTERVAL\tSTEPS\tCHECKPOINTS\tVERSION")
+		fmt.Fprintln(tw, "NAME\tSTATE\tINTERVAL\tSTEPS\tCHECKPOINTS\tVERSION")
 		for _, m := range resp.Monitors {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\n", m.Name, m.Interval.AsDuration(), len(m.Steps), strings.Join(m.Checkpoints, ","), m.Version)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\n", m.Name, monitorState(m), m.Interval.AsDuration(), len(m.Steps), strings.Join(m.Checkpoints, ","), m.Version)
 		}
 		return tw.Flush()
 	})

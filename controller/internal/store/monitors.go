@@ -22,7 +22,8 @@ func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed 
 			if err := getProto(mons, string(id), old); err != nil {
 				return err
 			}
-			m.Id, m.CreatedAt, m.Version, m.UpdatedAt = old.Id, old.CreatedAt, old.Version, old.UpdatedAt
+			// Paused is the operator's, not the file's: applying the file again keeps it.
+			m.Id, m.CreatedAt, m.Version, m.UpdatedAt, m.Paused = old.Id, old.CreatedAt, old.Version, old.UpdatedAt, old.Paused
 			if proto.Equal(m, old) {
 				stored = old
 				return nil
@@ -39,6 +40,31 @@ func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed 
 		return putProto(mons, m.Id, m)
 	})
 	return stored, created, changed, err
+}
+
+// SetMonitorPaused pauses or resumes a monitor's schedule. The definition's version is unchanged;
+// changed is false when the monitor already was in that state.
+func (s *Store) SetMonitorPaused(nameOrID string, paused bool) (m *pb.Monitor, changed bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		id := nameOrID
+		if v := tx.Bucket(bMonitorNames).Get([]byte(nameOrID)); v != nil {
+			id = string(v)
+		}
+		mons := tx.Bucket(bMonitors)
+		m = &pb.Monitor{}
+		if err := getProto(mons, id, m); err != nil {
+			return fmt.Errorf("monitor %q: %w", nameOrID, err)
+		}
+		if m.Paused == paused {
+			return nil
+		}
+		m.Paused, changed = paused, true
+		return putProto(mons, m.Id, m)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return m, changed, nil
 }
 
 // Monitor returns a monitor by name or id.

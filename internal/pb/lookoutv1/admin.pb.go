@@ -838,6 +838,58 @@ func (x *DeleteMonitorRequest) GetName() string {
 	return ""
 }
 
+type SetMonitorPausedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Paused        bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMonitorPausedRequest) Reset() {
+	*x = SetMonitorPausedRequest{}
+	mi := &file_lookout_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMonitorPausedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMonitorPausedRequest) ProtoMessage() {}
+
+func (x *SetMonitorPausedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMonitorPausedRequest.ProtoReflect.Descriptor instead.
+func (*SetMonitorPausedRequest) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetMonitorPausedRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetMonitorPausedRequest) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
 type DeleteMonitorResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -846,7 +898,7 @@ type DeleteMonitorResponse struct {
 
 func (x *DeleteMonitorResponse) Reset() {
 	*x = DeleteMonitorResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[16]
+	mi := &file_lookout_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +910,7 @@ func (x *DeleteMonitorResponse) String() string {
 func (*DeleteMonitorResponse) ProtoMessage() {}
 
 func (x *DeleteMonitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[16]
+	mi := &file_lookout_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +923,7 @@ func (x *DeleteMonitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMonitorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteMonitorResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 type CreateEnrollmentTokenRequest struct {
@@ -885,7 +937,7 @@ type CreateEnrollmentTokenRequest struct {
 
 func (x *CreateEnrollmentTokenRequest) Reset() {
 	*x = CreateEnrollmentTokenRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[17]
+	mi := &file_lookout_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -897,7 +949,7 @@ func (x *CreateEnrollmentTokenRequest) String() string {
 func (*CreateEnrollmentTokenRequest) ProtoMessage() {}
 
 func (x *CreateEnrollmentTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[17]
+	mi := &file_lookout_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -910,7 +962,7 @@ func (x *CreateEnrollmentTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEnrollmentTokenRequest.ProtoReflect.Descriptor instead.
 func (*CreateEnrollmentTokenRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateEnrollmentTokenRequest) GetCheckpointName() string {
@@ -944,7 +996,7 @@ type CreateEnrollmentTokenResponse struct {
 
 func (x *CreateEnrollmentTokenResponse) Reset() {
 	*x = CreateEnrollmentTokenResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[18]
+	mi := &file_lookout_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1008,7 @@ func (x *CreateEnrollmentTokenResponse) String() string {
 func (*CreateEnrollmentTokenResponse) ProtoMessage() {}
 
 func (x *CreateEnrollmentTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[18]
+	mi := &file_lookout_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1021,7 @@ func (x *CreateEnrollmentTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEnrollmentTokenResponse.ProtoReflect.Descriptor instead.
 func (*CreateEnrollmentTokenResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateEnrollmentTokenResponse) GetToken() string {
@@ -994,7 +1046,7 @@ type ListCheckpointsRequest struct {
 
 func (x *ListCheckpointsRequest) Reset() {
 	*x = ListCheckpointsRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[19]
+	mi := &file_lookout_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1058,7 @@ func (x *ListCheckpointsRequest) String() string {
 func (*ListCheckpointsRequest) ProtoMessage() {}
 
 func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[19]
+	mi := &file_lookout_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1071,7 @@ func (x *ListCheckpointsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsRequest.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 type ListCheckpointsResponse struct {
@@ -1031,7 +1083,7 @@ type ListCheckpointsResponse struct {
 
 func (x *ListCheckpointsResponse) Reset() {
 	*x = ListCheckpointsResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[20]
+	mi := &file_lookout_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1043,7 +1095,7 @@ func (x *ListCheckpointsResponse) String() string {
 func (*ListCheckpointsResponse) ProtoMessage() {}
 
 func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[20]
+	mi := &file_lookout_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1056,7 +1108,7 @@ func (x *ListCheckpointsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCheckpointsResponse.ProtoReflect.Descriptor instead.
 func (*ListCheckpointsResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListCheckpointsResponse) GetCheckpoints() []*Checkpoint {
@@ -1075,7 +1127,7 @@ type RevokeCheckpointRequest struct {
 
 func (x *RevokeCheckpointRequest) Reset() {
 	*x = RevokeCheckpointRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[21]
+	mi := &file_lookout_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1139,7 @@ func (x *RevokeCheckpointRequest) String() string {
 func (*RevokeCheckpointRequest) ProtoMessage() {}
 
 func (x *RevokeCheckpointRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[21]
+	mi := &file_lookout_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1152,7 @@ func (x *RevokeCheckpointRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCheckpointRequest.ProtoReflect.Descriptor instead.
 func (*RevokeCheckpointRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RevokeCheckpointRequest) GetName() string {
@@ -1119,7 +1171,7 @@ type RevokeCheckpointResponse struct {
 
 func (x *RevokeCheckpointResponse) Reset() {
 	*x = RevokeCheckpointResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[22]
+	mi := &file_lookout_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1183,7 @@ func (x *RevokeCheckpointResponse) String() string {
 func (*RevokeCheckpointResponse) ProtoMessage() {}
 
 func (x *RevokeCheckpointResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[22]
+	mi := &file_lookout_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1196,7 @@ func (x *RevokeCheckpointResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeCheckpointResponse.ProtoReflect.Descriptor instead.
 func (*RevokeCheckpointResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeCheckpointResponse) GetAgentsRevoked() int32 {
@@ -1164,7 +1216,7 @@ type TriggerRunRequest struct {
 
 func (x *TriggerRunRequest) Reset() {
 	*x = TriggerRunRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[23]
+	mi := &file_lookout_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1228,7 @@ func (x *TriggerRunRequest) String() string {
 func (*TriggerRunRequest) ProtoMessage() {}
 
 func (x *TriggerRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[23]
+	mi := &file_lookout_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1241,7 @@ func (x *TriggerRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerRunRequest.ProtoReflect.Descriptor instead.
 func (*TriggerRunRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TriggerRunRequest) GetMonitor() string {
@@ -1215,7 +1267,7 @@ type TriggerRunResponse struct {
 
 func (x *TriggerRunResponse) Reset() {
 	*x = TriggerRunResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[24]
+	mi := &file_lookout_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1279,7 @@ func (x *TriggerRunResponse) String() string {
 func (*TriggerRunResponse) ProtoMessage() {}
 
 func (x *TriggerRunResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[24]
+	mi := &file_lookout_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1292,7 @@ func (x *TriggerRunResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TriggerRunResponse.ProtoReflect.Descriptor instead.
 func (*TriggerRunResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TriggerRunResponse) GetRuns() []*Run {
@@ -1259,7 +1311,7 @@ type GetRunRequest struct {
 
 func (x *GetRunRequest) Reset() {
 	*x = GetRunRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[25]
+	mi := &file_lookout_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1323,7 @@ func (x *GetRunRequest) String() string {
 func (*GetRunRequest) ProtoMessage() {}
 
 func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[25]
+	mi := &file_lookout_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1336,7 @@ func (x *GetRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRunRequest.ProtoReflect.Descriptor instead.
 func (*GetRunRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetRunRequest) GetRunId() string {
@@ -1302,7 +1354,7 @@ type GetPlatformCertificateRequest struct {
 
 func (x *GetPlatformCertificateRequest) Reset() {
 	*x = GetPlatformCertificateRequest{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[26]
+	mi := &file_lookout_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1366,7 @@ func (x *GetPlatformCertificateRequest) String() string {
 func (*GetPlatformCertificateRequest) ProtoMessage() {}
 
 func (x *GetPlatformCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[26]
+	mi := &file_lookout_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1379,7 @@ func (x *GetPlatformCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlatformCertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetPlatformCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 type GetPlatformCertificateResponse struct {
@@ -1341,7 +1393,7 @@ type GetPlatformCertificateResponse struct {
 
 func (x *GetPlatformCertificateResponse) Reset() {
 	*x = GetPlatformCertificateResponse{}
-	mi := &file_lookout_v1_admin_proto_msgTypes[27]
+	mi := &file_lookout_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1405,7 @@ func (x *GetPlatformCertificateResponse) String() string {
 func (*GetPlatformCertificateResponse) ProtoMessage() {}
 
 func (x *GetPlatformCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_admin_proto_msgTypes[27]
+	mi := &file_lookout_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1418,7 @@ func (x *GetPlatformCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPlatformCertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetPlatformCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetPlatformCertificateResponse) GetConfigured() bool {
@@ -1441,7 +1493,10 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"\x11GetMonitorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"*\n" +
 	"\x14DeleteMonitorRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"E\n" +
+	"\x17SetMonitorPausedRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06paused\x18\x02 \x01(\bR\x06paused\"\x17\n" +
 	"\x15DeleteMonitorResponse\"\xa4\x01\n" +
 	"\x1cCreateEnrollmentTokenRequest\x12'\n" +
 	"\x0fcheckpoint_name\x18\x01 \x01(\tR\x0echeckpointName\x12.\n" +
@@ -1474,7 +1529,7 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"configured\x18\x01 \x01(\bR\n" +
 	"configured\x12'\n" +
 	"\x0fcertificate_pem\x18\x02 \x01(\tR\x0ecertificatePem\x12/\n" +
-	"\x04info\x18\x03 \x01(\v2\x1b.lookout.v1.CertificateInfoR\x04info2\xfe\r\n" +
+	"\x04info\x18\x03 \x01(\v2\x1b.lookout.v1.CertificateInfoR\x04info2\xcc\x0e\n" +
 	"\fAdminService\x12U\n" +
 	"\x0eAddCertificate\x12!.lookout.v1.AddCertificateRequest\x1a .lookout.v1.AddVaultItemResponse\x12U\n" +
 	"\x0eAddCredentials\x12!.lookout.v1.AddCredentialsRequest\x1a .lookout.v1.AddVaultItemResponse\x12W\n" +
@@ -1491,7 +1546,8 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"\fListMonitors\x12\x1f.lookout.v1.ListMonitorsRequest\x1a .lookout.v1.ListMonitorsResponse\x12@\n" +
 	"\n" +
 	"GetMonitor\x12\x1d.lookout.v1.GetMonitorRequest\x1a\x13.lookout.v1.Monitor\x12T\n" +
-	"\rDeleteMonitor\x12 .lookout.v1.DeleteMonitorRequest\x1a!.lookout.v1.DeleteMonitorResponse\x12l\n" +
+	"\rDeleteMonitor\x12 .lookout.v1.DeleteMonitorRequest\x1a!.lookout.v1.DeleteMonitorResponse\x12L\n" +
+	"\x10SetMonitorPaused\x12#.lookout.v1.SetMonitorPausedRequest\x1a\x13.lookout.v1.Monitor\x12l\n" +
 	"\x15CreateEnrollmentToken\x12(.lookout.v1.CreateEnrollmentTokenRequest\x1a).lookout.v1.CreateEnrollmentTokenResponse\x12Z\n" +
 	"\x0fListCheckpoints\x12\".lookout.v1.ListCheckpointsRequest\x1a#.lookout.v1.ListCheckpointsResponse\x12]\n" +
 	"\x10RevokeCheckpoint\x12#.lookout.v1.RevokeCheckpointRequest\x1a$.lookout.v1.RevokeCheckpointResponse\x12K\n" +
@@ -1512,7 +1568,7 @@ func file_lookout_v1_admin_proto_rawDescGZIP() []byte {
 	return file_lookout_v1_admin_proto_rawDescData
 }
 
-var file_lookout_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_lookout_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_lookout_v1_admin_proto_goTypes = []any{
 	(*AddCertificateRequest)(nil),          // 0: lookout.v1.AddCertificateRequest
 	(*AddCredentialsRequest)(nil),          // 1: lookout.v1.AddCredentialsRequest
@@ -1530,37 +1586,38 @@ var file_lookout_v1_admin_proto_goTypes = []any{
 	(*ListMonitorsResponse)(nil),           // 13: lookout.v1.ListMonitorsResponse
 	(*GetMonitorRequest)(nil),              // 14: lookout.v1.GetMonitorRequest
 	(*DeleteMonitorRequest)(nil),           // 15: lookout.v1.DeleteMonitorRequest
-	(*DeleteMonitorResponse)(nil),          // 16: lookout.v1.DeleteMonitorResponse
-	(*CreateEnrollmentTokenRequest)(nil),   // 17: lookout.v1.CreateEnrollmentTokenRequest
-	(*CreateEnrollmentTokenResponse)(nil),  // 18: lookout.v1.CreateEnrollmentTokenResponse
-	(*ListCheckpointsRequest)(nil),         // 19: lookout.v1.ListCheckpointsRequest
-	(*ListCheckpointsResponse)(nil),        // 20: lookout.v1.ListCheckpointsResponse
-	(*RevokeCheckpointRequest)(nil),        // 21: lookout.v1.RevokeCheckpointRequest
-	(*RevokeCheckpointResponse)(nil),       // 22: lookout.v1.RevokeCheckpointResponse
-	(*TriggerRunRequest)(nil),              // 23: lookout.v1.TriggerRunRequest
-	(*TriggerRunResponse)(nil),             // 24: lookout.v1.TriggerRunResponse
-	(*GetRunRequest)(nil),                  // 25: lookout.v1.GetRunRequest
-	(*GetPlatformCertificateRequest)(nil),  // 26: lookout.v1.GetPlatformCertificateRequest
-	(*GetPlatformCertificateResponse)(nil), // 27: lookout.v1.GetPlatformCertificateResponse
-	(*VaultItem)(nil),                      // 28: lookout.v1.VaultItem
-	(*Monitor)(nil),                        // 29: lookout.v1.Monitor
-	(CheckpointKind)(0),                    // 30: lookout.v1.CheckpointKind
-	(*durationpb.Duration)(nil),            // 31: google.protobuf.Duration
-	(*Checkpoint)(nil),                     // 32: lookout.v1.Checkpoint
-	(*Run)(nil),                            // 33: lookout.v1.Run
-	(*CertificateInfo)(nil),                // 34: lookout.v1.CertificateInfo
+	(*SetMonitorPausedRequest)(nil),        // 16: lookout.v1.SetMonitorPausedRequest
+	(*DeleteMonitorResponse)(nil),          // 17: lookout.v1.DeleteMonitorResponse
+	(*CreateEnrollmentTokenRequest)(nil),   // 18: lookout.v1.CreateEnrollmentTokenRequest
+	(*CreateEnrollmentTokenResponse)(nil),  // 19: lookout.v1.CreateEnrollmentTokenResponse
+	(*ListCheckpointsRequest)(nil),         // 20: lookout.v1.ListCheckpointsRequest
+	(*ListCheckpointsResponse)(nil),        // 21: lookout.v1.ListCheckpointsResponse
+	(*RevokeCheckpointRequest)(nil),        // 22: lookout.v1.RevokeCheckpointRequest
+	(*RevokeCheckpointResponse)(nil),       // 23: lookout.v1.RevokeCheckpointResponse
+	(*TriggerRunRequest)(nil),              // 24: lookout.v1.TriggerRunRequest
+	(*TriggerRunResponse)(nil),             // 25: lookout.v1.TriggerRunResponse
+	(*GetRunRequest)(nil),                  // 26: lookout.v1.GetRunRequest
+	(*GetPlatformCertificateRequest)(nil),  // 27: lookout.v1.GetPlatformCertificateRequest
+	(*GetPlatformCertificateResponse)(nil), // 28: lookout.v1.GetPlatformCertificateResponse
+	(*VaultItem)(nil),                      // 29: lookout.v1.VaultItem
+	(*Monitor)(nil),                        // 30: lookout.v1.Monitor
+	(CheckpointKind)(0),                    // 31: lookout.v1.CheckpointKind
+	(*durationpb.Duration)(nil),            // 32: google.protobuf.Duration
+	(*Checkpoint)(nil),                     // 33: lookout.v1.Checkpoint
+	(*Run)(nil),                            // 34: lookout.v1.Run
+	(*CertificateInfo)(nil),                // 35: lookout.v1.CertificateInfo
 }
 var file_lookout_v1_admin_proto_depIdxs = []int32{
-	28, // 0: lookout.v1.AddVaultItemResponse.item:type_name -> lookout.v1.VaultItem
-	28, // 1: lookout.v1.ListVaultItemsResponse.items:type_name -> lookout.v1.VaultItem
-	29, // 2: lookout.v1.ApplyMonitorResponse.monitor:type_name -> lookout.v1.Monitor
-	29, // 3: lookout.v1.ListMonitorsResponse.monitors:type_name -> lookout.v1.Monitor
-	30, // 4: lookout.v1.CreateEnrollmentTokenRequest.kind:type_name -> lookout.v1.CheckpointKind
-	31, // 5: lookout.v1.CreateEnrollmentTokenRequest.ttl:type_name -> google.protobuf.Duration
-	32, // 6: lookout.v1.CreateEnrollmentTokenResponse.checkpoint:type_name -> lookout.v1.Checkpoint
-	32, // 7: lookout.v1.ListCheckpointsResponse.checkpoints:type_name -> lookout.v1.Checkpoint
-	33, // 8: lookout.v1.TriggerRunResponse.runs:type_name -> lookout.v1.Run
-	34, // 9: lookout.v1.GetPlatformCertificateResponse.info:type_name -> lookout.v1.CertificateInfo
+	29, // 0: lookout.v1.AddVaultItemResponse.item:type_name -> lookout.v1.VaultItem
+	29, // 1: lookout.v1.ListVaultItemsResponse.items:type_name -> lookout.v1.VaultItem
+	30, // 2: lookout.v1.ApplyMonitorResponse.monitor:type_name -> lookout.v1.Monitor
+	30, // 3: lookout.v1.ListMonitorsResponse.monitors:type_name -> lookout.v1.Monitor
+	31, // 4: lookout.v1.CreateEnrollmentTokenRequest.kind:type_name -> lookout.v1.CheckpointKind
+	32, // 5: lookout.v1.CreateEnrollmentTokenRequest.ttl:type_name -> google.protobuf.Duration
+	33, // 6: lookout.v1.CreateEnrollmentTokenResponse.checkpoint:type_name -> lookout.v1.Checkpoint
+	33, // 7: lookout.v1.ListCheckpointsResponse.checkpoints:type_name -> lookout.v1.Checkpoint
+	34, // 8: lookout.v1.TriggerRunResponse.runs:type_name -> lookout.v1.Run
+	35, // 9: lookout.v1.GetPlatformCertificateResponse.info:type_name -> lookout.v1.CertificateInfo
 	0,  // 10: lookout.v1.AdminService.AddCertificate:input_type -> lookout.v1.AddCertificateRequest
 	1,  // 11: lookout.v1.AdminService.AddCredentials:input_type -> lookout.v1.AddCredentialsRequest
 	5,  // 12: lookout.v1.AdminService.ListVaultItems:input_type -> lookout.v1.ListVaultItemsRequest
@@ -1576,35 +1633,37 @@ var file_lookout_v1_admin_proto_depIdxs = []int32{
 	12, // 22: lookout.v1.AdminService.ListMonitors:input_type -> lookout.v1.ListMonitorsRequest
 	14, // 23: lookout.v1.AdminService.GetMonitor:input_type -> lookout.v1.GetMonitorRequest
 	15, // 24: lookout.v1.AdminService.DeleteMonitor:input_type -> lookout.v1.DeleteMonitorRequest
-	17, // 25: lookout.v1.AdminService.CreateEnrollmentToken:input_type -> lookout.v1.CreateEnrollmentTokenRequest
-	19, // 26: lookout.v1.AdminService.ListCheckpoints:input_type -> lookout.v1.ListCheckpointsRequest
-	21, // 27: lookout.v1.AdminService.RevokeCheckpoint:input_type -> lookout.v1.RevokeCheckpointRequest
-	23, // 28: lookout.v1.AdminService.TriggerRun:input_type -> lookout.v1.TriggerRunRequest
-	25, // 29: lookout.v1.AdminService.GetRun:input_type -> lookout.v1.GetRunRequest
-	26, // 30: lookout.v1.AdminService.GetPlatformCertificate:input_type -> lookout.v1.GetPlatformCertificateRequest
-	4,  // 31: lookout.v1.AdminService.AddCertificate:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 32: lookout.v1.AdminService.AddCredentials:output_type -> lookout.v1.AddVaultItemResponse
-	6,  // 33: lookout.v1.AdminService.ListVaultItems:output_type -> lookout.v1.ListVaultItemsResponse
-	28, // 34: lookout.v1.AdminService.GetVaultItem:output_type -> lookout.v1.VaultItem
-	9,  // 35: lookout.v1.AdminService.DeleteVaultItem:output_type -> lookout.v1.DeleteVaultItemResponse
-	4,  // 36: lookout.v1.AdminService.ReplaceCertificate:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 37: lookout.v1.AdminService.ReplaceCredentials:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 38: lookout.v1.AdminService.AddSecret:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 39: lookout.v1.AdminService.ReplaceSecret:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 40: lookout.v1.AdminService.AddFile:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 41: lookout.v1.AdminService.ReplaceFile:output_type -> lookout.v1.AddVaultItemResponse
-	11, // 42: lookout.v1.AdminService.ApplyMonitor:output_type -> lookout.v1.ApplyMonitorResponse
-	13, // 43: lookout.v1.AdminService.ListMonitors:output_type -> lookout.v1.ListMonitorsResponse
-	29, // 44: lookout.v1.AdminService.GetMonitor:output_type -> lookout.v1.Monitor
-	16, // 45: lookout.v1.AdminService.DeleteMonitor:output_type -> lookout.v1.DeleteMonitorResponse
-	18, // 46: lookout.v1.AdminService.CreateEnrollmentToken:output_type -> lookout.v1.CreateEnrollmentTokenResponse
-	20, // 47: lookout.v1.AdminService.ListCheckpoints:output_type -> lookout.v1.ListCheckpointsResponse
-	22, // 48: lookout.v1.AdminService.RevokeCheckpoint:output_type -> lookout.v1.RevokeCheckpointResponse
-	24, // 49: lookout.v1.AdminService.TriggerRun:output_type -> lookout.v1.TriggerRunResponse
-	33, // 50: lookout.v1.AdminService.GetRun:output_type -> lookout.v1.Run
-	27, // 51: lookout.v1.AdminService.GetPlatformCertificate:output_type -> lookout.v1.GetPlatformCertificateResponse
-	31, // [31:52] is the sub-list for method output_type
-	10, // [10:31] is the sub-list for method input_type
+	16, // 25: lookout.v1.AdminService.SetMonitorPaused:input_type -> lookout.v1.SetMonitorPausedRequest
+	18, // 26: lookout.v1.AdminService.CreateEnrollmentToken:input_type -> lookout.v1.CreateEnrollmentTokenRequest
+	20, // 27: lookout.v1.AdminService.ListCheckpoints:input_type -> lookout.v1.ListCheckpointsRequest
+	22, // 28: lookout.v1.AdminService.RevokeCheckpoint:input_type -> lookout.v1.RevokeCheckpointRequest
+	24, // 29: lookout.v1.AdminService.TriggerRun:input_type -> lookout.v1.TriggerRunRequest
+	26, // 30: lookout.v1.AdminService.GetRun:input_type -> lookout.v1.GetRunRequest
+	27, // 31: lookout.v1.AdminService.GetPlatformCertificate:input_type -> lookout.v1.GetPlatformCertificateRequest
+	4,  // 32: lookout.v1.AdminService.AddCertificate:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 33: lookout.v1.AdminService.AddCredentials:output_type -> lookout.v1.AddVaultItemResponse
+	6,  // 34: lookout.v1.AdminService.ListVaultItems:output_type -> lookout.v1.ListVaultItemsResponse
+	29, // 35: lookout.v1.AdminService.GetVaultItem:output_type -> lookout.v1.VaultItem
+	9,  // 36: lookout.v1.AdminService.DeleteVaultItem:output_type -> lookout.v1.DeleteVaultItemResponse
+	4,  // 37: lookout.v1.AdminService.ReplaceCertificate:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 38: lookout.v1.AdminService.ReplaceCredentials:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 39: lookout.v1.AdminService.AddSecret:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 40: lookout.v1.AdminService.ReplaceSecret:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 41: lookout.v1.AdminService.AddFile:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 42: lookout.v1.AdminService.ReplaceFile:output_type -> lookout.v1.AddVaultItemResponse
+	11, // 43: lookout.v1.AdminService.ApplyMonitor:output_type -> lookout.v1.ApplyMonitorResponse
+	13, // 44: lookout.v1.AdminService.ListMonitors:output_type -> lookout.v1.ListMonitorsResponse
+	30, // 45: lookout.v1.AdminService.GetMonitor:output_type -> lookout.v1.Monitor
+	17, // 46: lookout.v1.AdminService.DeleteMonitor:output_type -> lookout.v1.DeleteMonitorResponse
+	30, // 47: lookout.v1.AdminService.SetMonitorPaused:output_type -> lookout.v1.Monitor
+	19, // 48: lookout.v1.AdminService.CreateEnrollmentToken:output_type -> lookout.v1.CreateEnrollmentTokenResponse
+	21, // 49: lookout.v1.AdminService.ListCheckpoints:output_type -> lookout.v1.ListCheckpointsResponse
+	23, // 50: lookout.v1.AdminService.RevokeCheckpoint:output_type -> lookout.v1.RevokeCheckpointResponse
+	25, // 51: lookout.v1.AdminService.TriggerRun:output_type -> lookout.v1.TriggerRunResponse
+	34, // 52: lookout.v1.AdminService.GetRun:output_type -> lookout.v1.Run
+	28, // 53: lookout.v1.AdminService.GetPlatformCertificate:output_type -> lookout.v1.GetPlatformCertificateResponse
+	32, // [32:54] is the sub-list for method output_type
+	10, // [10:32] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1625,7 +1684,7 @@ func file_lookout_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lookout_v1_admin_proto_rawDesc), len(file_lookout_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	AdminService_ListMonitors_FullMethodName           = "/lookout.v1.AdminService/ListMonitors"
 	AdminService_GetMonitor_FullMethodName             = "/lookout.v1.AdminService/GetMonitor"
 	AdminService_DeleteMonitor_FullMethodName          = "/lookout.v1.AdminService/DeleteMonitor"
+	AdminService_SetMonitorPaused_FullMethodName       = "/lookout.v1.AdminService/SetMonitorPaused"
 	AdminService_CreateEnrollmentToken_FullMethodName  = "/lookout.v1.AdminService/CreateEnrollmentToken"
 	AdminService_ListCheckpoints_FullMethodName        = "/lookout.v1.AdminService/ListCheckpoints"
 	AdminService_RevokeCheckpoint_FullMethodName       = "/lookout.v1.AdminService/RevokeCheckpoint"
@@ -69,6 +70,10 @@ type AdminServiceClient interface {
 	ListMonitors(ctx context.Context, in *ListMonitorsRequest, opts ...grpc.CallOption) (*ListMonitorsResponse, error)
 	GetMonitor(ctx context.Context, in *GetMonitorRequest, opts ...grpc.CallOption) (*Monitor, error)
 	DeleteMonitor(ctx context.Context, in *DeleteMonitorRequest, opts ...grpc.CallOption) (*DeleteMonitorResponse, error)
+	// SetMonitorPaused stops or restarts a monitor's schedule (a maintenance
+	// window, a retired API) without deleting it. Applying the monitor file again
+	// keeps the state; `run` still runs a paused monitor on demand.
+	SetMonitorPaused(ctx context.Context, in *SetMonitorPausedRequest, opts ...grpc.CallOption) (*Monitor, error)
 	CreateEnrollmentToken(ctx context.Context, in *CreateEnrollmentTokenRequest, opts ...grpc.CallOption) (*CreateEnrollmentTokenResponse, error)
 	ListCheckpoints(ctx context.Context, in *ListCheckpointsRequest, opts ...grpc.CallOption) (*ListCheckpointsResponse, error)
 	RevokeCheckpoint(ctx context.Context, in *RevokeCheckpointRequest, opts ...grpc.CallOption) (*RevokeCheckpointResponse, error)
@@ -235,6 +240,16 @@ func (c *adminServiceClient) DeleteMonitor(ctx context.Context, in *DeleteMonito
 	return out, nil
 }
 
+func (c *adminServiceClient) SetMonitorPaused(ctx context.Context, in *SetMonitorPausedRequest, opts ...grpc.CallOption) (*Monitor, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Monitor)
+	err := c.cc.Invoke(ctx, AdminService_SetMonitorPaused_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminServiceClient) CreateEnrollmentToken(ctx context.Context, in *CreateEnrollmentTokenRequest, opts ...grpc.CallOption) (*CreateEnrollmentTokenResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateEnrollmentTokenResponse)
@@ -322,6 +337,10 @@ type AdminServiceServer interface {
 	ListMonitors(context.Context, *ListMonitorsRequest) (*ListMonitorsResponse, error)
 	GetMonitor(context.Context, *GetMonitorRequest) (*Monitor, error)
 	DeleteMonitor(context.Context, *DeleteMonitorRequest) (*DeleteMonitorResponse, error)
+	// SetMonitorPaused stops or restarts a monitor's schedule (a maintenance
+	// window, a retired API) without deleting it. Applying the monitor file again
+	// keeps the state; `run` still runs a paused monitor on demand.
+	SetMonitorPaused(context.Context, *SetMonitorPausedRequest) (*Monitor, error)
 	CreateEnrollmentToken(context.Context, *CreateEnrollmentTokenRequest) (*CreateEnrollmentTokenResponse, error)
 	ListCheckpoints(context.Context, *ListCheckpointsRequest) (*ListCheckpointsResponse, error)
 	RevokeCheckpoint(context.Context, *RevokeCheckpointRequest) (*RevokeCheckpointResponse, error)
@@ -382,6 +401,9 @@ func (UnimplementedAdminServiceServer) GetMonitor(context.Context, *GetMonitorRe
 }
 func (UnimplementedAdminServiceServer) DeleteMonitor(context.Context, *DeleteMonitorRequest) (*DeleteMonitorResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteMonitor not implemented")
+}
+func (UnimplementedAdminServiceServer) SetMonitorPaused(context.Context, *SetMonitorPausedRequest) (*Monitor, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetMonitorPaused not implemented")
 }
 func (UnimplementedAdminServiceServer) CreateEnrollmentToken(context.Context, *CreateEnrollmentTokenRequest) (*CreateEnrollmentTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateEnrollmentToken not implemented")
@@ -692,6 +714,24 @@ func _AdminService_DeleteMonitor_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_SetMonitorPaused_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetMonitorPausedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).SetMonitorPaused(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_SetMonitorPaused_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).SetMonitorPaused(ctx, req.(*SetMonitorPausedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AdminService_CreateEnrollmentToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateEnrollmentTokenRequest)
 	if err := dec(in); err != nil {
@@ -866,6 +906,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteMonitor",
 			Handler:    _AdminService_DeleteMonitor_Handler,
+		},
+		{
+			MethodName: "SetMonitorPaused",
+			Handler:    _AdminService_SetMonitorPaused_Handler,
 		},
 		{
 			MethodName: "CreateEnrollmentToken",
