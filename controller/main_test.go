@@ -22,6 +22,8 @@ func TestCommandLineMistakesExitTwo(t *testing.T) {
 		{"monitor", "list", "--no-such-flag"},
 		{"run"},
 		{"vault", "add-certificate", "--name"},
+		{"results", "tail", "orders"},
+		{"checkpoint", "list", "extra"},
 	} {
 		var stdout, stderr bytes.Buffer
 		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}

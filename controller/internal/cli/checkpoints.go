@@ -18,7 +18,7 @@ func checkpointNATSConfig(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("checkpoint nats-config", env)
 	var c conn
 	c.register(fs, env)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {

@@ -128,6 +128,19 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseNone parses a command that takes flags only: a stray word (a name given to a command
+// that takes --name, a misplaced value) is a usage error rather than silently ignored.
+func parseNone(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q: %s takes flags only (-h lists them)", pos[0], strings.TrimPrefix(fs.Name(), "lookout-controller "))
+	}
+	return nil
+}
+
 // UsageError is a mistake in the command line; main prints usage for it.
 type UsageError struct{ Msg string }
 

@@ -92,7 +92,7 @@ func vaultAddCertificate(ctx context.Context, env Env, args []string) error {
 	desc := fs.String("description", "", "free text")
 	pwFile := fs.String("password-file", "", "file holding the archive password")
 	pwStdin := fs.Bool("password-stdin", false, "read the archive password from stdin")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if *name == "" || *file == "" {
@@ -169,7 +169,7 @@ func vaultAddCredentials(ctx context.Context, env Env, args []string) error {
 	desc := fs.String("description", "", "free text")
 	pwFile := fs.String("password-file", "", "file holding the password")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if *name == "" || *user == "" {
@@ -192,7 +192,7 @@ func vaultList(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("vault list", env)
 	var c conn
 	c.register(fs, env)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
@@ -302,7 +302,7 @@ func monitorApply(ctx context.Context, env Env, args []string) error {
 	c.register(fs, env)
 	file := fs.String("f", "", "monitor file (required)")
 	format := fs.String("format", "lookout", "file format: lookout")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if *file == "" {
@@ -333,7 +333,7 @@ func monitorList(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("monitor list", env)
 	var c conn
 	c.register(fs, env)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
@@ -397,7 +397,7 @@ func checkpointToken(ctx context.Context, env Env, args []string) error {
 	name := fs.String("name", "", "checkpoint name (required); created if new")
 	kind := fs.String("kind", "", "public (run by you; may use the platform certificate) or private (run by a customer) (required)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	k, ok := map[string]pb.CheckpointKind{"public": pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC, "private": pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE}[*kind]
@@ -424,7 +424,7 @@ func checkpointList(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("checkpoint list", env)
 	var c conn
 	c.register(fs, env)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
@@ -477,7 +477,7 @@ func platformCertificate(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("platform-certificate", env)
 	var c conn
 	c.register(fs, env)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {

@@ -95,7 +95,7 @@ func resultsTail(ctx context.Context, env Env, args []string) error {
 	fromStart := fs.Bool("from-start", false, "print stored results first")
 	count := fs.Int("count", 0, "stop after this many results (0: run until interrupted)")
 	verbose := fs.Bool("v", false, "print every step, not only failing ones")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	cc, err := c.dial()
