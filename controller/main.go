@@ -34,7 +34,7 @@ func exitCode(err error, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
-		return 2
+		return 0 // asked for: the flag package has printed it
 	case errors.Is(err, cli.ErrRunFailed):
 		return 1
 	case errors.As(err, &usage):

@@ -36,3 +36,20 @@ func TestCommandLineMistakesExitTwo(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandHelp: -h says what the command takes, positional words included, and exits 0.
+func TestCommandHelp(t *testing.T) {
+	for args, want := range map[string]string{
+		"monitor show -h":     "Usage: lookout-controller monitor show NAME [flags]",
+		"run -h":              "Usage: lookout-controller run MONITOR [flags]",
+		"vault list -h":       "Usage: lookout-controller vault list [flags]",
+		"results tail --help": "stream results as they arrive",
+	} {
+		var stdout, stderr bytes.Buffer
+		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		code := exitCode(run(context.Background(), strings.Fields(args), env), &stderr)
+		if code != 0 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "-addr") {
+			t.Errorf("%s: exit %d, want 0 and %q with the flags\n%s", args, code, want, stderr.String())
+		}
+	}
+}

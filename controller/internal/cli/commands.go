@@ -65,6 +65,7 @@ func (c Command) Run(ctx context.Context, env Env, args []string) error { return
 func newFlags(name string, env Env) *flag.FlagSet {
 	fs := flag.NewFlagSet("lookout-controller "+name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
+	setUsage(fs, name)
 	return fs
 }
 
