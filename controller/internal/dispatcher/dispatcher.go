@@ -20,6 +20,10 @@ import (
 // PlatformItemID names the platform certificate in a SecretRef.
 const PlatformItemID = "platform"
 
+// MaxRunFileBytes caps the vault file content one run may reference. A run's material travels to
+// the agent in one FetchRunSecrets response, and gRPC clients receive at most 4 MiB by default.
+const MaxRunFileBytes = 3 << 20
+
 // Publisher is the part of a NATS connection the dispatcher uses.
 type Publisher interface {
 	Publish(subject string, data []byte) error
@@ -126,11 +130,15 @@ func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretR
 	for _, ref := range monitorfile.VaultRefs(m) {
 		byStep[ref.Step] = append(byStep[ref.Step], ref)
 	}
+	var fileBytes int64
 	addItems := func(step int) *pb.RunResult {
 		for _, ref := range byStep[step] {
 			it, refusal := d.vaultItem(m, ref)
 			if refusal != nil {
 				return refusal
+			}
+			if !seen[it.Id] {
+				fileBytes += it.GetFile().GetSize()
 			}
 			add(&pb.SecretRef{ItemId: it.Id, Name: it.Name, Version: it.Version, Type: it.Type})
 		}
@@ -149,6 +157,11 @@ func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretR
 		if refusal := addItems(i); refusal != nil {
 			return nil, refusal
 		}
+	}
+	if fileBytes > MaxRunFileBytes {
+		return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
+			Message: fmt.Sprintf("the run needs %d bytes of vault files; a run may use at most %d MiB of them (they travel in one sealed message to the agent): use fewer or smaller files",
+				fileBytes, MaxRunFileBytes>>20)}
 	}
 	return refs, nil
 }

@@ -99,3 +99,32 @@ func TestDispatcherReferencesSecretsAndFiles(t *testing.T) {
 		t.Errorf("run with a deleted secret: message %q", got)
 	}
 }
+
+func TestDispatcherCapsFileBytesPerRun(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.checkpoint(t, "site-1", pb.CheckpointKind_CHECKPOINT_KIND_PRIVATE)
+	var parts []*pb.FormField
+	for _, name := range []string{"f1", "f2", "f3", "f4"} {
+		if _, err := f.vault.AddFile(name, "", "", "", make([]byte, 1<<20)); err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, &pb.FormField{Name: name, File: name})
+	}
+	m := &pb.Monitor{Id: "mon_big", Name: "big", Version: 1, Timeout: durationpb.New(10 * time.Second), Checkpoints: []string{"site-1"},
+		Steps: []*pb.Step{{Name: "upload", Request: &pb.HttpRequest{Method: "POST", Url: "https://127.0.0.1:8443/", Multipart: parts}},
+			{Name: "again", Request: &pb.HttpRequest{Method: "POST", Url: "https://127.0.0.1:8443/", BodyFile: "f1"}}}}
+	m.Steps[0].Request.Multipart = parts[:3] // three files, one used twice: within the cap
+	runs, err := f.d.Dispatch(m, nil, true)
+	if err != nil || len(runs) != 1 || runs[0].GetResult() != nil {
+		t.Fatalf("Dispatch with 3 MiB of files = %v, %v; want the run sent out", runs, err)
+	}
+	m.Steps[0].Request.Multipart = parts
+	runs, err = f.d.Dispatch(m, nil, true)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("Dispatch = %v, %v", runs, err)
+	}
+	if got := runs[0].GetResult().GetMessage(); !strings.Contains(got, "the run needs 4194304 bytes of vault files; a run may use at most 3 MiB") {
+		t.Errorf("run over the file cap: message %q", got)
+	}
+}
