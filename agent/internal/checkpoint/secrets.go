@@ -71,6 +71,8 @@ func (a *Agent) resolve(s *pb.RunSecrets) (*runner.Secrets, error) {
 			}
 		case *pb.RunSecret_Credentials:
 			out.Credentials[sec.Name] = runner.Credential{Username: v.Credentials.Username, Password: v.Credentials.Password}
+		default:
+			addValueOrFile(out, sec)
 		}
 	}
 	return out, nil

@@ -16,6 +16,8 @@ import (
 func (rs *runState) prepareBody(p *preparedRequest, req *lookoutv1.HttpRequest) error {
 	var err error
 	switch {
+	case req.GetBodyFile() != "":
+		err = rs.fileBody(p, req.GetBodyFile())
 	case len(req.GetMultipart()) > 0:
 		p.body, p.contentType, err = rs.multipartBody(req.GetMultipart())
 		p.multipart = true
@@ -54,6 +56,11 @@ func (rs *runState) multipartBody(fields []*lookoutv1.FormField) (string, string
 		name, value, err := rs.expandField(f)
 		if err != nil {
 			return "", "", err
+		}
+		if f.GetFile() != "" {
+			if f, value, err = rs.filePart(f); err != nil {
+				return "", "", err
+			}
 		}
 		part, err := w.CreatePart(partHeader(name, f))
 		if err != nil {

@@ -29,7 +29,16 @@
 //
 // Bodies: raw (Content-Type guessed when the step sets none: JSON, XML, HTML
 // or text), URL-encoded form, or multipart form; a multipart body always
-// sends its own Content-Type, since it carries the boundary.
+// sends its own Content-Type, since it carries the boundary. body_file sends a
+// vault file's bytes as they are, with the file's content type unless the step
+// sets a Content-Type header; a multipart field with file sends the file as a
+// part (filename and type default to the file's). tls.ca_bundle_file adds a
+// vault file's PEM certificates to those the step trusts.
+//
+// Secret variables (Monitor.secret_variables) take their values from vault
+// secrets ([Secrets].Values) and behave like other variables; every vault
+// secret value of the run is redacted like a password, wherever it appears —
+// URL, headers, echoed bodies, extracted variables, assertion values, errors.
 //
 // Automatic variables:
 //

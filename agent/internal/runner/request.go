@@ -57,12 +57,9 @@ func (rs *runState) tlsPlan(req *lookoutv1.HttpRequest) (tlsPlan, error) {
 	if err != nil {
 		return tlsPlan{}, err
 	}
-	if o.GetCaBundle() != "" {
-		// Checked when the monitor was saved; checked again here because the
-		// agent must not trust the controller to have done so.
-		if _, err := lookoutv1.ParseCABundle(o.GetCaBundle()); err != nil {
-			return tlsPlan{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_TLS, "tls.ca_bundle: %v", err)
-		}
+	bundle, err := rs.caBundle(o)
+	if err != nil {
+		return tlsPlan{}, err
 	}
 	version := req.GetHttpVersion()
 	if version == lookoutv1.HttpVersion_HTTP_VERSION_UNSPECIFIED && req.GetAuth().GetType() == lookoutv1.AuthType_AUTH_TYPE_NTLM {
@@ -73,7 +70,7 @@ func (rs *runState) tlsPlan(req *lookoutv1.HttpRequest) (tlsPlan, error) {
 		minVersion:  tlsVersions[o.GetMinVersion()],
 		maxVersion:  tlsVersions[o.GetMaxVersion()],
 		serverName:  strings.TrimSpace(name),
-		caBundle:    o.GetCaBundle(),
+		caBundle:    bundle,
 		httpVersion: version,
 	}, nil
 }

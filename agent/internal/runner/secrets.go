@@ -19,6 +19,8 @@ type Secrets struct {
 	Certificates map[string]*tls.Certificate // by vault item NAME (tls.Certificate.Leaf set)
 	Credentials  map[string]Credential       // by vault item NAME
 	Platform     *tls.Certificate            // nil on private checkpoints / when not configured
+	Values       map[string]string           // vault secrets by item NAME: redacted wherever they appear
+	Files        map[string]File             // vault files by item NAME
 }
 
 // identity is the client certificate a step presents, if any.

@@ -16,11 +16,13 @@ type runState struct {
 	vars       map[string]string // predefined, then extracted (later wins)
 	secretVars map[string]bool   // variables used in bearer tokens
 	hidden     []string          // secret values to redact
-	transports *transports
-	tokens     map[tokenKey]*oauth2.Token      // OAuth2 tokens, kept for the run
-	digests    map[digestKey]*digest.Transport // digest clients with their cached challenges
-	bodyCap    int64
-	now        func() time.Time
+	// unavailable is the error of every HTTP step when a secret variable's item is missing.
+	unavailable error
+	transports  *transports
+	tokens      map[tokenKey]*oauth2.Token      // OAuth2 tokens, kept for the run
+	digests     map[digestKey]*digest.Transport // digest clients with their cached challenges
+	bodyCap     int64
+	now         func() time.Time
 }
 
 func newRunState(r *Runner, m *lookoutv1.Monitor, s *Secrets) *runState {
@@ -41,6 +43,7 @@ func newRunState(r *Runner, m *lookoutv1.Monitor, s *Secrets) *runState {
 		rs.hide(basicForms(c)...)
 	}
 	rs.assign(maps.All(m.GetVariables()))
+	rs.useSecretVariables(m)
 	return rs
 }
 

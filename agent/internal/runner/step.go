@@ -145,6 +145,11 @@ func transportFailure(err error) bool {
 // client identity, exchange, then extract and assert.
 func (rs *runState) attemptHTTP(ctx context.Context, step *lookoutv1.Step) stepRecord {
 	rec := stepRecord{res: &lookoutv1.StepResult{}}
+	if rs.unavailable != nil {
+		rec.res.Method, rec.res.Url = step.GetRequest().GetMethod(), step.GetRequest().GetUrl()
+		rec.err = rs.unavailable
+		return rec
+	}
 	p, err := rs.resolveRequest(step.GetRequest())
 	rec.res.Method, rec.res.Url = p.method, p.url
 	if err != nil {

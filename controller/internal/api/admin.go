@@ -76,16 +76,32 @@ func (a *Admin) AddCredentials(_ context.Context, req *pb.AddCredentialsRequest)
 	return &pb.AddVaultItemResponse{Item: it}, nil
 }
 
-// ListVaultItems lists metadata.
+// ListVaultItems lists metadata, with the monitors that use each item.
 func (a *Admin) ListVaultItems(context.Context, *pb.ListVaultItemsRequest) (*pb.ListVaultItemsResponse, error) {
 	items, err := a.Vault.List()
-	return &pb.ListVaultItemsResponse{Items: items}, toStatus(err)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	usage, err := a.vaultUsage()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	for _, it := range items {
+		it.UsedBy = usage[it.Name]
+	}
+	return &pb.ListVaultItemsResponse{Items: items}, nil
 }
 
-// GetVaultItem returns one item's metadata.
+// GetVaultItem returns one item's metadata, with the monitors that use it.
 func (a *Admin) GetVaultItem(_ context.Context, req *pb.GetVaultItemRequest) (*pb.VaultItem, error) {
 	it, err := a.Vault.Get(req.Name)
-	return it, toStatus(err)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if it.UsedBy, err = a.monitorsUsing(it.Name); err != nil {
+		return nil, toStatus(err)
+	}
+	return it, nil
 }
 
 // DeleteVaultItem deletes an item no monitor uses.
@@ -109,19 +125,29 @@ func (a *Admin) DeleteVaultItem(_ context.Context, req *pb.DeleteVaultItemReques
 }
 
 func (a *Admin) monitorsUsing(item string) ([]string, error) {
+	usage, err := a.vaultUsage()
+	return usage[item], err
+}
+
+// vaultUsage maps each vault item name to the sorted names of the monitors that reference it,
+// in any field (monitorfile.VaultRefs).
+func (a *Admin) vaultUsage() (map[string][]string, error) {
 	ms, err := a.Store.Monitors()
-	var users []string
+	if err != nil {
+		return nil, err
+	}
+	usage := map[string][]string{}
 	for _, m := range ms {
-		for _, st := range m.Steps {
-			req := st.GetRequest()
-			cc := req.GetClientCertificate()
-			if (cc.GetSource() == pb.CertificateSource_CERTIFICATE_SOURCE_VAULT && cc.Item == item) || req.GetAuth().GetCredentials() == item {
-				users = append(users, m.Name)
-				break
+		for _, ref := range monitorfile.VaultRefs(m) {
+			if users := usage[ref.Item]; !slices.Contains(users, m.Name) {
+				usage[ref.Item] = append(users, m.Name)
 			}
 		}
 	}
-	return users, err
+	for _, users := range usage {
+		slices.Sort(users)
+	}
+	return usage, nil
 }
 
 // ApplyMonitor parses, checks and stores a monitor file.
@@ -134,7 +160,7 @@ func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*p
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), err)
 	}
 	if errs := a.checkReferences(m); len(errs) > 0 {
-		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), errs)
+		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	stored, created, changed, err := a.Store.PutMonitor(m)
 	if err != nil {
@@ -171,12 +197,15 @@ func (a *Admin) checkReferences(m *pb.Monitor) pb.FieldErrors {
 		}
 	}
 	for i, st := range m.Steps {
-		errs = append(errs, a.checkStep(fmt.Sprintf("steps[%d].request", i), st.GetRequest(), private)...)
+		errs = append(errs, a.checkPlatform(fmt.Sprintf("steps[%d].request", i), st.GetRequest(), private)...)
+	}
+	for _, ref := range monitorfile.VaultRefs(m) {
+		errs = append(errs, a.checkItem(ref)...)
 	}
 	return errs
 }
 
-func (a *Admin) checkStep(path string, req *pb.HttpRequest, private []string) pb.FieldErrors {
+func (a *Admin) checkPlatform(path string, req *pb.HttpRequest, private []string) pb.FieldErrors {
 	var errs pb.FieldErrors
 	if req == nil {
 		return nil
@@ -192,28 +221,33 @@ func (a *Admin) checkStep(path string, req *pb.HttpRequest, private []string) pb
 		if a.Platform == nil {
 			errs = append(errs, pb.FieldError{Path: path + ".client_certificate", Msg: "no platform certificate is configured on this controller (start it with --platform-cert-file)"})
 		}
-	case pb.CertificateSource_CERTIFICATE_SOURCE_VAULT:
-		errs = append(errs, a.checkItem(path+".client_certificate.item", cc.Item, pb.VaultItemType_VAULT_ITEM_TYPE_CERTIFICATE)...)
-	}
-	if c := req.GetAuth().GetCredentials(); c != "" {
-		errs = append(errs, a.checkItem(path+".auth.credentials", c, pb.VaultItemType_VAULT_ITEM_TYPE_CREDENTIALS)...)
 	}
 	return errs
 }
 
-func (a *Admin) checkItem(path, name string, want pb.VaultItemType) pb.FieldErrors {
-	it, err := a.Vault.Get(name)
+// checkItem checks that a referenced vault item exists and has the type its field needs.
+func (a *Admin) checkItem(ref monitorfile.VaultRef) pb.FieldErrors {
+	it, err := a.Vault.Get(ref.Item)
 	if err != nil {
-		add := "add-certificate"
-		if want == pb.VaultItemType_VAULT_ITEM_TYPE_CREDENTIALS {
-			add = "add-credentials"
-		}
-		return pb.FieldErrors{{Path: path, Msg: fmt.Sprintf("vault item %q does not exist; add it with `lookout-controller vault %s` first", name, add)}}
+		return pb.FieldErrors{{Path: ref.Path, Msg: fmt.Sprintf("vault item %q does not exist; add it with `lookout-controller vault %s` first", ref.Item, addCommand(ref.Want))}}
 	}
-	if it.Type != want {
-		return pb.FieldErrors{{Path: path, Msg: fmt.Sprintf("vault item %q is a %s, not a %s", name, typeName(it.Type), typeName(want))}}
+	if it.Type != ref.Want {
+		return pb.FieldErrors{{Path: ref.Path, Msg: fmt.Sprintf("vault item %q is a %s, not a %s: %s needs a %s item (add one with `lookout-controller vault %s`)",
+			ref.Item, typeName(it.Type), typeName(ref.Want), ref.Field, typeName(ref.Want), addCommand(ref.Want))}}
 	}
 	return nil
+}
+
+func addCommand(t pb.VaultItemType) string {
+	switch t {
+	case pb.VaultItemType_VAULT_ITEM_TYPE_CREDENTIALS:
+		return "add-credentials"
+	case pb.VaultItemType_VAULT_ITEM_TYPE_SECRET:
+		return "add-secret"
+	case pb.VaultItemType_VAULT_ITEM_TYPE_FILE:
+		return "add-file"
+	}
+	return "add-certificate"
 }
 
 func typeName(t pb.VaultItemType) string {

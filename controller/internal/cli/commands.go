@@ -31,6 +31,10 @@ func Commands() []Command {
 		{"vault show", "show one vault item's metadata", vaultShow},
 		{"vault replace-certificate", "store a new PKCS#12 archive for a certificate item as its next version: NAME -f FILE", vaultReplaceCertificate},
 		{"vault replace-credentials", "store a new username/password for a credential set as its next version: NAME --username U", vaultReplaceCredentials},
+		{"vault add-secret", "add a secret value (API key, token) to the vault: NAME, value on stdin or --value-file PATH", vaultAddSecret},
+		{"vault replace-secret", "store a new value for a secret as its next version: NAME, value on stdin or --value-file PATH", vaultReplaceSecret},
+		{"vault add-file", "add a file (request body, upload, PEM CA bundle; at most 1 MiB) to the vault: NAME --file PATH", vaultAddFile},
+		{"vault replace-file", "store new content for a file item as its next version: NAME --file PATH", vaultReplaceFile},
 		{"vault delete", "delete a vault item no monitor uses", vaultDelete},
 		{"monitor apply", "create or update a monitor from a file (-f FILE)", monitorApply},
 		{"monitor list", "list monitors", monitorList},
@@ -205,9 +209,9 @@ func vaultList(ctx context.Context, env Env, args []string) error {
 			return printJSON(env.Stdout, resp)
 		}
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tTYPE\tVERSION\tDETAIL")
+		fmt.Fprintln(tw, "NAME\tTYPE\tVERSION\tUSED BY\tDETAIL")
 		for _, it := range resp.Items {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", it.Name, typeWord(it.Type), it.Version, itemDetail(it))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", it.Name, typeWord(it.Type), it.Version, usedBy(it), itemDetail(it))
 		}
 		return tw.Flush()
 	})
@@ -230,7 +234,17 @@ func itemDetail(it *pb.VaultItem) string {
 	if it.Username != "" {
 		return "user " + it.Username
 	}
+	if fi := it.File; fi != nil {
+		return fmt.Sprintf("%s, %s, %d bytes", fi.Filename, fi.ContentType, fi.Size)
+	}
 	return it.Description
+}
+
+func usedBy(it *pb.VaultItem) string {
+	if len(it.UsedBy) == 0 {
+		return "-"
+	}
+	return strings.Join(it.UsedBy, ",")
 }
 
 func printItem(w io.Writer, it *pb.VaultItem) error {
@@ -238,6 +252,13 @@ func printItem(w io.Writer, it *pb.VaultItem) error {
 	if it.Username != "" {
 		fmt.Fprintf(w, "username: %s\n", it.Username)
 	}
+	if fi := it.File; fi != nil {
+		fmt.Fprintf(w, "filename: %s\ncontent type: %s\nsize:     %d bytes\nsha256:   %s\n", fi.Filename, fi.ContentType, fi.Size, fi.Sha256)
+	}
+	if it.Description != "" {
+		fmt.Fprintf(w, "description: %s\n", it.Description)
+	}
+	fmt.Fprintf(w, "used by:  %s\n", usedBy(it))
 	if ci := it.Certificate; ci != nil {
 		fmt.Fprintf(w, "subject:  %s\nissuer:   %s\nvalid:    %s to %s\nsha256:   %s\nkey:      %s\nchain:    %d certificate(s)\nclient auth allowed: %v\n",
 			ci.Subject, ci.Issuer, ci.NotBefore.AsTime().Format(time.RFC3339), ci.NotAfter.AsTime().Format(time.RFC3339),

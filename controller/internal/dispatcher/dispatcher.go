@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/monitorfile"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -17,6 +19,10 @@ import (
 
 // PlatformItemID names the platform certificate in a SecretRef.
 const PlatformItemID = "platform"
+
+// MaxRunFileBytes caps the vault file content one run may reference. A run's material travels to
+// the agent in one FetchRunSecrets response, and gRPC clients receive at most 4 MiB by default.
+const MaxRunFileBytes = 3 << 20
 
 // Publisher is the part of a NATS connection the dispatcher uses.
 type Publisher interface {
@@ -120,49 +126,79 @@ func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretR
 			refs = append(refs, ref)
 		}
 	}
-	for i, st := range m.Steps {
-		req := st.GetRequest()
-		if req == nil {
-			continue
+	byStep := map[int][]monitorfile.VaultRef{} // -1: the monitor's secret variables
+	for _, ref := range monitorfile.VaultRefs(m) {
+		byStep[ref.Step] = append(byStep[ref.Step], ref)
+	}
+	var fileBytes int64
+	addItems := func(step int) *pb.RunResult {
+		for _, ref := range byStep[step] {
+			it, refusal := d.vaultItem(m, ref)
+			if refusal != nil {
+				return refusal
+			}
+			if !seen[it.Id] {
+				fileBytes += it.GetFile().GetSize()
+			}
+			add(&pb.SecretRef{ItemId: it.Id, Name: it.Name, Version: it.Version, Type: it.Type})
 		}
-		if req.GetClientCertificate().GetSource() == pb.CertificateSource_CERTIFICATE_SOURCE_PLATFORM {
+		return nil
+	}
+	if refusal := addItems(-1); refusal != nil {
+		return nil, refusal
+	}
+	for i, st := range m.Steps {
+		if st.GetRequest().GetClientCertificate().GetSource() == pb.CertificateSource_CERTIFICATE_SOURCE_PLATFORM {
 			if cp.Kind != pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC {
 				return nil, policyRefusal(i, st, cp)
 			}
 			add(&pb.SecretRef{ItemId: PlatformItemID, Name: PlatformItemID, Type: pb.VaultItemType_VAULT_ITEM_TYPE_CERTIFICATE})
 		}
-		for _, name := range vaultNames(req) {
-			it, err := d.o.Vault.Get(name)
-			if err != nil {
-				return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
-					Message: fmt.Sprintf("step %d (%q) needs vault item %q: %v", i+1, st.Name, name, err)}
-			}
-			if na := it.GetCertificate().GetNotAfter(); na != nil && !d.o.Now().Before(na.AsTime()) {
-				// Fail clearly here rather than with the server's vague TLS alert.
-				return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
-					Message: fmt.Sprintf("step %d (%q): client certificate %s expired on %s (vault item version %d): replace it with `lookout-controller vault replace-certificate %s -f NEW.p12`",
-						i+1, st.Name, it.Name, na.AsTime().UTC().Format(time.DateOnly), it.Version, it.Name)}
-			}
-			if nb := it.GetCertificate().GetNotBefore(); nb != nil && d.o.Now().Before(nb.AsTime()) {
-				return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
-					Message: fmt.Sprintf("step %d (%q): client certificate %s is not valid until %s (vault item version %d): wait until then, or replace it with `lookout-controller vault replace-certificate %s -f NEW.p12`",
-						i+1, st.Name, it.Name, nb.AsTime().UTC().Format(time.RFC3339), it.Version, it.Name)}
-			}
-			add(&pb.SecretRef{ItemId: it.Id, Name: it.Name, Version: it.Version, Type: it.Type})
+		if refusal := addItems(i); refusal != nil {
+			return nil, refusal
 		}
+	}
+	if fileBytes > MaxRunFileBytes {
+		return nil, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
+			Message: fmt.Sprintf("the run needs %d bytes of vault files; a run may use at most %d MiB of them (they travel in one sealed message to the agent): use fewer or smaller files",
+				fileBytes, MaxRunFileBytes>>20)}
 	}
 	return refs, nil
 }
 
-func vaultNames(req *pb.HttpRequest) []string {
-	var names []string
-	if cc := req.GetClientCertificate(); cc.GetSource() == pb.CertificateSource_CERTIFICATE_SOURCE_VAULT {
-		names = append(names, cc.Item)
+// vaultItem re-checks, at dispatch, an item the monitor references: it may have been deleted,
+// replaced by an item of another type, or have expired since the monitor was applied.
+func (d *Dispatcher) vaultItem(m *pb.Monitor, ref monitorfile.VaultRef) (*pb.VaultItem, *pb.RunResult) {
+	where := "secret variable " + strings.TrimPrefix(ref.Path, "secret_variables.")
+	if ref.Step >= 0 {
+		where = fmt.Sprintf("step %d (%q)", ref.Step+1, m.Steps[ref.Step].GetName())
 	}
-	if c := req.GetAuth().GetCredentials(); c != "" {
-		names = append(names, c)
+	refuse := func(format string, args ...any) *pb.RunResult {
+		return &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
+			Message: where + fmt.Sprintf(format, args...)}
 	}
-	return names
+	it, err := d.o.Vault.Get(ref.Item)
+	if err != nil {
+		return nil, refuse(" needs vault item %q: %v", ref.Item, err)
+	}
+	if it.Type != ref.Want {
+		return nil, refuse(" needs vault item %q as a %s, but it is a %s now: apply the monitor again after fixing %s",
+			ref.Item, typeWord(ref.Want), typeWord(it.Type), ref.Path)
+	}
+	if na := it.GetCertificate().GetNotAfter(); na != nil && !d.o.Now().Before(na.AsTime()) {
+		// Fail clearly here rather than with the server's vague TLS alert.
+		return nil, refuse(": client certificate %s expired on %s (vault item version %d): replace it with `lookout-controller vault replace-certificate %s -f NEW.p12`",
+			it.Name, na.AsTime().UTC().Format(time.DateOnly), it.Version, it.Name)
+	}
+	if nb := it.GetCertificate().GetNotBefore(); nb != nil && d.o.Now().Before(nb.AsTime()) {
+		return nil, refuse(": client certificate %s is not valid until %s (vault item version %d): wait until then, or replace it with `lookout-controller vault replace-certificate %s -f NEW.p12`",
+			it.Name, nb.AsTime().UTC().Format(time.RFC3339), it.Version, it.Name)
+	}
+	return it, nil
+}
+
+func typeWord(t pb.VaultItemType) string {
+	return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
 }
 
 func policyRefusal(i int, st *pb.Step, cp *pb.Checkpoint) *pb.RunResult {

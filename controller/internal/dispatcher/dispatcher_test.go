@@ -34,6 +34,7 @@ type fixture struct {
 	sub      *nats.Subscription
 	logs     *bytes.Buffer
 	vaultKey []byte // PKCS#8 of the vault certificate "partner-cert"
+	vault    *vault.Vault
 
 	mu       sync.Mutex
 	notified []*pb.RunResult
@@ -83,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 
-	f := &fixture{store: st, sub: sub, logs: &bytes.Buffer{}, vaultKey: leaf.PKCS8()}
+	f := &fixture{store: st, sub: sub, logs: &bytes.Buffer{}, vaultKey: leaf.PKCS8(), vault: v}
 	f.d = dispatcher.New(dispatcher.Options{Store: st, Vault: v, Bus: pubConn, Logger: slog.New(slog.NewTextHandler(f.logs, nil)),
 		Notify: func(r *pb.RunResult) { f.mu.Lock(); f.notified = append(f.notified, r); f.mu.Unlock() }})
 	return f

@@ -10,6 +10,14 @@
 // again with paths and lines. Format writes a Monitor back as a file that
 // Parse reads to the same Monitor.
 //
+// Fields that name vault secrets and files (secret_variables, body_file,
+// multipart file, tls.ca_bundle_file) are checked here too, since Validate
+// does not know them: valid secret variable names that collide with no plain
+// or automatic variable, and body_file / file exclusive with the other bodies
+// and values. VaultRefs lists every vault item a monitor names, with its path
+// and the item type the field needs.
+//
 // The package only translates; it never talks to the vault, the store or any
-// checkpoint, and so cannot check that named credentials or checkpoints exist.
+// checkpoint, and so cannot check that named credentials or checkpoints exist:
+// the controller does, and adds lines to its errors with AddLines.
 package monitorfile

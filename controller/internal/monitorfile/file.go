@@ -18,7 +18,10 @@ type monitorFile struct {
 	Timeout     *duration         `yaml:"timeout,omitempty"`
 	Checkpoints []string          `yaml:"checkpoints,flow"`
 	Variables   map[string]string `yaml:"variables,omitempty"`
-	Steps       []step            `yaml:"steps"`
+	// SecretVariables maps variable names to vault secret items: variables whose values are
+	// redacted from results.
+	SecretVariables map[string]string `yaml:"secret_variables,omitempty"`
+	Steps           []step            `yaml:"steps"`
 }
 
 type step struct {
@@ -48,6 +51,7 @@ type request struct {
 	Multipart               []formField        `yaml:"multipart,omitempty"`
 	TLS                     *tlsOptions        `yaml:"tls,omitempty,flow"`
 	HTTPVersion             httpVersion        `yaml:"http_version,omitempty"`
+	BodyFile                string             `yaml:"body_file,omitempty"` // vault file item sent as the raw body
 }
 
 type auth struct {
@@ -65,13 +69,15 @@ type formField struct {
 	Value       string `yaml:"value,omitempty"`
 	Filename    string `yaml:"filename,omitempty"`
 	ContentType string `yaml:"content_type,omitempty"`
+	File        string `yaml:"file,omitempty"` // multipart only: vault file item holding the part's content
 }
 
 type tlsOptions struct {
-	MinVersion tlsVersion `yaml:"min_version,omitempty"`
-	MaxVersion tlsVersion `yaml:"max_version,omitempty"`
-	ServerName string     `yaml:"server_name,omitempty"`
-	CABundle   string     `yaml:"ca_bundle,omitempty"` // PEM certificates trusted in addition to the agent's roots
+	MinVersion   tlsVersion `yaml:"min_version,omitempty"`
+	MaxVersion   tlsVersion `yaml:"max_version,omitempty"`
+	ServerName   string     `yaml:"server_name,omitempty"`
+	CABundle     string     `yaml:"ca_bundle,omitempty"`      // PEM certificates trusted in addition to the agent's roots
+	CABundleFile string     `yaml:"ca_bundle_file,omitempty"` // vault file item holding such PEM certificates
 }
 
 type clientCertificate struct {

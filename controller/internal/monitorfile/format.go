@@ -36,11 +36,12 @@ func Format(m *lookoutv1.Monitor) ([]byte, error) {
 
 func fileFrom(m *lookoutv1.Monitor) (*monitorFile, error) {
 	f := &monitorFile{
-		Name:        m.GetName(),
-		Interval:    durationFrom(m.GetInterval()),
-		Timeout:     durationFrom(m.GetTimeout()),
-		Checkpoints: m.GetCheckpoints(),
-		Variables:   m.GetVariables(),
+		Name:            m.GetName(),
+		Interval:        durationFrom(m.GetInterval()),
+		Timeout:         durationFrom(m.GetTimeout()),
+		Checkpoints:     m.GetCheckpoints(),
+		Variables:       m.GetVariables(),
+		SecretVariables: m.GetSecretVariables(),
 	}
 	for i, s := range m.GetSteps() {
 		fs, err := stepFrom(s)
@@ -108,6 +109,7 @@ func requestFrom(r *lookoutv1.HttpRequest) (*request, error) {
 		Form:                    formFieldsFrom(r.GetForm()),
 		Multipart:               formFieldsFrom(r.GetMultipart()),
 		HTTPVersion:             httpVersion(r.GetHttpVersion()),
+		BodyFile:                r.GetBodyFile(),
 	}
 	if a := r.GetAuth(); a != nil {
 		fr.Auth = &auth{Type: authType(a.GetType()), Credentials: a.GetCredentials(), Token: a.GetToken(),
@@ -115,7 +117,7 @@ func requestFrom(r *lookoutv1.HttpRequest) (*request, error) {
 	}
 	if o := r.GetTls(); o != nil {
 		fr.TLS = &tlsOptions{MinVersion: tlsVersion(o.GetMinVersion()), MaxVersion: tlsVersion(o.GetMaxVersion()),
-			ServerName: o.GetServerName(), CABundle: o.GetCaBundle()}
+			ServerName: o.GetServerName(), CABundle: o.GetCaBundle(), CABundleFile: o.GetCaBundleFile()}
 	}
 	if c := r.GetClientCertificate(); c != nil {
 		fr.ClientCertificate = &clientCertificate{Source: certificateSource(c.GetSource()), Item: c.GetItem()}
@@ -126,7 +128,7 @@ func requestFrom(r *lookoutv1.HttpRequest) (*request, error) {
 func formFieldsFrom(fs []*lookoutv1.FormField) []formField {
 	var out []formField
 	for _, f := range fs {
-		out = append(out, formField{Name: f.GetName(), Value: f.GetValue(), Filename: f.GetFilename(), ContentType: f.GetContentType()})
+		out = append(out, formField{Name: f.GetName(), Value: f.GetValue(), Filename: f.GetFilename(), ContentType: f.GetContentType(), File: f.GetFile()})
 	}
 	return out
 }

@@ -46,10 +46,11 @@ func Parse(data []byte) (*lookoutv1.Monitor, error) {
 	}
 	m := f.proto()
 	var fe lookoutv1.FieldErrors
-	if err := m.Validate(); errors.As(err, &fe) {
-		return nil, d.withLines(fe)
-	} else if err != nil {
+	if err := m.Validate(); err != nil && !errors.As(err, &fe) {
 		return nil, err
+	}
+	if fe = append(fe, checkVaultFields(m)...); len(fe) > 0 {
+		return nil, d.withLines(fe)
 	}
 	return m, nil
 }
@@ -83,11 +84,12 @@ func (f *monitorFile) proto() *lookoutv1.Monitor {
 		timeout = interval
 	}
 	m := &lookoutv1.Monitor{
-		Name:        f.Name,
-		Interval:    durationpb.New(interval),
-		Timeout:     durationpb.New(f.Timeout.or(timeout)),
-		Checkpoints: f.Checkpoints,
-		Variables:   f.Variables,
+		Name:            f.Name,
+		Interval:        durationpb.New(interval),
+		Timeout:         durationpb.New(f.Timeout.or(timeout)),
+		Checkpoints:     f.Checkpoints,
+		Variables:       f.Variables,
+		SecretVariables: f.SecretVariables,
 	}
 	for _, s := range f.Steps {
 		m.Steps = append(m.Steps, s.proto())
@@ -158,13 +160,14 @@ func (r *request) proto() *lookoutv1.HttpRequest {
 		Multipart:               formFields(r.Multipart),
 		Tls:                     r.TLS.proto(),
 		HttpVersion:             lookoutv1.HttpVersion(r.HTTPVersion),
+		BodyFile:                r.BodyFile,
 	}
 }
 
 func formFields(fs []formField) []*lookoutv1.FormField {
 	var out []*lookoutv1.FormField
 	for _, f := range fs {
-		out = append(out, &lookoutv1.FormField{Name: f.Name, Value: f.Value, Filename: f.Filename, ContentType: f.ContentType})
+		out = append(out, &lookoutv1.FormField{Name: f.Name, Value: f.Value, Filename: f.Filename, ContentType: f.ContentType, File: f.File})
 	}
 	return out
 }
@@ -174,7 +177,7 @@ func (o *tlsOptions) proto() *lookoutv1.TlsOptions {
 		return nil
 	}
 	return &lookoutv1.TlsOptions{MinVersion: lookoutv1.TlsVersion(o.MinVersion), MaxVersion: lookoutv1.TlsVersion(o.MaxVersion),
-		ServerName: o.ServerName, CaBundle: o.CABundle}
+		ServerName: o.ServerName, CaBundle: o.CABundle, CaBundleFile: o.CABundleFile}
 }
 
 // headers turns the file's map into headers sorted by name.

@@ -1,5 +1,5 @@
-// Package vault owns the controller's vault items — client certificate archives and credential
-// sets — and their encryption at rest.
+// Package vault owns the controller's vault items — client certificate archives, credential
+// sets, secrets and files — and their encryption at rest.
 //
 // Upload pipeline (ImportPKCS12, a pure function): size cap (256 KiB) → sniff (DER; PEM or base64
 // text is decoded once; BER gets a re-export hint) → iteration-count pre-scan → decode with
@@ -16,6 +16,12 @@
 // hidden inside an encrypted safe cannot be read before decryption, so the decode also runs under
 // a time budget, with at most two decodes at once (an abandoned decode keeps its slot until it
 // ends).
+//
+// Secrets and files (items.go) need no decoding. A secret is a UTF-8 value of 1 byte to 64 KiB
+// (MaxSecretSize), used by monitors as a variable that is redacted from results. A file is 1 byte
+// to 1 MiB (MaxFileSize) of content with a filename (default: the item name) and a content type
+// (default: sniffed with net/http.DetectContentType); its metadata (FileInfo: filename, type,
+// size, SHA-256) is public, its content is sealed like every other item's material.
 //
 // At rest: a 32-byte master key (a file, mode 0600) wraps a random data key kept in the bbolt
 // bucket "keyring", next to a check value that tells a wrong master key from a damaged keyring.

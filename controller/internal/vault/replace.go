@@ -107,6 +107,10 @@ func typeWord(t lookoutv1.VaultItemType) string {
 		return "certificate"
 	case lookoutv1.VaultItemType_VAULT_ITEM_TYPE_CREDENTIALS:
 		return "credential set"
+	case lookoutv1.VaultItemType_VAULT_ITEM_TYPE_SECRET:
+		return "secret"
+	case lookoutv1.VaultItemType_VAULT_ITEM_TYPE_FILE:
+		return "file"
 	}
 	return "item of unknown type"
 }
