@@ -101,6 +101,16 @@ func checkSecretVariables(m *lookoutv1.Monitor) lookoutv1.FieldErrors {
 			add("name the vault secret item that holds the value (vault add-secret NAME)")
 		}
 	}
+	// An extraction into a secret variable would silently replace the vault's value for the rest
+	// of the run.
+	for i, st := range m.GetSteps() {
+		for j, e := range st.GetExtract() {
+			if item, ok := m.GetSecretVariables()[e.GetName()]; ok {
+				errs = append(errs, lookoutv1.FieldError{Path: fmt.Sprintf("steps[%d].extract[%d].name", i, j),
+					Msg: fmt.Sprintf("%q is a secret variable (from vault item %q): extracting into it would replace that value; extract into another name", e.GetName(), item)})
+			}
+		}
+	}
 	return errs
 }
 

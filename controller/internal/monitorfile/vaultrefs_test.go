@@ -82,6 +82,8 @@ func TestParseVaultItemFieldErrors(t *testing.T) {
 			`secret_variables.a b: "a b" is not a valid variable name: start with a letter or '_', then use letters, digits, '_', '.' or '-' (line 3)`}},
 		"secret variable without item": {head + "secret_variables: {tok: \"\"}\n" + step, []string{
 			`secret_variables.tok: name the vault secret item that holds the value (vault add-secret NAME) (line 3)`}},
+		"extraction into a secret variable": {head + "secret_variables: {token: key}\n" + step + "    extract:\n      - {name: token, from: header, path: X-Token}\n", []string{
+			`steps[0].extract[0].name: "token" is a secret variable (from vault item "key"): extracting into it would replace that value; extract into another name (line 8)`}},
 		"body_file and body": {head + step + "      method: POST\n      body: hi\n      body_file: f\n", []string{
 			`steps[0].request.body_file: body_file, body, form and multipart are alternatives: set only one (this request also sets body) (line 8)`}},
 		"body_file and multipart": {head + step + "      method: POST\n      body_file: f\n      multipart:\n        - {name: a, value: b}\n", []string{
