@@ -42,6 +42,7 @@ func main() {
 type config struct {
 	controller, tokenFile, stateDir, caFile, targetCAFile, metricsListen, instance, logFormat, logLevel string
 	version                                                                                             bool
+	heartbeat                                                                                           time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -59,8 +60,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.DurationVar(&c.heartbeat, "heartbeat", 10*time.Second, "how often to tell the controller this instance is alive (and learn which cached secrets to drop)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.heartbeat < time.Second || c.heartbeat > 20*time.Second {
+		// The controller shows an instance offline after 30 s without a heartbeat.
+		return c, fmt.Errorf("--heartbeat %v: use a value from 1s to 20s", c.heartbeat)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -112,10 +118,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lookout_agent_spool_results", Help: "Results waiting in the spool for the controller."},
 			func() float64 { return float64(sp.Len()) }),
 	)
-	a, err := checkpoint.New(checkpoint.Options{Identity: id, Version: buildinfo.Version, Logger: log, Runner: runner.Options{RootCAs: roots}, Spool: sp})
+	a, err := checkpoint.New(checkpoint.Options{Identity: id, Version: buildinfo.Version, Logger: log, Runner: runner.Options{RootCAs: roots}, Spool: sp, Heartbeat: c.heartbeat})
 	if err != nil {
 		return err
 	}
+	prometheus.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lookout_agent_secret_cache_items", Help: "Vault items (by version) held in memory for runs."},
+			func() float64 { return float64(a.CacheStats().Items) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lookout_agent_secret_cache_hits_total", Help: "Secrets a run needed that the agent already held, so the controller sent nothing."},
+			func() float64 { return float64(a.CacheStats().Hits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lookout_agent_secret_cache_misses_total", Help: "Secrets a run needed that the controller had to send."},
+			func() float64 { return float64(a.CacheStats().Misses) }),
+	)
 	return a.Run(ctx)
 }
 

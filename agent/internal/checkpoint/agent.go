@@ -51,7 +51,7 @@ type Agent struct {
 	conn   *grpc.ClientConn
 	client pb.AgentServiceClient
 	runner *runner.Runner
-	certs  *certCache
+	cache  *secretCache
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -73,7 +73,7 @@ func New(o Options) (*Agent, error) {
 	if o.Runner.Logger == nil {
 		o.Runner.Logger = o.Logger
 	}
-	a := &Agent{o: o, id: o.Identity, log: o.Logger, runner: runner.New(o.Runner), certs: newCertCache(), sem: make(chan struct{}, o.MaxConcurrent),
+	a := &Agent{o: o, id: o.Identity, log: o.Logger, runner: runner.New(o.Runner), cache: newSecretCache(o.Identity.Private()), sem: make(chan struct{}, o.MaxConcurrent),
 		inflight: map[uint64]bool{}}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(a.id.TLSConfig())),
@@ -162,8 +162,15 @@ func (a *Agent) heartbeats(ctx context.Context) {
 func (a *Agent) heartbeat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := a.client.Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version}); err != nil && ctx.Err() == nil {
-		a.log.Warn("heartbeat failed", "err", err)
+	resp, err := a.client.Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version, Cached: a.cache.list()})
+	if err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("heartbeat failed", "err", err)
+		}
+		return
+	}
+	if n := a.cache.drop(resp.GetDrop()); n > 0 {
+		a.log.Info("dropped secrets the controller no longer sends this checkpoint", "items", n)
 	}
 }
 
@@ -209,11 +216,15 @@ func (a *Agent) perform(ctx context.Context, req *pb.RunRequest) (*pb.RunResult,
 		a.log.Error("refusing a run that asks for the platform certificate on a private checkpoint; not claiming it", "run", req.RunId, "monitor", req.GetMonitor().GetName())
 		return nil, false
 	}
-	secrets, err := a.fetch(ctx, req)
+	held, err := a.fetch(ctx, req)
+	var bad *materialError
+	if errors.As(err, &bad) {
+		return refusal(req, classOf(err), err.Error()), true
+	}
 	if err != nil {
 		return nil, false
 	}
-	rs, err := a.resolve(secrets)
+	rs, err := a.resolve(req, held)
 	if err != nil {
 		return refusal(req, classOf(err), err.Error()), true
 	}
@@ -364,3 +375,6 @@ func (a *Agent) replay(ctx context.Context) {
 }
 
 var errPlatformOffered = errors.New("policy: the controller offered platform certificate material to this private checkpoint; refused and discarded")
+
+// CacheStats reports the secret cache, for metrics.
+func (a *Agent) CacheStats() CacheStats { return a.cache.stats() }

@@ -159,11 +159,9 @@ func TestPrivateAgentRefusesOfferedPlatformMaterial(t *testing.T) {
 	if hits := findSecrets(forms, f.cap.all()); !containsPrefix(hits, "platform key PKCS#8 raw DER/bytes in unsealed:") {
 		t.Errorf("the tap did not see the offered platform key (found %v): this test would prove nothing", hits)
 	}
-	f.agent.certs.mu.Lock()
-	defer f.agent.certs.mu.Unlock()
-	for k := range f.agent.certs.m {
-		if strings.HasPrefix(k, platformItem+"@") {
-			t.Errorf("the private agent parsed and cached the platform certificate (%s)", k)
+	for _, ref := range f.agent.cache.list() {
+		if ref.ItemId == platformItem {
+			t.Errorf("the private agent parsed and cached the platform certificate (version %d)", ref.Version)
 		}
 	}
 }
@@ -182,6 +180,22 @@ func TestPrivateAgentDoesNotClaimARunAskingForPlatform(t *testing.T) {
 	}
 }
 
+// cacheAndResolve takes offered material the way a fetch does (into the cache) and resolves a run
+// that names all of it.
+func cacheAndResolve(a *Agent, offer *pb.RunSecrets) (*runner.Secrets, error) {
+	held := map[cacheKey]*cachedSecret{}
+	req := &pb.RunRequest{}
+	for _, sec := range offer.Secrets {
+		e, err := a.cache.put(sec)
+		if err != nil {
+			return nil, err
+		}
+		held[cacheKey{sec.ItemId, sec.Version}] = e
+		req.Secrets = append(req.Secrets, &pb.SecretRef{ItemId: sec.ItemId, Name: sec.Name, Version: sec.Version})
+	}
+	return a.resolve(req, held)
+}
+
 // TestResolvePlatformMaterialByKind: resolve refuses platform material unless the agent is public,
 // including an agent whose kind is unknown; a public agent gets the platform certificate.
 func TestResolvePlatformMaterialByKind(t *testing.T) {
@@ -193,7 +207,7 @@ func TestResolvePlatformMaterialByKind(t *testing.T) {
 		t.Run("kind="+tc.kind, func(t *testing.T) {
 			t.Parallel()
 			f := newGuardFixture(t, tc.kind)
-			rs, err := f.agent.resolve(f.rogue.offer)
+			rs, err := cacheAndResolve(f.agent, f.rogue.offer)
 			if !tc.refuse {
 				if err != nil || rs.Platform == nil || rs.Certificates["partner-cert"] == nil {
 					t.Fatalf("public agent: resolve = %+v, %v; want the platform and vault certificates", rs, err)

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -14,20 +13,25 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/lookout-synthetics/lookout/agent/internal/runner"
-	"github.com/lookout-synthetics/lookout/internal/certs"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/sealing"
 )
 
 const platformItem = "platform"
 
-// fetch claims the run and returns its unsealed secrets. An error means the run is not ours to run
-// (another instance claimed it, or it is no longer live); it is logged, not reported.
-func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (*pb.RunSecrets, error) {
-	resp, err := a.client.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: req.RunId, Attempt: req.Attempt})
+// fetch claims the run and gathers the secrets it names: what the cache holds at the run's
+// versions, and what the controller sends for the rest, unsealed and cached. An error means the run
+// is not ours to run (another instance claimed it, or it is no longer live) and is only logged; a
+// *materialError means the run is ours but its material is unusable, and the run reports it.
+func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (map[cacheKey]*cachedSecret, error) {
+	held, have := a.cache.take(req.Secrets)
+	resp, err := a.client.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: req.RunId, Attempt: req.Attempt, Have: have})
 	if err != nil {
 		a.log.Warn("run not taken", "run", req.RunId, "err", err)
 		return nil, err
+	}
+	if len(resp.Sealed) == 0 {
+		return held, nil
 	}
 	plain, err := sealing.Open(a.id.SealingKey, sealing.Info(a.id.AgentID, req.RunId, req.Attempt), resp.Sealed)
 	if err != nil {
@@ -40,8 +44,24 @@ func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (*pb.RunSecrets, 
 	secrets := &pb.RunSecrets{}
 	err = proto.Unmarshal(plain, secrets)
 	clear(plain)
-	return secrets, err
+	if err != nil {
+		return nil, err
+	}
+	for _, sec := range secrets.Secrets {
+		e, err := a.cache.put(sec)
+		if err != nil {
+			return nil, &materialError{err}
+		}
+		held[cacheKey{sec.ItemId, sec.Version}] = e
+	}
+	return held, nil
 }
+
+// materialError is a problem with a claimed run's secrets: the run is reported with it.
+type materialError struct{ err error }
+
+func (e *materialError) Error() string { return e.err.Error() }
+func (e *materialError) Unwrap() error { return e.err }
 
 func classOf(err error) pb.ErrorClass {
 	if errors.Is(err, errPlatformOffered) {
@@ -50,24 +70,24 @@ func classOf(err error) pb.ErrorClass {
 	return pb.ErrorClass_ERROR_CLASS_SECRET
 }
 
-// resolve turns unsealed material into what the runner uses. A private agent refuses platform
-// material outright: it is discarded, and the run fails with a policy error.
-func (a *Agent) resolve(s *pb.RunSecrets) (*runner.Secrets, error) {
+// resolve turns the run's material into what the runner uses, by the names the monitor gives.
+func (a *Agent) resolve(req *pb.RunRequest, held map[cacheKey]*cachedSecret) (*runner.Secrets, error) {
 	out := &runner.Secrets{Certificates: map[string]*tls.Certificate{}, Credentials: map[string]runner.Credential{}}
-	for _, sec := range s.Secrets {
+	for _, ref := range req.Secrets {
+		e, ok := held[cacheKey{ref.ItemId, ref.Version}]
+		if !ok {
+			return nil, fmt.Errorf("vault item %q version %d was not provided for this run", ref.Name, ref.Version)
+		}
+		sec := e.sec
 		if sec.ItemId == platformItem && a.id.Private() {
 			return nil, errPlatformOffered
 		}
 		switch v := sec.Value.(type) {
 		case *pb.RunSecret_Certificate:
-			c, err := a.certs.get(sec, v.Certificate)
-			if err != nil {
-				return nil, fmt.Errorf("client certificate %q could not be loaded: %w", sec.Name, err)
-			}
 			if sec.ItemId == platformItem {
-				out.Platform = c
+				out.Platform = e.cert
 			} else {
-				out.Certificates[sec.Name] = c
+				out.Certificates[sec.Name] = e.cert
 			}
 		case *pb.RunSecret_Credentials:
 			out.Credentials[sec.Name] = runner.Credential{Username: v.Credentials.Username, Password: v.Credentials.Password}
@@ -76,29 +96,6 @@ func (a *Agent) resolve(s *pb.RunSecrets) (*runner.Secrets, error) {
 		}
 	}
 	return out, nil
-}
-
-// certCache keeps parsed certificates by (item, version), in memory only.
-type certCache struct {
-	mu sync.Mutex
-	m  map[string]*tls.Certificate
-}
-
-func newCertCache() *certCache { return &certCache{m: map[string]*tls.Certificate{}} }
-
-func (c *certCache) get(sec *pb.RunSecret, mat *pb.CertificateMaterial) (*tls.Certificate, error) {
-	key := fmt.Sprintf("%s@%d", sec.ItemId, sec.Version)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cert, ok := c.m[key]; ok {
-		return cert, nil
-	}
-	cert, err := certs.TLSCertificate(mat.ChainDer, mat.Pkcs8Key)
-	if err != nil {
-		return nil, err
-	}
-	c.m[key] = &cert
-	return &cert, nil
 }
 
 func transient(err error) bool {

@@ -30,6 +30,14 @@ type Vault interface {
 	Material(nameOrID string) (*pb.RunSecret, error)
 }
 
+// Version is the platform certificate's version as run requests name it; 0 when none is loaded.
+func (p *Platform) Version() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.Material.GetVersion()
+}
+
 // Platform is the platform certificate as loaded at start-up (nil when not configured).
 type Platform struct {
 	Material *pb.RunSecret // certificate chain + PKCS#8 key: only ever sealed to public agents

@@ -33,6 +33,7 @@ type Agents struct {
 	CertTTL  time.Duration
 	Notify   func(*pb.RunResult)
 	Logger   *slog.Logger
+	Secrets  *SecretMetrics // nil: not counted
 }
 
 // Enroll redeems a one-time token and issues the agent its identity. The checkpoint and its kind
@@ -97,7 +98,7 @@ func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 	if _, err := s.Store.TouchAgent(ag.ID, clip(req.Version, 32)); err != nil {
 		return nil, toStatus(err)
 	}
-	return &pb.HeartbeatResponse{ServerTime: timestamppb.Now()}, nil
+	return &pb.HeartbeatResponse{ServerTime: timestamppb.Now(), Drop: s.staleCached(ag, req.Cached)}, nil
 }
 
 // FetchRunSecrets claims the run for the calling agent and returns the secrets it needs, sealed to
@@ -114,7 +115,14 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	secrets, names, err := s.material(run, cp)
+	need, reused := splitHeld(run.Secrets, req.Have)
+	s.Secrets.reused(len(reused))
+	if len(need) == 0 {
+		// The agent holds every item at the version this run names: the claim is all it needs.
+		s.audit(ag.ID, "fetch_run_secrets", run.RunId, "items=none reused="+strings.Join(reused, ","))
+		return &pb.FetchRunSecretsResponse{}, nil
+	}
+	secrets, names, err := s.material(need, cp)
 	if err != nil {
 		s.audit(ag.ID, "denied_fetch_run_secrets", run.RunId, err.Error())
 		s.endUnreadable(run, err)
@@ -129,14 +137,15 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "sealing run secrets: %v", err)
 	}
-	s.audit(ag.ID, "fetch_run_secrets", run.RunId, "items="+strings.Join(names, ","))
+	s.Secrets.sealed(len(need))
+	s.audit(ag.ID, "fetch_run_secrets", run.RunId, "items="+strings.Join(names, ",")+" reused="+strings.Join(reused, ","))
 	return &pb.FetchRunSecretsResponse{Sealed: sealed}, nil
 }
 
-func (s *Agents) material(run *pb.Run, cp *pb.Checkpoint) (*pb.RunSecrets, []string, error) {
+func (s *Agents) material(refs []*pb.SecretRef, cp *pb.Checkpoint) (*pb.RunSecrets, []string, error) {
 	out := &pb.RunSecrets{}
 	var names []string
-	for _, ref := range run.Secrets {
+	for _, ref := range refs {
 		var sec *pb.RunSecret
 		if ref.ItemId == dispatcher.PlatformItemID {
 			if cp.Kind != pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC || s.Platform == nil {

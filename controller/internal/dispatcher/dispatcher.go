@@ -48,6 +48,9 @@ type Options struct {
 	// RunAttempts bounds how many times a run no agent claimed is dispatched before it ends as
 	// "checkpoint unavailable"; default 2 (one re-dispatch).
 	RunAttempts int
+	// PlatformVersion is the loaded platform certificate's version, named in run requests so that
+	// agents can tell whether the copy they hold is current.
+	PlatformVersion int64
 }
 
 // Dispatcher creates and publishes runs.
@@ -152,7 +155,7 @@ func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretR
 			if cp.Kind != pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC {
 				return nil, policyRefusal(i, st, cp)
 			}
-			add(&pb.SecretRef{ItemId: PlatformItemID, Name: PlatformItemID, Type: pb.VaultItemType_VAULT_ITEM_TYPE_CERTIFICATE})
+			add(&pb.SecretRef{ItemId: PlatformItemID, Name: PlatformItemID, Version: d.o.PlatformVersion, Type: pb.VaultItemType_VAULT_ITEM_TYPE_CERTIFICATE})
 		}
 		if refusal := addItems(i); refusal != nil {
 			return nil, refusal

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
@@ -12,6 +13,7 @@ type metrics struct {
 	results    *prometheus.CounterVec
 	open       prometheus.GaugeFunc
 	vault      prometheus.Collector // certificate expiry; nil without a vault
+	secrets    *api.SecretMetrics
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -21,6 +23,7 @@ func newMetrics(st *store.Store) *metrics {
 			[]string{"outcome", "error_class"}),
 		open: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lookout_runs_open", Help: "Runs dispatched or running, not yet done."},
 			func() float64 { return float64(st.OpenRunCount()) }),
+		secrets: api.NewSecretMetrics(),
 	}
 }
 
@@ -29,7 +32,7 @@ func (m *metrics) observe(res *pb.RunResult) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	cs := []prometheus.Collector{m.dispatched, m.results, m.open}
+	cs := append([]prometheus.Collector{m.dispatched, m.results, m.open}, m.secrets.Collectors()...)
 	if m.vault != nil {
 		cs = append(cs, m.vault)
 	}

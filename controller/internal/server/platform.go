@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -42,9 +44,17 @@ func loadPlatform(file, passwordFile string) (*api.Platform, error) {
 		chain.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 	}
 	return &api.Platform{
-		Material: &pb.RunSecret{ItemId: dispatcher.PlatformItemID, Name: dispatcher.PlatformItemID, Version: 1,
+		Material: &pb.RunSecret{ItemId: dispatcher.PlatformItemID, Name: dispatcher.PlatformItemID, Version: platformVersion(imp.ChainDER[0]),
 			Value: &pb.RunSecret_Certificate{Certificate: &pb.CertificateMaterial{ChainDer: imp.ChainDER, Pkcs8Key: imp.PKCS8Key}}},
 		Info: imp.Info,
 		PEM:  chain.String(),
 	}, nil
+}
+
+// platformVersion names a platform certificate by its content: the first 63 bits of its SHA-256,
+// so that an agent holding the previous certificate (the controller restarted with a new file)
+// sees a different version and fetches the new one.
+func platformVersion(leafDER []byte) int64 {
+	sum := sha256.Sum256(leafDER)
+	return int64(binary.BigEndian.Uint64(sum[:8]) >> 1)
 }

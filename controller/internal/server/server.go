@@ -259,7 +259,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	hub := api.NewHub()
 	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
-		RunAttempts: s.o.RunAttempts})
+		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
 	sched := scheduler.New(scheduler.Options{Logger: s.log, Dispatch: func(mon *pb.Monitor) error {
 		runs, err := disp.Dispatch(mon, nil, false)
 		m.dispatched.Add(float64(len(runs)))
@@ -286,7 +286,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
 	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Logger: s.log, OnlineWindow: 30 * time.Second})
-	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: 30 * 24 * time.Hour, Notify: notify, Logger: s.log})
+	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: 30 * 24 * time.Hour, Notify: notify, Logger: s.log, Secrets: m.secrets})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
 

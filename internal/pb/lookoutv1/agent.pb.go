@@ -433,9 +433,13 @@ func (x *HeartbeatResponse) GetDrop() []*SecretRef {
 }
 
 type FetchRunSecretsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
-	Attempt       int32                  `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	RunId   string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	Attempt int32                  `protobuf:"varint,2,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The run's secrets (from RunRequest.secrets, same id and version) the agent
+	// already holds. The controller leaves them out; when nothing is missing it
+	// claims the run and seals nothing.
+	Have          []*SecretRef `protobuf:"bytes,3,rep,name=have,proto3" json:"have,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -484,12 +488,19 @@ func (x *FetchRunSecretsRequest) GetAttempt() int32 {
 	return 0
 }
 
+func (x *FetchRunSecretsRequest) GetHave() []*SecretRef {
+	if x != nil {
+		return x.Have
+	}
+	return nil
+}
+
 // FetchRunSecretsResponse carries the run's secrets sealed with HPKE
 // (DHKEM(X25519), HKDF-SHA256, AES-256-GCM) to the agent's sealing key; the
 // info string binds agent id, run id and attempt. The plaintext is RunSecrets.
 type FetchRunSecretsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sealed        []byte                 `protobuf:"bytes,1,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	Sealed        []byte                 `protobuf:"bytes,1,opt,name=sealed,proto3" json:"sealed,omitempty"` // empty when the agent holds everything the run needs
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1047,10 +1058,11 @@ const file_lookout_v1_agent_proto_rawDesc = "" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12\x18\n" +
 	"\arevoked\x18\x02 \x01(\bR\arevoked\x12)\n" +
-	"\x04drop\x18\x03 \x03(\v2\x15.lookout.v1.SecretRefR\x04drop\"I\n" +
+	"\x04drop\x18\x03 \x03(\v2\x15.lookout.v1.SecretRefR\x04drop\"t\n" +
 	"\x16FetchRunSecretsRequest\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
-	"\aattempt\x18\x02 \x01(\x05R\aattempt\"1\n" +
+	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12)\n" +
+	"\x04have\x18\x03 \x03(\v2\x15.lookout.v1.SecretRefR\x04have\"1\n" +
 	"\x17FetchRunSecretsResponse\x12\x16\n" +
 	"\x06sealed\x18\x01 \x01(\fR\x06sealed\"=\n" +
 	"\n" +
@@ -1128,27 +1140,28 @@ var file_lookout_v1_agent_proto_depIdxs = []int32{
 	17, // 1: lookout.v1.HeartbeatRequest.cached:type_name -> lookout.v1.SecretRef
 	18, // 2: lookout.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
 	17, // 3: lookout.v1.HeartbeatResponse.drop:type_name -> lookout.v1.SecretRef
-	9,  // 4: lookout.v1.RunSecrets.secrets:type_name -> lookout.v1.RunSecret
-	12, // 5: lookout.v1.RunSecret.certificate:type_name -> lookout.v1.CertificateMaterial
-	13, // 6: lookout.v1.RunSecret.credentials:type_name -> lookout.v1.CredentialMaterial
-	10, // 7: lookout.v1.RunSecret.secret:type_name -> lookout.v1.SecretMaterial
-	11, // 8: lookout.v1.RunSecret.file:type_name -> lookout.v1.FileMaterial
-	19, // 9: lookout.v1.ReportResultRequest.result:type_name -> lookout.v1.RunResult
-	2,  // 10: lookout.v1.AgentService.Enroll:input_type -> lookout.v1.EnrollRequest
-	4,  // 11: lookout.v1.AgentService.Heartbeat:input_type -> lookout.v1.HeartbeatRequest
-	6,  // 12: lookout.v1.AgentService.FetchRunSecrets:input_type -> lookout.v1.FetchRunSecretsRequest
-	14, // 13: lookout.v1.AgentService.ReportResult:input_type -> lookout.v1.ReportResultRequest
-	0,  // 14: lookout.v1.AgentService.RenewCertificate:input_type -> lookout.v1.RenewCertificateRequest
-	3,  // 15: lookout.v1.AgentService.Enroll:output_type -> lookout.v1.EnrollResponse
-	5,  // 16: lookout.v1.AgentService.Heartbeat:output_type -> lookout.v1.HeartbeatResponse
-	7,  // 17: lookout.v1.AgentService.FetchRunSecrets:output_type -> lookout.v1.FetchRunSecretsResponse
-	15, // 18: lookout.v1.AgentService.ReportResult:output_type -> lookout.v1.ReportResultResponse
-	1,  // 19: lookout.v1.AgentService.RenewCertificate:output_type -> lookout.v1.RenewCertificateResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	17, // 4: lookout.v1.FetchRunSecretsRequest.have:type_name -> lookout.v1.SecretRef
+	9,  // 5: lookout.v1.RunSecrets.secrets:type_name -> lookout.v1.RunSecret
+	12, // 6: lookout.v1.RunSecret.certificate:type_name -> lookout.v1.CertificateMaterial
+	13, // 7: lookout.v1.RunSecret.credentials:type_name -> lookout.v1.CredentialMaterial
+	10, // 8: lookout.v1.RunSecret.secret:type_name -> lookout.v1.SecretMaterial
+	11, // 9: lookout.v1.RunSecret.file:type_name -> lookout.v1.FileMaterial
+	19, // 10: lookout.v1.ReportResultRequest.result:type_name -> lookout.v1.RunResult
+	2,  // 11: lookout.v1.AgentService.Enroll:input_type -> lookout.v1.EnrollRequest
+	4,  // 12: lookout.v1.AgentService.Heartbeat:input_type -> lookout.v1.HeartbeatRequest
+	6,  // 13: lookout.v1.AgentService.FetchRunSecrets:input_type -> lookout.v1.FetchRunSecretsRequest
+	14, // 14: lookout.v1.AgentService.ReportResult:input_type -> lookout.v1.ReportResultRequest
+	0,  // 15: lookout.v1.AgentService.RenewCertificate:input_type -> lookout.v1.RenewCertificateRequest
+	3,  // 16: lookout.v1.AgentService.Enroll:output_type -> lookout.v1.EnrollResponse
+	5,  // 17: lookout.v1.AgentService.Heartbeat:output_type -> lookout.v1.HeartbeatResponse
+	7,  // 18: lookout.v1.AgentService.FetchRunSecrets:output_type -> lookout.v1.FetchRunSecretsResponse
+	15, // 19: lookout.v1.AgentService.ReportResult:output_type -> lookout.v1.ReportResultResponse
+	1,  // 20: lookout.v1.AgentService.RenewCertificate:output_type -> lookout.v1.RenewCertificateResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_agent_proto_init() }
