@@ -46,6 +46,7 @@ type Options struct {
 	PlatformCertPasswordFile string
 	MasterKeyFile            string // default DataDir/master.key, created when missing
 	MetricsListen            string // empty: no metrics listener
+	PprofListen              string // empty: no /debug/pprof listener
 	Logger                   *slog.Logger
 	// RunGrace is added to a monitor's timeout to make each run's deadline.
 	RunGrace time.Duration
@@ -61,6 +62,7 @@ type Server struct {
 	grpc       *grpc.Server
 	lis        net.Listener
 	metricsSrv *http.Server
+	pprofSrv   *http.Server
 	nc         *nats.Conn
 	embedded   *natsembed.Server
 	natsURL    string
@@ -298,6 +300,9 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	if err := s.startMetrics(m); err != nil {
 		return err
 	}
+	if err := s.startPprof(); err != nil {
+		return err
+	}
 	go func() { _ = s.grpc.Serve(lis) }()
 	go func() {
 		defer close(s.done)
@@ -352,6 +357,9 @@ func (s *Server) closeAll() {
 	}
 	if s.metricsSrv != nil {
 		_ = s.metricsSrv.Close()
+	}
+	if s.pprofSrv != nil {
+		_ = s.pprofSrv.Close()
 	}
 	if s.nc != nil {
 		_ = s.nc.Drain()
