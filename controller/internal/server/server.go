@@ -267,14 +267,14 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		m.dispatched.Add(float64(len(runs)))
 		return err
 	}})
-	resync := func() {
+	resync := coalesced(func() {
 		ms, err := s.store.Monitors()
 		if err != nil {
 			s.log.Error("loading monitors", "err", err)
 			return
 		}
 		sched.Sync(ms)
-	}
+	})
 	resync()
 
 	serverTLS := tlsConf.Clone()
