@@ -30,9 +30,12 @@ type Options struct {
 	Saturate    time.Duration // length of one open-loop throughput phase; default 3s
 	Paced       time.Duration // length of one fixed-rate latency phase; default 3s
 	PacedRate   int           // runs/s offered in the latency phase; default 2000
+	LowRate     int           // runs/s of a second latency phase, below saturation; default 500
 	ScaleRate   int           // runs/s offered in the scale-curve phases; default 1000
 	ScaleFor    time.Duration // length of one scale-curve phase; default 2s
 	Log         io.Writer     // progress; nil = none
+	Sizes       []int         // monitor counts of the scale curve; default 100, 1000, 10000 (the last one is the RSS figure)
+	ProfileDir  string        // when set, CPU profiles of the controller are written here (see profile)
 }
 
 func (o *Options) defaults() {
@@ -46,11 +49,15 @@ func (o *Options) defaults() {
 			*v = d
 		}
 	}
+	if len(o.Sizes) == 0 {
+		o.Sizes = []int{100, 1000, 10000}
+	}
 	def(&o.Rounds, 3)
 	def(&o.Checkpoints, 4)
 	def(&o.Instances, 2)
 	def(&o.Workers, 32)
 	def(&o.PacedRate, 2000)
+	def(&o.LowRate, 500)
 	def(&o.ScaleRate, 1000)
 	defd(&o.Saturate, 3*time.Second)
 	defd(&o.Paced, 3*time.Second)
@@ -76,6 +83,7 @@ type bench struct {
 	sims     []*simAgent
 	rec      atomic.Pointer[recorder]
 	monitors int // monitors applied so far, named m-00000 …
+	pprof    string
 }
 
 // Run builds the binaries, starts the controller and the simulated fleet, measures every figure and
@@ -107,11 +115,14 @@ func (b *bench) startController(ctx context.Context) error {
 	data := filepath.Join(b.dir, "data")
 	var err error
 	b.ctl, err = startProc(b.ctlBin, "serve", "--data-dir", data, "--grpc-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
-		"--log-format", "json", "--log-level", "info")
+		"--log-format", "json", "--log-level", "info", "--pprof-listen", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	if b.addr, err = b.ctl.waitFor("controller ready", 60*time.Second, readyAddr); err != nil {
+		return err
+	}
+	if b.pprof, err = b.ctl.waitFor("pprof ready", 10*time.Second, logAttr("pprof ready", "addr")); err != nil {
 		return err
 	}
 	b.caFile = filepath.Join(data, "ca.pem")
@@ -200,7 +211,7 @@ steps:
 `, monitorName(i), cpName(i%checkpoints))
 }
 
-// applyMonitors applies monitors until n exist, from 8 concurrent admin clients.
+// applyMonitors applies monitors until n exist, from 16 concurrent admin calls.
 func (b *bench) applyMonitors(ctx context.Context, n int) error {
 	start := b.monitors
 	if n <= start {
@@ -208,9 +219,9 @@ func (b *bench) applyMonitors(ctx context.Context, n int) error {
 	}
 	var next atomic.Int64
 	next.Store(int64(start))
-	errs := make(chan error, 8)
+	errs := make(chan error, 16)
 	var wg sync.WaitGroup
-	for range 8 {
+	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

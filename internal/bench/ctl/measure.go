@@ -66,22 +66,31 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 	b.drain(ctx)
 	for r := range b.o.Rounds {
 		fmt.Fprintf(b.o.Log, "round %d/%d: throughput, latency, baselines …\n", r+1, b.o.Rounds)
+		wait := b.profileFirst(ctx, r, "saturate", b.o.Saturate)
 		if err := b.saturate(ctx, res); err != nil {
 			return err
 		}
-		if err := b.paced(ctx, res); err != nil {
+		wait()
+		wait = b.profileFirst(ctx, r, "paced", b.o.Paced)
+		if err := b.paced(ctx, res, b.o.PacedRate, ""); err != nil {
+			return err
+		}
+		wait()
+		if err := b.paced(ctx, res, b.o.LowRate, fmt.Sprintf("_at_%d", b.o.LowRate)); err != nil {
 			return err
 		}
 		if err := b.baselines(ctx, res); err != nil {
 			return err
 		}
 	}
-	for _, n := range []int{100, 1000, 10000} {
+	for _, n := range b.o.Sizes {
 		fmt.Fprintf(b.o.Log, "scale curve at %d monitors …\n", n)
 		t0 := time.Now()
+		wait := b.profileFirst(ctx, 0, fmt.Sprintf("apply%d", n), 5*time.Second)
 		if err := b.applyMonitors(ctx, n); err != nil {
 			return err
 		}
+		wait()
 		b.drain(ctx)
 		fmt.Fprintf(b.o.Log, "  applied in %s\n", time.Since(t0).Round(time.Millisecond))
 		for range b.o.Rounds {
@@ -93,6 +102,14 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 		}
 	}
 	return b.memory(ctx, res)
+}
+
+// profileFirst profiles the controller for d in the first round only.
+func (b *bench) profileFirst(ctx context.Context, round int, name string, d time.Duration) func() {
+	if round != 0 {
+		return func() {}
+	}
+	return b.profile(ctx, name, d)
 }
 
 // drain waits until the simulated agents have answered everything sent so far: no completion for
@@ -201,9 +218,9 @@ func (b *bench) offer(ctx context.Context, rate int, d time.Duration) (*recorder
 	return rec, int64(total), nil
 }
 
-// paced offers o.PacedRate runs/s and reports dispatch→acknowledged latency percentiles.
-func (b *bench) paced(ctx context.Context, res *results) error {
-	rec, sent, err := b.offer(ctx, b.o.PacedRate, b.o.Paced)
+// paced offers rate runs/s and reports dispatch→acknowledged latency percentiles.
+func (b *bench) paced(ctx context.Context, res *results, rate int, suffix string) error {
+	rec, sent, err := b.offer(ctx, rate, b.o.Paced)
 	if err != nil {
 		return fmt.Errorf("fixed-rate phase: %w", err)
 	}
@@ -211,9 +228,14 @@ func (b *bench) paced(ctx context.Context, res *results) error {
 		return fmt.Errorf("fixed-rate phase: %d of %d runs answered", got, sent)
 	}
 	p50, p99 := percentiles(rec.lat)
-	fmt.Fprintf(b.o.Log, "  fixed rate: p50 %.2f ms, p99 %.2f ms over %d runs\n", p50, p99, sent)
-	res.add("e2e_p50_ms", p50)
-	res.add("e2e_p99_ms", p99)
+	fmt.Fprintf(b.o.Log, "  %d runs/s: p50 %.2f ms, p99 %.2f ms over %d runs", rate, p50, p99, sent)
+	for i, name := range []string{"delivered", "claim", "report"} {
+		q50, q99 := percentiles(rec.parts[i])
+		fmt.Fprintf(b.o.Log, "; %s %.2f/%.2f", name, q50, q99)
+	}
+	fmt.Fprintln(b.o.Log)
+	res.add("e2e_p50_ms"+suffix, p50)
+	res.add("e2e_p99_ms"+suffix, p99)
 	return nil
 }
 
@@ -281,8 +303,8 @@ func (b *bench) memory(ctx context.Context, res *results) error {
 		if err != nil {
 			return err
 		}
-		res.add("controller_rss_mib_10k", v)
-		if r == b.o.Rounds-1 || r >= 1 {
+		res.add(fmt.Sprintf("controller_rss_mib_%s", sizeName(b.monitors)), v)
+		if r >= 1 { // the first read is the agent still starting
 			a, err := rssMiB(ag.cmd.Process.Pid)
 			if err != nil {
 				return fmt.Errorf("agent: %w\n%s", err, ag.output())
@@ -291,6 +313,13 @@ func (b *bench) memory(ctx context.Context, res *results) error {
 		}
 	}
 	return nil
+}
+
+func sizeName(n int) string {
+	if n%1000 == 0 {
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
 }
 
 func percentiles(d []time.Duration) (p50, p99 float64) {

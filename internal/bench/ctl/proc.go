@@ -86,19 +86,22 @@ func (p *proc) waitFor(what string, d time.Duration, find func(string) string) (
 	return "", fmt.Errorf("%s: not seen within %s:\n%s", what, d, p.output())
 }
 
-func readyAddr(out string) string {
-	sc := bufio.NewScanner(strings.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var line struct {
-			Msg  string `json:"msg"`
-			GRPC string `json:"grpc"`
+func readyAddr(out string) string { return logAttr("controller ready", "grpc")(out) }
+
+// logAttr finds the JSON log line with message msg and returns its string attribute key.
+func logAttr(msg, key string) func(string) string {
+	return func(out string) string {
+		sc := bufio.NewScanner(strings.NewReader(out))
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == msg {
+				v, _ := line[key].(string)
+				return v
+			}
 		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "controller ready" {
-			return line.GRPC
-		}
+		return ""
 	}
-	return ""
 }
 
 // cpuSeconds is user+system CPU time of pid so far, from /proc/PID/stat.

@@ -40,15 +40,19 @@ type simAgent struct {
 type recorder struct {
 	mu        sync.Mutex
 	lat       []time.Duration
+	parts     [3][]time.Duration // per run: dispatch→delivered, FetchRunSecrets, ReportResult
 	completed atomic.Int64
 	failed    atomic.Int64
 	firstErr  atomic.Value
 }
 
-func (r *recorder) add(d time.Duration) {
+func (r *recorder) add(d time.Duration, parts [3]time.Duration) {
 	r.completed.Add(1)
 	r.mu.Lock()
 	r.lat = append(r.lat, d)
+	for i, p := range parts {
+		r.parts[i] = append(r.parts[i], p)
+	}
 	r.mu.Unlock()
 }
 
@@ -126,19 +130,23 @@ func (a *simAgent) answer(ctx context.Context, data []byte, rec *recorder) {
 		rec.fail(err)
 		return
 	}
+	delivered := time.Now()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := a.client.FetchRunSecrets(cctx, &pb.FetchRunSecretsRequest{RunId: req.RunId, Attempt: req.Attempt}); err != nil {
 		rec.fail(fmt.Errorf("FetchRunSecrets: %w", err))
 		return
 	}
-	now := timestamppb.Now()
+	fetched := time.Now()
+	now := timestamppb.New(fetched)
 	res := &pb.RunResult{RunId: req.RunId, Attempt: req.Attempt, Outcome: pb.Outcome_OUTCOME_PASSED, StartedAt: now, FinishedAt: now}
 	if _, err := a.client.ReportResult(cctx, &pb.ReportResultRequest{Result: res}); err != nil {
 		rec.fail(fmt.Errorf("ReportResult: %w", err))
 		return
 	}
-	rec.add(time.Since(req.ScheduledAt.AsTime()))
+	acked := time.Now()
+	sched := req.ScheduledAt.AsTime()
+	rec.add(acked.Sub(sched), [3]time.Duration{delivered.Sub(sched), fetched.Sub(delivered), acked.Sub(fetched)})
 }
 
 func (a *simAgent) close() {

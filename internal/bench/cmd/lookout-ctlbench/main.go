@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/lookout-synthetics/lookout/internal/bench/ctl"
@@ -27,9 +29,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o ctl.Options
 	fs.IntVar(&o.Rounds, "rounds", 3, "repetitions of each phase")
 	fs.IntVar(&o.PacedRate, "rate", 2000, "runs/s offered in the latency phase")
+	fs.StringVar(&o.ProfileDir, "profile", "", "write CPU profiles of the controller (first round of each phase) to this directory")
+	sizes := fs.String("sizes", "100,1000,10000", "monitor counts of the scale curve, comma-separated, ascending")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	for f := range strings.SplitSeq(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-sizes: %q is not a positive count", f)
+		}
+		o.Sizes = append(o.Sizes, n)
 	}
 	if !*quiet {
 		o.Log = stderr
