@@ -32,7 +32,6 @@ type simAgent struct {
 	conn   *grpc.ClientConn
 	client pb.AgentServiceClient
 	work   chan *nats.Msg
-	rec    *recorder
 	wg     sync.WaitGroup
 }
 
