@@ -109,6 +109,7 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	fs.StringVar(&o.PlatformCertPasswordFile, "platform-cert-password-file", "", "file holding its password")
 	fs.StringVar(&o.MasterKeyFile, "master-key-file", "", "32-byte key-encryption key, mode 0600 (default: <data-dir>/master.key, created)")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "address for /metrics (Prometheus)")
+	fs.StringVar(&o.PprofListen, "pprof-listen", "", "address for Go's /debug/pprof (off by default; no authentication, keep it on loopback)")
 	logFormat := fs.String("log-format", "text", "text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {

@@ -46,6 +46,7 @@ type Options struct {
 	PlatformCertPasswordFile string
 	MasterKeyFile            string // default DataDir/master.key, created when missing
 	MetricsListen            string // empty: no metrics listener
+	PprofListen              string // empty: no /debug/pprof listener
 	Logger                   *slog.Logger
 	// RunGrace is added to a monitor's timeout to make each run's deadline.
 	RunGrace time.Duration
@@ -61,6 +62,7 @@ type Server struct {
 	grpc       *grpc.Server
 	lis        net.Listener
 	metricsSrv *http.Server
+	pprofSrv   *http.Server
 	nc         *nats.Conn
 	embedded   *natsembed.Server
 	natsURL    string
@@ -265,14 +267,14 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		m.dispatched.Add(float64(len(runs)))
 		return err
 	}})
-	resync := func() {
+	resync := coalesced(func() {
 		ms, err := s.store.Monitors()
 		if err != nil {
 			s.log.Error("loading monitors", "err", err)
 			return
 		}
 		sched.Sync(ms)
-	}
+	})
 	resync()
 
 	serverTLS := tlsConf.Clone()
@@ -296,6 +298,9 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	}
 	s.lis = lis
 	if err := s.startMetrics(m); err != nil {
+		return err
+	}
+	if err := s.startPprof(); err != nil {
 		return err
 	}
 	go func() { _ = s.grpc.Serve(lis) }()
@@ -352,6 +357,9 @@ func (s *Server) closeAll() {
 	}
 	if s.metricsSrv != nil {
 		_ = s.metricsSrv.Close()
+	}
+	if s.pprofSrv != nil {
+		_ = s.pprofSrv.Close()
 	}
 	if s.nc != nil {
 		_ = s.nc.Drain()

@@ -20,7 +20,7 @@ func (s *Store) Audit(e AuditEntry) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.group.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bAudit)
 		seq, err := b.NextSequence()
 		if err != nil {

@@ -21,7 +21,7 @@ var (
 
 // CreateRuns records new runs (state dispatched) in the run table.
 func (s *Store) CreateRuns(runs []*pb.Run) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.group.update(func(tx *bolt.Tx) error {
 		for _, r := range runs {
 			if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
 				return err
@@ -39,7 +39,7 @@ func (s *Store) CreateRuns(runs []*pb.Run) error {
 // owns it (a second instance of the same checkpoint is refused).
 func (s *Store) ClaimRun(runID string, attempt int32, a Agent) (*pb.Run, error) {
 	r := &pb.Run{}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.group.update(func(tx *bolt.Tx) error {
 		if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
 			return fmt.Errorf("run %s: %w", runID, err)
 		}
@@ -76,7 +76,7 @@ func checkOwner(r *pb.Run, attempt int32, a Agent) error {
 // CompleteRun stores an agent's result and closes the run. A repeated report of a result already
 // stored (same run, same attempt) changes nothing and returns duplicate=true.
 func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, duplicate bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.group.update(func(tx *bolt.Tx) error {
 		r := &pb.Run{}
 		if err := getProto(tx.Bucket(bRuns), res.RunId, r); err != nil {
 			return fmt.Errorf("run %s: %w", res.RunId, err)
@@ -225,7 +225,7 @@ func expiryResult(r *pb.Run, now time.Time) *pb.RunResult {
 // EndRun closes an open run with a result made by the controller (a policy refusal, say).
 func (s *Store) EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error) {
 	var stored *pb.RunResult
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.group.update(func(tx *bolt.Tx) error {
 		r := &pb.Run{}
 		if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
 			return err

@@ -36,8 +36,9 @@ var (
 
 // Store is the controller's state.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	db    *bolt.DB
+	group *committer // run-table, result and audit writes (group.go)
+	now   func() time.Time
 }
 
 // Open opens (creating) dataDir/lookout.db. It fails after a second if another process holds it.
@@ -63,14 +64,18 @@ func Open(dataDir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("preparing %s: %w", path, err)
 	}
+	s.group = newCommitter(db)
 	return s, nil
 }
 
 // DB is the bbolt handle, for the vault's own buckets.
 func (s *Store) DB() *bolt.DB { return s.db }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close commits the writes already queued, then closes the file.
+func (s *Store) Close() error {
+	s.group.close()
+	return s.db.Close()
+}
 
 // NewID returns prefix + 24 hex characters: 6 bytes of milliseconds (so keys sort by creation time)
 // and 6 random bytes. The alphabet is [a-z0-9_], safe inside a NATS subject.

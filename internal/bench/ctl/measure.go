@@ -1,0 +1,335 @@
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// results holds every round's sample per figure key, in the order the keys were first seen.
+type results struct {
+	keys    []string
+	samples map[string][]float64
+}
+
+func (r *results) add(key string, v float64) {
+	if r.samples == nil {
+		r.samples = map[string][]float64{}
+	}
+	if _, ok := r.samples[key]; !ok {
+		r.keys = append(r.keys, key)
+	}
+	r.samples[key] = append(r.samples[key], v)
+}
+
+func (r *results) write(w io.Writer) {
+	fmt.Fprintf(w, "%-34s %10s %10s %10s %3s\n", "figure", "median", "min", "max", "n")
+	med := map[string]float64{}
+	for _, k := range r.keys {
+		s := slices.Clone(r.samples[k])
+		slices.Sort(s)
+		med[k] = s[len(s)/2]
+		fmt.Fprintf(w, "%-34s %10.2f %10.2f %10.2f %3d\n", k, med[k], s[0], s[len(s)-1], len(s))
+	}
+	for _, k := range r.keys {
+		fmt.Fprintf(w, "%s=%.2f\n", k, med[k])
+	}
+}
+
+// measure runs the phases. Rounds alternate the open-loop, fixed-rate and baseline phases so
+// drift on a shared machine hits all of them.
+func (b *bench) measure(ctx context.Context, res *results) error {
+	pid := b.ctl.cmd.Process.Pid
+	time.Sleep(2 * time.Second) // let start-up garbage be collected before the empty baseline
+	rss0, err := rssMiB(pid)
+	if err != nil {
+		return err
+	}
+	res.add("controller_rss_mib_0", rss0)
+	fmt.Fprintln(b.o.Log, "enrolling simulated agents …")
+	if err := b.enrollFleet(ctx); err != nil {
+		return err
+	}
+	if err := b.applyMonitors(ctx, 100); err != nil {
+		return err
+	}
+	b.drain(ctx)
+	for r := range b.o.Rounds {
+		fmt.Fprintf(b.o.Log, "round %d/%d: throughput, latency, baselines …\n", r+1, b.o.Rounds)
+		wait := b.profileFirst(ctx, r, "saturate", b.o.Saturate)
+		if err := b.saturate(ctx, res); err != nil {
+			return err
+		}
+		wait()
+		wait = b.profileFirst(ctx, r, "paced", b.o.Paced)
+		if err := b.paced(ctx, res, b.o.PacedRate, ""); err != nil {
+			return err
+		}
+		wait()
+		if err := b.paced(ctx, res, b.o.LowRate, fmt.Sprintf("_at_%d", b.o.LowRate)); err != nil {
+			return err
+		}
+		if err := b.baselines(ctx, res); err != nil {
+			return err
+		}
+	}
+	for _, n := range b.o.Sizes {
+		fmt.Fprintf(b.o.Log, "scale curve at %d monitors …\n", n)
+		t0 := time.Now()
+		wait := b.profileFirst(ctx, 0, fmt.Sprintf("apply%d", n), 5*time.Second)
+		if err := b.applyMonitors(ctx, n); err != nil {
+			return err
+		}
+		wait()
+		b.drain(ctx)
+		fmt.Fprintf(b.o.Log, "  applied in %s\n", time.Since(t0).Round(time.Millisecond))
+		for range b.o.Rounds {
+			us, err := b.scale(ctx)
+			if err != nil {
+				return err
+			}
+			res.add(fmt.Sprintf("cpu_us_per_run_at_%d_monitors", n), us)
+		}
+	}
+	return b.memory(ctx, res)
+}
+
+// profileFirst profiles the controller for d in the first round only.
+func (b *bench) profileFirst(ctx context.Context, round int, name string, d time.Duration) func() {
+	if round != 0 {
+		return func() {}
+	}
+	return b.profile(ctx, name, d)
+}
+
+// drain waits until the simulated agents have answered everything sent so far: no completion for
+// 500 ms, bounded at 60 s.
+func (b *bench) drain(context.Context) {
+	rec := b.rec.Load()
+	last, quiet := rec.completed.Load(), time.Now()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n := rec.completed.Load(); n != last {
+			last, quiet = n, time.Now()
+		} else if time.Since(quiet) > 500*time.Millisecond {
+			return
+		}
+	}
+}
+
+// trigger asks for one run of the i-th monitor over the admin API (the dispatcher's real path:
+// record in the run table, publish on the checkpoint's subject).
+func (b *bench) trigger(ctx context.Context, i int) error {
+	actx, cancel := b.adminCtx(ctx)
+	defer cancel()
+	_, err := b.admin.TriggerRun(actx, &pb.TriggerRunRequest{Monitor: monitorName(i % b.monitors)})
+	return err
+}
+
+// saturate triggers runs from 64 concurrent callers for o.Saturate and reports the completions the
+// agents saw in that window, and controller CPU per 1,000 runs.
+func (b *bench) saturate(ctx context.Context, res *results) error {
+	rec := &recorder{}
+	b.rec.Store(rec)
+	pid := b.ctl.cmd.Process.Pid
+	cpu0, _ := cpuSeconds(pid)
+	start := time.Now()
+	stop := start.Add(b.o.Saturate)
+	var n atomic.Int64
+	errc := make(chan error, 64)
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if err := b.trigger(ctx, int(n.Add(1))); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	done := rec.completed.Load()
+	el := time.Since(start).Seconds()
+	cpu1, _ := cpuSeconds(pid)
+	close(errc)
+	if err := <-errc; err != nil {
+		return fmt.Errorf("open-loop phase: %w", err)
+	}
+	b.drain(ctx)
+	if f := rec.failed.Load(); f > 0 {
+		return fmt.Errorf("open-loop phase: %d runs failed: %v", f, rec.firstErr.Load())
+	}
+	res.add("controller_runs_per_s", float64(done)/el)
+	res.add("cpu_s_per_1k_runs", (cpu1-cpu0)/float64(done)*1000)
+	fmt.Fprintf(b.o.Log, "  open loop: %d runs answered in %.1fs\n", done, el)
+	return nil
+}
+
+// offer triggers runs at rate per second for d, from a pool of callers, and returns the recorder
+// once every run is answered. Scheduling is by the clock (open loop): a late tick sends its backlog.
+func (b *bench) offer(ctx context.Context, rate int, d time.Duration) (*recorder, int64, error) {
+	rec := &recorder{}
+	b.rec.Store(rec)
+	tick := make(chan int, rate)
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range tick {
+				if err := b.trigger(ctx, i); err != nil {
+					failed.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	total := int(float64(rate) * d.Seconds())
+	sent := 0
+	for sent < total {
+		due := min(total, int(time.Since(start).Seconds()*float64(rate)))
+		for ; sent < due; sent++ {
+			tick <- sent
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(tick)
+	wg.Wait()
+	b.drain(ctx)
+	if err, _ := failed.Load().(error); err != nil {
+		return nil, 0, err
+	}
+	if f := rec.failed.Load(); f > 0 {
+		return nil, 0, fmt.Errorf("%d runs failed: %v", f, rec.firstErr.Load())
+	}
+	return rec, int64(total), nil
+}
+
+// paced offers rate runs/s and reports dispatch→acknowledged latency percentiles.
+func (b *bench) paced(ctx context.Context, res *results, rate int, suffix string) error {
+	rec, sent, err := b.offer(ctx, rate, b.o.Paced)
+	if err != nil {
+		return fmt.Errorf("fixed-rate phase: %w", err)
+	}
+	if got := rec.completed.Load(); got < sent {
+		return fmt.Errorf("fixed-rate phase: %d of %d runs answered", got, sent)
+	}
+	p50, p99 := percentiles(rec.lat)
+	fmt.Fprintf(b.o.Log, "  %d runs/s: p50 %.2f ms, p99 %.2f ms over %d runs", rate, p50, p99, sent)
+	for i, name := range []string{"delivered", "claim", "report"} {
+		q50, q99 := percentiles(rec.parts[i])
+		fmt.Fprintf(b.o.Log, "; %s %.2f/%.2f", name, q50, q99)
+	}
+	fmt.Fprintln(b.o.Log)
+	res.add("e2e_p50_ms"+suffix, p50)
+	res.add("e2e_p99_ms"+suffix, p99)
+	return nil
+}
+
+// scale offers o.ScaleRate runs/s spread over every monitor and returns controller CPU µs per run,
+// idle work (scheduler ticks, sweeps) included.
+func (b *bench) scale(ctx context.Context) (float64, error) {
+	pid := b.ctl.cmd.Process.Pid
+	cpu0, _ := cpuSeconds(pid)
+	rec, _, err := b.offer(ctx, b.o.ScaleRate, b.o.ScaleFor)
+	if err != nil {
+		return 0, fmt.Errorf("scale phase: %w", err)
+	}
+	cpu1, _ := cpuSeconds(pid)
+	return (cpu1 - cpu0) / float64(rec.completed.Load()) * 1e6, nil
+}
+
+// baselines measures the floors an end-to-end run stands on, beside it: a bare gRPC unary call over
+// TLS to the same controller (health check) and one fsync'd single-record bbolt commit on the
+// same disk.
+func (b *bench) baselines(ctx context.Context, res *results) error {
+	h := healthpb.NewHealthClient(b.sims[0].conn) // an agent connection: health is not an admin call
+	var lat []time.Duration
+	for range 1000 {
+		t := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := h.Check(cctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("health check: %w", err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	p50, _ := percentiles(lat)
+	res.add("base_grpc_unary_p50_ms", p50)
+	c, err := boltCommitMs(filepath.Join(b.dir, "baseline.db"), 300)
+	if err != nil {
+		return err
+	}
+	res.add("base_bbolt_commit_p50_ms", c)
+	return nil
+}
+
+// memory applies nothing new: the controller already holds 10,000 monitors. It reads the
+// controller's RSS after it has been idle, and a real agent's RSS after ~5 s enrolled and idle.
+func (b *bench) memory(ctx context.Context, res *results) error {
+	tok, err := b.newToken(ctx, cpName(0))
+	if err != nil {
+		return err
+	}
+	state := filepath.Join(b.dir, "agent-state")
+	tokFile := filepath.Join(b.dir, "agent.token")
+	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		return err
+	}
+	ag, err := startProc(b.agentBin, "--controller", b.addr, "--token-file", tokFile, "--state-dir", state, "--ca-file", b.caFile, "--log-format", "json")
+	if err != nil {
+		return err
+	}
+	defer ag.stop()
+	fmt.Fprintln(b.o.Log, "idle memory …")
+	pid := b.ctl.cmd.Process.Pid
+	for r := range b.o.Rounds {
+		time.Sleep(2 * time.Second)
+		v, err := rssMiB(pid)
+		if err != nil {
+			return err
+		}
+		res.add(fmt.Sprintf("controller_rss_mib_%s", sizeName(b.monitors)), v)
+		if r >= 1 { // the first read is the agent still starting
+			a, err := rssMiB(ag.cmd.Process.Pid)
+			if err != nil {
+				return fmt.Errorf("agent: %w\n%s", err, ag.output())
+			}
+			res.add("agent_idle_rss_mib", a)
+		}
+	}
+	return nil
+}
+
+func sizeName(n int) string {
+	if n%1000 == 0 {
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+func percentiles(d []time.Duration) (p50, p99 float64) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	at := func(q float64) float64 {
+		return float64(s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()) / 1000
+	}
+	return at(0.50), at(0.99)
+}
