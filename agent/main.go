@@ -35,9 +35,16 @@ func main() {
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(os.Stderr, "lookout-agent: %v\n", err)
+		if errors.Is(err, checkpoint.ErrRevoked) {
+			os.Exit(exitRevoked)
+		}
 		os.Exit(1)
 	}
 }
+
+// exitRevoked is the exit status of an agent the controller revoked, so that a supervisor can tell
+// it from a crash and not restart it in a loop.
+const exitRevoked = 3
 
 type config struct {
 	controller, tokenFile, stateDir, caFile, targetCAFile, metricsListen, instance, logFormat, logLevel string

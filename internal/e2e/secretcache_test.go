@@ -20,6 +20,13 @@ import (
 // metric reads one unlabelled sample from a Prometheus text endpoint.
 func metric(t *testing.T, addr, name string) float64 {
 	t.Helper()
+	return metricWithLabels(t, addr, name)
+}
+
+// metricWithLabels reads one sample, named with its labels as the text format writes them:
+// name{a="x",b="y"}.
+func metricWithLabels(t *testing.T, addr, name string) float64 {
+	t.Helper()
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lookout-synthetics/lookout/agent/internal/identity"
@@ -99,9 +102,16 @@ func (a *Agent) tapUnary(ctx context.Context, method string, req, reply any, cc 
 	return err
 }
 
-// Run serves until ctx ends, then waits for runs in flight to report.
+// ErrRevoked ends Run when the controller says this agent was revoked: retrying cannot help.
+var ErrRevoked = errors.New("this agent was revoked by the controller's operator; enroll it again with a new token and a new --state-dir")
+
+// Run serves until ctx ends, then waits for runs in flight to report. It returns ErrRevoked, without
+// waiting, as soon as the controller says the agent was revoked.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.conn.Close()
+	if a.heartbeat(ctx) {
+		return ErrRevoked
+	}
 	nc, err := a.connectNATS()
 	if err != nil {
 		return err
@@ -122,7 +132,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.replayLoop(ctx) }()
 	}
-	a.heartbeats(ctx)
+	if a.heartbeats(ctx) {
+		_ = sub.Unsubscribe()
+		a.log.Error(ErrRevoked.Error())
+		return ErrRevoked // runs in flight are abandoned: the controller refuses their results anyway
+	}
 	_ = sub.Unsubscribe()
 	a.wg.Wait()
 	return nil
@@ -146,32 +160,49 @@ func (a *Agent) connectNATS() (*nats.Conn, error) {
 	return nc, nil
 }
 
-func (a *Agent) heartbeats(ctx context.Context) {
+// heartbeats beats until ctx ends (false) or the controller says the agent is revoked (true).
+func (a *Agent) heartbeats(ctx context.Context) (revoked bool) {
 	t := time.NewTicker(a.o.Heartbeat)
 	defer t.Stop()
 	for {
-		a.heartbeat(ctx)
+		if a.heartbeat(ctx) {
+			return true
+		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-t.C:
 		}
 	}
 }
 
-func (a *Agent) heartbeat(ctx context.Context) {
+// heartbeat tells the controller this instance is alive and what it holds, and drops what the
+// answer says is stale. It reports whether the controller says the agent is revoked.
+func (a *Agent) heartbeat(ctx context.Context) (revoked bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := a.client.Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version, Cached: a.cache.list()})
+	resp, err := a.client.Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version, Cached: a.cache.list(),
+		RunsInFlight: int32(len(a.sem)), SpooledResults: a.spooled()})
 	if err != nil {
+		if st, ok := status.FromError(err); ok && st.Code() == codes.PermissionDenied && strings.Contains(st.Message(), "revoked") {
+			return true
+		}
 		if ctx.Err() == nil {
 			a.log.Warn("heartbeat failed", "err", err)
 		}
-		return
+		return false
 	}
 	if n := a.cache.drop(resp.GetDrop()); n > 0 {
 		a.log.Info("dropped secrets the controller no longer sends this checkpoint", "items", n)
 	}
+	return resp.GetRevoked()
+}
+
+func (a *Agent) spooled() int64 {
+	if a.o.Spool == nil {
+		return 0
+	}
+	return int64(a.o.Spool.Len())
 }
 
 func (a *Agent) onRequest(ctx context.Context, data []byte) {

@@ -361,7 +361,8 @@ func (a *Admin) ListCheckpoints(context.Context, *pb.ListCheckpointsRequest) (*p
 		if cp := byID[ag.CheckpointID]; cp != nil {
 			cp.Agents = append(cp.Agents, &pb.AgentInstance{Id: ag.ID, CheckpointId: ag.CheckpointID, InstanceName: ag.InstanceName,
 				Version: ag.Version, EnrolledAt: timestamppb.New(ag.EnrolledAt), LastSeen: timestamppb.New(ag.LastSeen),
-				Online: !ag.Revoked && now.Sub(ag.LastSeen) < a.OnlineWindow, Revoked: ag.Revoked})
+				Online: !ag.Revoked && now.Sub(ag.LastSeen) < a.OnlineWindow, Revoked: ag.Revoked,
+				RunsInFlight: ag.RunsInFlight, SpooledResults: ag.Spooled, CertificateNotAfter: optionalTime(ag.CertNotAfter)})
 		}
 	}
 	return &pb.ListCheckpointsResponse{Checkpoints: cps}, nil
@@ -413,4 +414,11 @@ func (a *Admin) GetPlatformCertificate(context.Context, *pb.GetPlatformCertifica
 		return &pb.GetPlatformCertificateResponse{}, nil
 	}
 	return &pb.GetPlatformCertificateResponse{Configured: true, CertificatePem: a.Platform.PEM, Info: a.Platform.Info}, nil
+}
+
+func optionalTime(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
 }

@@ -47,7 +47,8 @@ func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollRes
 		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v (the token was not used)", err)
 	}
 	agentID := store.NewID("ag_")
-	cp, err := s.Store.RedeemToken(req.Token, store.Agent{ID: agentID, InstanceName: clip(req.InstanceName, 64), Version: clip(req.Version, 32), SealingKey: req.SealingPublicKey})
+	cp, err := s.Store.RedeemToken(req.Token, store.Agent{ID: agentID, InstanceName: clip(req.InstanceName, 64), Version: clip(req.Version, 32), SealingKey: req.SealingPublicKey,
+		CertNotAfter: time.Now().Add(s.CertTTL)})
 	if err != nil {
 		s.Logger.Warn("enrollment refused", "instance", clip(req.InstanceName, 64), "err", err)
 		return nil, toStatus(err)
@@ -95,7 +96,7 @@ func (s *Agents) audit(actor, action, target, detail string) {
 // Heartbeat records that the agent is alive.
 func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	ag := agentFrom(ctx)
-	if _, err := s.Store.TouchAgent(ag.ID, clip(req.Version, 32)); err != nil {
+	if _, err := s.Store.TouchAgent(ag.ID, clip(req.Version, 32), req.RunsInFlight, req.SpooledResults); err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.HeartbeatResponse{ServerTime: timestamppb.Now(), Drop: s.staleCached(ag, req.Cached)}, nil

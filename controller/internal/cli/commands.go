@@ -458,19 +458,17 @@ func checkpointList(ctx context.Context, env Env, args []string) error {
 			return printJSON(env.Stdout, resp)
 		}
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CHECKPOINT\tKIND\tAGENT\tINSTANCE\tSTATUS\tLAST SEEN\tVERSION")
+		fmt.Fprintln(tw, "CHECKPOINT\tKIND\tAGENT\tINSTANCE\tSTATUS\tLAST SEEN\tVERSION\tIN FLIGHT\tSPOOLED\tCERT EXPIRES")
+		now := time.Now()
 		for _, cp := range resp.Checkpoints {
 			kind := strings.ToLower(strings.TrimPrefix(cp.Kind.String(), "CHECKPOINT_KIND_"))
 			if len(cp.Agents) == 0 {
-				fmt.Fprintf(tw, "%s\t%s\t-\t-\tno agents\t-\t-\n", cp.Name, kind)
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\tno agents\t-\t-\t-\t-\t-\n", cp.Name, kind)
 			}
 			sort.Slice(cp.Agents, func(i, j int) bool { return cp.Agents[i].Id < cp.Agents[j].Id })
 			for _, ag := range cp.Agents {
-				st := map[bool]string{true: "online", false: "offline"}[ag.Online]
-				if ag.Revoked {
-					st = "revoked"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cp.Name, kind, ag.Id, ag.InstanceName, st, ag.LastSeen.AsTime().Format(time.RFC3339), ag.Version)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", cp.Name, kind, ag.Id, ag.InstanceName, instanceState(ag),
+					ago(now, ag.LastSeen.AsTime()), ag.Version, ag.RunsInFlight, ag.SpooledResults, certExpiry(now, ag.CertificateNotAfter))
 			}
 		}
 		return tw.Flush()

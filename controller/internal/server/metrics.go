@@ -14,6 +14,7 @@ type metrics struct {
 	open       prometheus.GaugeFunc
 	vault      prometheus.Collector // certificate expiry; nil without a vault
 	secrets    *api.SecretMetrics
+	fleet      prometheus.Collector
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -35,6 +36,9 @@ func (m *metrics) collectors() []prometheus.Collector {
 	cs := append([]prometheus.Collector{m.dispatched, m.results, m.open}, m.secrets.Collectors()...)
 	if m.vault != nil {
 		cs = append(cs, m.vault)
+	}
+	if m.fleet != nil {
+		cs = append(cs, m.fleet)
 	}
 	return cs
 }

@@ -253,11 +253,15 @@ func (s *Server) authorizeNATS(id pki.Identity) error {
 	return nil
 }
 
+// onlineWindow: an agent instance heard from within it is online (three default heartbeats).
+const onlineWindow = 30 * time.Second
+
 func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.Config, token string, v *vault.Vault, platform *api.Platform) error {
 	ctx, cancel := context.WithCancel(parent)
 	s.cancel = cancel
 	m := newMetrics(s.store)
 	m.vault = newVaultExpiry(v.List, time.Now)
+	m.fleet = newFleetStatus(s.store, time.Now, onlineWindow)
 	hub := api.NewHub()
 	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
@@ -287,7 +291,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainUnaryInterceptor(auth.Unary),
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
-	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Logger: s.log, OnlineWindow: 30 * time.Second})
+	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Logger: s.log, OnlineWindow: onlineWindow})
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: 30 * 24 * time.Hour, Notify: notify, Logger: s.log, Secrets: m.secrets})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())

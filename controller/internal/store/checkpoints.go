@@ -49,6 +49,11 @@ type Agent struct {
 	LastSeen     time.Time `json:"last_seen"`
 	Revoked      bool      `json:"revoked"`
 	SealingKey   []byte    `json:"sealing_key"` // X25519 public key
+	// From the last heartbeat.
+	RunsInFlight int32 `json:"runs_in_flight,omitempty"`
+	Spooled      int64 `json:"spooled,omitempty"`
+	// CertNotAfter is when the agent's current client certificate expires.
+	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
 }
 
 func hashToken(token string) []byte {
@@ -199,14 +204,14 @@ func (s *Store) Agent(id string) (Agent, error) {
 	return a, err
 }
 
-// TouchAgent records a heartbeat.
-func (s *Store) TouchAgent(id, version string) (Agent, error) {
+// TouchAgent records a heartbeat: when, the agent's version, and its load.
+func (s *Store) TouchAgent(id, version string, inFlight int32, spooled int64) (Agent, error) {
 	var a Agent
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := getJSON(tx.Bucket(bAgents), []byte(id), &a); err != nil {
 			return err
 		}
-		a.LastSeen, a.Version = s.now(), version
+		a.LastSeen, a.Version, a.RunsInFlight, a.Spooled = s.now(), version, max(inFlight, 0), max(spooled, 0)
 		return putJSON(tx.Bucket(bAgents), []byte(id), a)
 	})
 	return a, err
