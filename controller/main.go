@@ -100,6 +100,7 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	var o server.Options
 	fs.StringVar(&o.DataDir, "data-dir", "", "directory for all state (required)")
 	fs.StringVar(&o.GRPCListen, "grpc-listen", "127.0.0.1:7443", "gRPC address for agents, admin and collectors")
+	fs.DurationVar(&o.AgentCertTTL, "agent-cert-lifetime", 30*24*time.Hour, "lifetime of agents' client certificates; agents renew them when a third is left")
 	fs.IntVar(&o.RunAttempts, "run-attempts", 2, "how many times a run no agent picked up by its deadline is dispatched before it ends as \"checkpoint unavailable\"")
 	fs.StringVar(&o.NATSListen, "nats-listen", "127.0.0.1:4222", "address of the embedded NATS server")
 	fs.StringVar(&o.NATSURL, "nats-url", "", "use this NATS deployment instead of the embedded server")
@@ -120,6 +121,9 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	}
 	if o.RunAttempts < 1 || o.RunAttempts > 10 {
 		return &cli.UsageError{Msg: fmt.Sprintf("serve: --run-attempts must be between 1 and 10, got %d", o.RunAttempts)}
+	}
+	if o.AgentCertTTL < 10*time.Second || o.AgentCertTTL > 365*24*time.Hour {
+		return &cli.UsageError{Msg: fmt.Sprintf("serve: --agent-cert-lifetime must be between 10s and 8760h (a year), got %v", o.AgentCertTTL)}
 	}
 	if *sans != "" {
 		o.Hosts = strings.Split(*sans, ",")

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -51,8 +52,8 @@ type Agent struct {
 	o      Options
 	id     *identity.Identity
 	log    *slog.Logger
-	conn   *grpc.ClientConn
-	client pb.AgentServiceClient
+	rpc    atomic.Pointer[rpcConn] // replaced after a certificate renewal
+	dial   []grpc.DialOption
 	runner *runner.Runner
 	cache  *secretCache
 	sem    chan struct{}
@@ -85,13 +86,32 @@ func New(o Options) (*Agent, error) {
 	if o.Tap != nil {
 		dialOpts = append(dialOpts, grpc.WithUnaryInterceptor(a.tapUnary))
 	}
-	conn, err := grpc.NewClient(a.id.Controller, dialOpts...)
+	a.dial = dialOpts
+	rc, err := a.connect()
+	if err != nil {
+		return nil, err
+	}
+	a.rpc.Store(rc)
+	return a, nil
+}
+
+// rpcConn is one gRPC connection to the controller. A connection keeps the client certificate it
+// was opened with, so after a renewal the agent opens a new one and retires the old.
+type rpcConn struct {
+	conn   *grpc.ClientConn
+	client pb.AgentServiceClient
+}
+
+func (a *Agent) connect() (*rpcConn, error) {
+	conn, err := grpc.NewClient(a.id.Controller, a.dial...)
 	if err != nil {
 		return nil, fmt.Errorf("controller address %q: %w", a.id.Controller, err)
 	}
-	a.conn, a.client = conn, pb.NewAgentServiceClient(conn)
-	return a, nil
+	return &rpcConn{conn: conn, client: pb.NewAgentServiceClient(conn)}, nil
 }
+
+// api is the controller's AgentService over the current connection.
+func (a *Agent) api() pb.AgentServiceClient { return a.rpc.Load().client }
 
 func (a *Agent) tapUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
@@ -108,7 +128,10 @@ var ErrRevoked = errors.New("this agent was revoked by the controller's operator
 // Run serves until ctx ends, then waits for runs in flight to report. It returns ErrRevoked, without
 // waiting, as soon as the controller says the agent was revoked.
 func (a *Agent) Run(ctx context.Context) error {
-	defer a.conn.Close()
+	defer func() { a.rpc.Load().conn.Close() }()
+	if _, notAfter, err := a.id.RenewDue(time.Now()); err == nil && !time.Now().Before(notAfter) {
+		return fmt.Errorf("%w (it expired at %s)", identity.ErrExpired, notAfter.UTC().Format(time.RFC3339))
+	}
 	if a.heartbeat(ctx) {
 		return ErrRevoked
 	}
@@ -132,10 +155,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.replayLoop(ctx) }()
 	}
-	if a.heartbeats(ctx) {
+	if err := a.heartbeats(ctx, nc); err != nil {
 		_ = sub.Unsubscribe()
-		a.log.Error(ErrRevoked.Error())
-		return ErrRevoked // runs in flight are abandoned: the controller refuses their results anyway
+		a.log.Error(err.Error())
+		return err // runs in flight are abandoned: the controller refuses their results anyway
 	}
 	_ = sub.Unsubscribe()
 	a.wg.Wait()
@@ -160,17 +183,21 @@ func (a *Agent) connectNATS() (*nats.Conn, error) {
 	return nc, nil
 }
 
-// heartbeats beats until ctx ends (false) or the controller says the agent is revoked (true).
-func (a *Agent) heartbeats(ctx context.Context) (revoked bool) {
+// heartbeats beats, and renews the agent's certificate when it is due, until ctx ends (nil), the
+// controller says the agent is revoked (ErrRevoked) or the certificate expired (ErrExpired).
+func (a *Agent) heartbeats(ctx context.Context, nc *nats.Conn) error {
 	t := time.NewTicker(a.o.Heartbeat)
 	defer t.Stop()
 	for {
 		if a.heartbeat(ctx) {
-			return true
+			return ErrRevoked
+		}
+		if err := a.renewIfDue(ctx, nc); err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return false
+			return nil
 		case <-t.C:
 		}
 	}
@@ -181,7 +208,7 @@ func (a *Agent) heartbeats(ctx context.Context) (revoked bool) {
 func (a *Agent) heartbeat(ctx context.Context) (revoked bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := a.client.Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version, Cached: a.cache.list(),
+	resp, err := a.api().Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version, Cached: a.cache.list(),
 		RunsInFlight: int32(len(a.sem)), SpooledResults: a.spooled()})
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() == codes.PermissionDenied && strings.Contains(st.Message(), "revoked") {
@@ -289,7 +316,7 @@ func (a *Agent) report(ctx context.Context, log *slog.Logger, res *pb.RunResult)
 	}
 	wait := 200 * time.Millisecond
 	for {
-		_, err := a.client.ReportResult(ctx, &pb.ReportResultRequest{Result: res})
+		_, err := a.api().ReportResult(ctx, &pb.ReportResultRequest{Result: res})
 		if err == nil {
 			log.Info("run reported", "outcome", res.Outcome.String(), "message", res.Message)
 			a.unspool(log, seq, spooled)
@@ -388,7 +415,7 @@ func (a *Agent) replay(ctx context.Context) {
 		}
 		log := a.log.With("run", res.RunId, "spool_seq", e.Seq)
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := a.client.ReportResult(cctx, &pb.ReportResultRequest{Result: res})
+		_, err := a.api().ReportResult(cctx, &pb.ReportResultRequest{Result: res})
 		cancel()
 		switch {
 		case ctx.Err() != nil:

@@ -110,7 +110,7 @@ func newGuardFixture(t *testing.T, kind string) *guardFixture {
 	if f.agent, err = New(Options{Identity: id, Version: "test", Logger: log, Runner: runner.Options{}, Tap: f.cap.tap}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.agent.conn.Close() })
+	t.Cleanup(func() { f.agent.rpc.Load().conn.Close() })
 	return f
 }
 

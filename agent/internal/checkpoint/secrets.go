@@ -25,7 +25,7 @@ const platformItem = "platform"
 // *materialError means the run is ours but its material is unusable, and the run reports it.
 func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (map[cacheKey]*cachedSecret, error) {
 	held, have := a.cache.take(req.Secrets)
-	resp, err := a.client.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: req.RunId, Attempt: req.Attempt, Have: have})
+	resp, err := a.api().FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: req.RunId, Attempt: req.Attempt, Have: have})
 	if err != nil {
 		a.log.Warn("run not taken", "run", req.RunId, "err", err)
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -39,17 +40,46 @@ type Identity struct {
 	QueueGroup     string `json:"queue_group"`
 	Controller     string `json:"controller"`
 
-	Certificate tls.Certificate  `json:"-"`
+	Certificate tls.Certificate  `json:"-"` // as loaded; Current has the one in use after a renewal
 	CAPool      *x509.CertPool   `json:"-"`
 	SealingKey  *ecdh.PrivateKey `json:"-"`
+
+	dir     string
+	mu      sync.Mutex
+	renewed *tls.Certificate // set by Renew
+}
+
+// Current is the client certificate to present now.
+func (id *Identity) Current() *tls.Certificate {
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if id.renewed != nil {
+		return id.renewed
+	}
+	return &id.Certificate
+}
+
+// Leaf is the current client certificate, parsed.
+func (id *Identity) Leaf() (*x509.Certificate, error) {
+	c := id.Current()
+	if c.Leaf != nil {
+		return c.Leaf, nil
+	}
+	if len(c.Certificate) == 0 {
+		return nil, errors.New("no client certificate")
+	}
+	return x509.ParseCertificate(c.Certificate[0])
 }
 
 // Private reports whether this agent runs a private checkpoint.
 func (id *Identity) Private() bool { return id.Kind != "public" }
 
 // TLSConfig is the client TLS configuration for the controller's gRPC and NATS endpoints.
+// Each new connection presents the current certificate, so connections made after a renewal use
+// the new one.
 func (id *Identity) TLSConfig() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{id.Certificate}, RootCAs: id.CAPool, MinVersion: tls.VersionTLS12}
+	return &tls.Config{RootCAs: id.CAPool, MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return id.Current(), nil }}
 }
 
 const (
@@ -66,11 +96,11 @@ func Load(dir string) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	id := &Identity{}
+	id := &Identity{dir: dir}
 	if err := json.Unmarshal(meta, id); err != nil {
 		return nil, fmt.Errorf("state dir %s: %s is damaged: %w", dir, fileMeta, err)
 	}
-	if id.Certificate, err = tls.LoadX509KeyPair(filepath.Join(dir, fileCert), filepath.Join(dir, fileKey)); err != nil {
+	if id.Certificate, err = loadKeyPair(dir); err != nil {
 		return nil, fmt.Errorf("state dir %s: client certificate: %w", dir, err)
 	}
 	caPEM, err := os.ReadFile(filepath.Join(dir, fileCA))

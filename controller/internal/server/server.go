@@ -52,6 +52,9 @@ type Options struct {
 	RunGrace time.Duration
 	// RunAttempts bounds how often a run no agent picked up is dispatched (default 2).
 	RunAttempts int
+	// AgentCertTTL is the lifetime of the client certificates agents get at enrollment and renewal;
+	// default 30 days. Agents renew when a third of it is left.
+	AgentCertTTL time.Duration
 }
 
 // Server is a running controller.
@@ -125,6 +128,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.AgentCertTTL == 0 {
+		o.AgentCertTTL = 30 * 24 * time.Hour
 	}
 	if o.RunGrace == 0 {
 		o.RunGrace = 10 * time.Second
@@ -292,7 +298,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
 	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Logger: s.log, OnlineWindow: onlineWindow})
-	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: 30 * 24 * time.Hour, Notify: notify, Logger: s.log, Secrets: m.secrets})
+	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
 

@@ -217,6 +217,18 @@ func (s *Store) TouchAgent(id, version string, inFlight int32, spooled int64) (A
 	return a, err
 }
 
+// SetAgentCertificate records the expiry of an agent's newly issued certificate.
+func (s *Store) SetAgentCertificate(id string, notAfter time.Time) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		var a Agent
+		if err := getJSON(tx.Bucket(bAgents), []byte(id), &a); err != nil {
+			return err
+		}
+		a.CertNotAfter = notAfter
+		return putJSON(tx.Bucket(bAgents), []byte(id), a)
+	})
+}
+
 // RevokeCheckpoint marks every agent of the checkpoint revoked and returns how many it changed.
 func (s *Store) RevokeCheckpoint(checkpointID string) (int, error) {
 	n := 0
