@@ -162,10 +162,16 @@ func TestPlatformKeyNeverReachesAPrivateCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	partner := testutil.NewCA(t, "partner CA")
 	targetCA := testutil.NewCA(t, "target server CA")
-	target := testutil.MTLSServer(t, targetCA, partner, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"client":%q}`, r.TLS.PeerCertificates[0].Subject.CommonName)
-	}))
+	})
+	// Both agents call target; only the private one calls privateTarget, through a proxy that keeps
+	// every byte of its TLS connections. Each server records the client certificates it was shown.
+	var shown, shownPrivately presented
+	target := testutil.MTLSServer(t, targetCA, partner, shown.wrap(hello))
+	privateTarget := testutil.MTLSServer(t, targetCA, partner, shownPrivately.wrap(hello))
+	wire := startRecordingProxy(t, strings.TrimPrefix(privateTarget.URL, "https://"))
 
 	platform := partner.Issue(t, "platform-client", false)
 	platformPw := randomText(t, "platform-pw-")
@@ -201,7 +207,11 @@ func TestPlatformKeyNeverReachesAPrivateCheckpoint(t *testing.T) {
 		t.Errorf("run platform-mtls --checkpoint private-1: exit %d, want a refusal naming the checkpoint:\n%s", r.Code, r.Stderr)
 	}
 
+	if r := applyMonitor(t, c, "private-wire", "private-1", "https://"+wire.lis.Addr().String(), "{source: vault, item: partner-cert}"); r.Code != 0 {
+		t.Fatalf("apply private-wire: %s", r.Stderr)
+	}
 	runOn(t, c, "vault-mtls", "private-1", "vault-client")
+	runOn(t, c, "private-wire", "private-1", "vault-client")
 	runOn(t, c, "vault-mtls", "public-1", "vault-client")
 	runOn(t, c, "platform-mtls", "public-1", "platform-client")
 
@@ -257,6 +267,27 @@ func TestPlatformKeyNeverReachesAPrivateCheckpoint(t *testing.T) {
 			if !strings.Contains(h, " in unsealed:") {
 				t.Errorf("the public agent has platform material outside the unsealed secrets: %s", h)
 			}
+		}
+	})
+
+	t.Run("the private agent's TLS handshakes never present the platform certificate", func(t *testing.T) {
+		bad, all := shownPrivately.withKey(platform.Key.Public())
+		if all == 0 {
+			t.Fatal("the private agent's target saw no client certificate: this test would prove nothing")
+		}
+		if bad > 0 {
+			t.Errorf("the private agent presented the platform certificate %d time(s)", bad)
+		}
+		raw := wire.captured()
+		if len(raw) == 0 {
+			t.Fatal("the proxy recorded nothing")
+		}
+		if hits := findSecrets(platformForms, []hay{{"private agent's TLS connections", raw}}); len(hits) > 0 {
+			t.Errorf("found on the wire of the private agent's TLS connections:\n%s", strings.Join(hits, "\n"))
+		}
+		// Positive control: the public agent's platform run did present it, and the server saw it.
+		if n, _ := shown.withKey(platform.Key.Public()); n == 0 {
+			t.Error("no server saw the platform certificate presented, not even by the public agent: the check is blind")
 		}
 	})
 
