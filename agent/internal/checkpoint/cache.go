@@ -40,24 +40,28 @@ func newSecretCache(private bool) *secretCache {
 	return &secretCache{m: map[cacheKey]*cachedSecret{}, private: private}
 }
 
-// take returns the entries the cache holds for refs, which the run keeps whatever happens to the
-// cache afterwards, and the references to tell the controller it holds.
-func (c *secretCache) take(refs []*pb.SecretRef) (map[cacheKey]*cachedSecret, []*pb.SecretRef) {
+// held is a run's material by item id: what the cache held at the run's versions, plus what the
+// controller sent (which may be a newer version, if the item was replaced since dispatch).
+type held map[string]*cachedSecret
+
+// take returns the entries the cache holds for refs at their versions, which the run keeps whatever
+// happens to the cache afterwards, and the references to tell the controller it holds.
+func (c *secretCache) take(refs []*pb.SecretRef) (held, []*pb.SecretRef) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	held := map[cacheKey]*cachedSecret{}
+	h := held{}
 	var have []*pb.SecretRef
 	for _, ref := range refs {
 		k := cacheKey{ref.GetItemId(), ref.GetVersion()}
 		if e, ok := c.m[k]; ok {
-			held[k] = e
+			h[k.item] = e
 			have = append(have, &pb.SecretRef{ItemId: k.item, Version: k.version})
 			c.hits++
 		} else {
 			c.misses++
 		}
 	}
-	return held, have
+	return h, have
 }
 
 // put parses and stores material the controller sent, replacing older versions of the same item.

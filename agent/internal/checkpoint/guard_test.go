@@ -183,17 +183,17 @@ func TestPrivateAgentDoesNotClaimARunAskingForPlatform(t *testing.T) {
 // cacheAndResolve takes offered material the way a fetch does (into the cache) and resolves a run
 // that names all of it.
 func cacheAndResolve(a *Agent, offer *pb.RunSecrets) (*runner.Secrets, error) {
-	held := map[cacheKey]*cachedSecret{}
+	h := held{}
 	req := &pb.RunRequest{}
 	for _, sec := range offer.Secrets {
 		e, err := a.cache.put(sec)
 		if err != nil {
 			return nil, err
 		}
-		held[cacheKey{sec.ItemId, sec.Version}] = e
+		h[sec.ItemId] = e
 		req.Secrets = append(req.Secrets, &pb.SecretRef{ItemId: sec.ItemId, Name: sec.Name, Version: sec.Version})
 	}
-	return a.resolve(req, held)
+	return a.resolve(req, h)
 }
 
 // TestResolvePlatformMaterialByKind: resolve refuses platform material unless the agent is public,

@@ -23,15 +23,15 @@ const platformItem = "platform"
 // versions, and what the controller sends for the rest, unsealed and cached. An error means the run
 // is not ours to run (another instance claimed it, or it is no longer live) and is only logged; a
 // *materialError means the run is ours but its material is unusable, and the run reports it.
-func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (map[cacheKey]*cachedSecret, error) {
-	held, have := a.cache.take(req.Secrets)
+func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (held, error) {
+	h, have := a.cache.take(req.Secrets)
 	resp, err := a.api().FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: req.RunId, Attempt: req.Attempt, Have: have})
 	if err != nil {
 		a.log.Warn("run not taken", "run", req.RunId, "err", err)
 		return nil, err
 	}
 	if len(resp.Sealed) == 0 {
-		return held, nil
+		return h, nil
 	}
 	plain, err := sealing.Open(a.id.SealingKey, sealing.Info(a.id.AgentID, req.RunId, req.Attempt), resp.Sealed)
 	if err != nil {
@@ -52,9 +52,9 @@ func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (map[cacheKey]*ca
 		if err != nil {
 			return nil, &materialError{err}
 		}
-		held[cacheKey{sec.ItemId, sec.Version}] = e
+		h[sec.ItemId] = e
 	}
-	return held, nil
+	return h, nil
 }
 
 // materialError is a problem with a claimed run's secrets: the run is reported with it.
@@ -71,10 +71,10 @@ func classOf(err error) pb.ErrorClass {
 }
 
 // resolve turns the run's material into what the runner uses, by the names the monitor gives.
-func (a *Agent) resolve(req *pb.RunRequest, held map[cacheKey]*cachedSecret) (*runner.Secrets, error) {
+func (a *Agent) resolve(req *pb.RunRequest, h held) (*runner.Secrets, error) {
 	out := &runner.Secrets{Certificates: map[string]*tls.Certificate{}, Credentials: map[string]runner.Credential{}}
 	for _, ref := range req.Secrets {
-		e, ok := held[cacheKey{ref.ItemId, ref.Version}]
+		e, ok := h[ref.ItemId]
 		if !ok {
 			return nil, fmt.Errorf("vault item %q version %d was not provided for this run", ref.Name, ref.Version)
 		}
