@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,27 +108,36 @@ func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 // only to a public checkpoint.
 func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
 	ag := agentFrom(ctx)
-	run, err := s.Store.ClaimRun(req.RunId, req.Attempt, ag)
+	// The claim and its audit entry (what will be sent, what the agent holds) commit together.
+	var need []*pb.SecretRef
+	var planned, reused []string
+	run, err := s.Store.ClaimRunAudited(req.RunId, req.Attempt, ag, "fetch_run_secrets", func(r *pb.Run) string {
+		need, reused = splitHeld(r.Secrets, req.Have)
+		planned = refNames(need)
+		return "items=" + orNone(planned) + " reused=" + strings.Join(reused, ",")
+	})
 	if err != nil {
 		s.audit(ag.ID, "denied_fetch_run_secrets", req.RunId, err.Error())
 		return nil, toStatus(err)
 	}
-	cp, err := s.Store.Checkpoint(run.CheckpointId)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	need, reused := splitHeld(run.Secrets, req.Have)
 	s.Secrets.reused(len(reused))
 	if len(need) == 0 {
 		// The agent holds every item at the version this run names: the claim is all it needs.
-		s.audit(ag.ID, "fetch_run_secrets", run.RunId, "items=none reused="+strings.Join(reused, ","))
 		return &pb.FetchRunSecretsResponse{}, nil
+	}
+	cp, err := s.Store.Checkpoint(run.CheckpointId)
+	if err != nil {
+		return nil, toStatus(err)
 	}
 	secrets, names, err := s.material(need, cp)
 	if err != nil {
 		s.audit(ag.ID, "denied_fetch_run_secrets", run.RunId, err.Error())
 		s.endUnreadable(run, err)
 		return nil, err
+	}
+	if !slices.Equal(names, planned) {
+		// An item was replaced between dispatch and this call: record the versions really sent.
+		s.audit(ag.ID, "fetch_run_secrets", run.RunId, "items="+strings.Join(names, ",")+" (newer than the run named)")
 	}
 	plain, err := proto.Marshal(secrets)
 	if err != nil {
@@ -139,8 +149,23 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 		return nil, status.Errorf(codes.Internal, "sealing run secrets: %v", err)
 	}
 	s.Secrets.sealed(len(need))
-	s.audit(ag.ID, "fetch_run_secrets", run.RunId, "items="+strings.Join(names, ",")+" reused="+strings.Join(reused, ","))
 	return &pb.FetchRunSecretsResponse{Sealed: sealed}, nil
+}
+
+// refNames names references as the audit log does: name@vVERSION.
+func refNames(refs []*pb.SecretRef) []string {
+	out := make([]string, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, fmt.Sprintf("%s@v%d", r.Name, r.Version))
+	}
+	return out
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ",")
 }
 
 func (s *Agents) material(refs []*pb.SecretRef, cp *pb.Checkpoint) (*pb.RunSecrets, []string, error) {

@@ -20,14 +20,16 @@ func (s *Store) Audit(e AuditEntry) error {
 	if e.Time.IsZero() {
 		e.Time = s.now()
 	}
-	return s.group.update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bAudit)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		return putJSON(b, seqKey(seq), e)
-	})
+	return s.group.update(func(tx *bolt.Tx) error { return appendAudit(tx, e) })
+}
+
+func appendAudit(tx *bolt.Tx, e AuditEntry) error {
+	b := tx.Bucket(bAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return putJSON(b, seqKey(seq), e)
 }
 
 // AuditLog returns every entry in order.

@@ -38,27 +38,44 @@ func (s *Store) CreateRuns(runs []*pb.Run) error {
 // claim it, only the attempt in flight, only before its deadline; the first instance to claim it
 // owns it (a second instance of the same checkpoint is refused).
 func (s *Store) ClaimRun(runID string, attempt int32, a Agent) (*pb.Run, error) {
+	return s.ClaimRunAudited(runID, attempt, a, "", nil)
+}
+
+// ClaimRunAudited claims the run like ClaimRun and, in the same transaction, appends the audit
+// entry (actor a, this action, the run as target) whose detail detail computes from the claimed
+// run: the claim and its record are durable together, at the cost of one commit.
+func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action string, detail func(*pb.Run) string) (*pb.Run, error) {
 	r := &pb.Run{}
 	err := s.group.update(func(tx *bolt.Tx) error {
-		if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
-			return fmt.Errorf("run %s: %w", runID, err)
-		}
-		if err := checkOwner(r, attempt, a); err != nil {
+		if err := s.claim(tx, r, runID, attempt, a); err != nil {
 			return err
 		}
-		if r.State == pb.RunState_RUN_STATE_DONE || s.now().After(r.Deadline.AsTime()) {
-			return fmt.Errorf("%w: run %s has ended or passed its deadline", ErrRunClosed, runID)
-		}
-		if r.AgentId == a.ID {
+		if detail == nil {
 			return nil
 		}
-		r.AgentId, r.State = a.ID, pb.RunState_RUN_STATE_RUNNING
-		return putProto(tx.Bucket(bRuns), runID, r)
+		return appendAudit(tx, AuditEntry{Time: s.now(), Actor: a.ID, Action: action, Target: runID, Detail: detail(r)})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+func (s *Store) claim(tx *bolt.Tx, r *pb.Run, runID string, attempt int32, a Agent) error {
+	if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
+		return fmt.Errorf("run %s: %w", runID, err)
+	}
+	if err := checkOwner(r, attempt, a); err != nil {
+		return err
+	}
+	if r.State == pb.RunState_RUN_STATE_DONE || s.now().After(r.Deadline.AsTime()) {
+		return fmt.Errorf("%w: run %s has ended or passed its deadline", ErrRunClosed, runID)
+	}
+	if r.AgentId == a.ID {
+		return nil
+	}
+	r.AgentId, r.State = a.ID, pb.RunState_RUN_STATE_RUNNING
+	return putProto(tx.Bucket(bRuns), runID, r)
 }
 
 func checkOwner(r *pb.Run, attempt int32, a Agent) error {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -176,5 +177,28 @@ func TestStateSurvivesReopen(t *testing.T) {
 	defer s.Close()
 	if s.OpenRunCount() != 1 {
 		t.Fatalf("open runs after reopen = %d, want 1", s.OpenRunCount())
+	}
+}
+
+// TestClaimAndItsAuditCommitTogether: a refused claim leaves no entry; a granted one leaves the
+// run claimed and its entry, with the detail computed from the claimed run.
+func TestClaimAndItsAuditCommitTogether(t *testing.T) {
+	s, _, r := runFixture(t)
+	detail := func(run *pb.Run) string { return "attempt " + strconv.Itoa(int(run.Attempt)) }
+	if _, err := s.ClaimRunAudited(r.RunId, 1, other, "fetch_run_secrets", detail); !errors.Is(err, ErrNotYours) {
+		t.Fatalf("another checkpoint's claim: %v", err)
+	}
+	if log, _ := s.AuditLog(); len(log) != 0 {
+		t.Fatalf("a refused claim left audit entries: %v", log)
+	}
+	if _, err := s.ClaimRunAudited(r.RunId, 1, agentA, "fetch_run_secrets", detail); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := s.AuditLog()
+	if len(log) != 1 || log[0].Actor != agentA.ID || log[0].Target != r.RunId || log[0].Detail != "attempt 1" {
+		t.Fatalf("audit after the claim: %+v", log)
+	}
+	if got, _ := s.Run(r.RunId); got.GetAgentId() != agentA.ID || got.GetState() != pb.RunState_RUN_STATE_RUNNING {
+		t.Fatalf("run after the claim: %v", got)
 	}
 }
