@@ -22,7 +22,7 @@ func vaultReplaceCertificate(ctx context.Context, env Env, args []string) error 
 	if err != nil {
 		return err
 	}
-	if err := nameArg(name, rest); err != nil {
+	if err := itemNameArg(name, rest, "vault replace-certificate"); err != nil {
 		return err
 	}
 	if *file == "" {
@@ -55,7 +55,7 @@ func vaultReplaceCredentials(ctx context.Context, env Env, args []string) error 
 	if err != nil {
 		return err
 	}
-	if err := nameArg(name, rest); err != nil {
+	if err := itemNameArg(name, rest, "vault replace-credentials"); err != nil {
 		return err
 	}
 	if *user == "" {
@@ -72,20 +72,4 @@ func vaultReplaceCredentials(ctx context.Context, env Env, args []string) error 
 		}
 		return printAdded(env, &c, resp)
 	})
-}
-
-// nameArg takes the item name from --name or the single positional argument.
-func nameArg(name *string, rest []string) error {
-	switch {
-	case len(rest) > 1:
-		return usagef("give one item name, not %d", len(rest))
-	case len(rest) == 1 && *name != "" && *name != rest[0]:
-		return usagef("the item is named twice (%q and --name %q): give it once", rest[0], *name)
-	case len(rest) == 1:
-		*name = rest[0]
-	}
-	if *name == "" {
-		return usagef("name the item to replace: vault replace-… NAME")
-	}
-	return nil
 }
