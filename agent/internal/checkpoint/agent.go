@@ -144,11 +144,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("subscribing to runs: %w", err)
 	}
-	if err := nc.Flush(); err != nil {
-		return fmt.Errorf("subscribing to runs: %w", err)
-	}
-	if err := nc.LastError(); err != nil {
-		return fmt.Errorf("NATS refused the subscription: %w", err)
+	if nc.IsConnected() {
+		if err := nc.Flush(); err != nil {
+			return fmt.Errorf("subscribing to runs: %w", err)
+		}
+		if err := nc.LastError(); err != nil {
+			return fmt.Errorf("NATS refused the subscription: %w", err)
+		}
+	} else {
+		// The controller (or its NATS) is down: the subscription goes out when it answers.
+		a.log.Warn("NATS is not reachable yet; runs will arrive once it is", "nats", a.id.NATSURL)
 	}
 	a.log.Info("agent ready", "agent", a.id.AgentID, "checkpoint", a.id.CheckpointName, "kind", a.id.Kind, "nats", a.id.NATSURL)
 	if a.o.Spool != nil {
@@ -170,9 +175,11 @@ func (a *Agent) connectNATS() (*nats.Conn, error) {
 		nats.Name("lookout-agent " + a.id.AgentID),
 		nats.CustomInboxPrefix(natsbus.InboxPrefix(a.id.AgentID)),
 		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true), // an agent started while NATS is down waits for it
 		nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { a.log.Warn("NATS disconnected", "err", err) }),
 		nats.ReconnectHandler(func(*nats.Conn) { a.log.Info("NATS reconnected") }),
+		nats.ConnectHandler(func(*nats.Conn) { a.log.Info("NATS connected") }), // after a failed first attempt
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Warn("NATS error", "err", err) }),
 	}
 	opts = append(opts, nats.Secure(a.id.TLSConfig()))
