@@ -176,6 +176,11 @@ func (a *Agent) connectNATS() (*nats.Conn, error) {
 		nats.CustomInboxPrefix(natsbus.InboxPrefix(a.id.AgentID)),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true), // an agent started while NATS is down waits for it
+		// An external NATS learns of a new agent when its operator reloads the authorization the
+		// controller prints (checkpoint nats-config): keep trying through "authorization
+		// violation" until then. A revoked agent stops on its heartbeat instead.
+		nats.IgnoreAuthErrorAbort(),
+		nats.ClosedHandler(func(nc *nats.Conn) { a.log.Warn("NATS connection closed", "err", nc.LastError()) }),
 		nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { a.log.Warn("NATS disconnected", "err", err) }),
 		nats.ReconnectHandler(func(*nats.Conn) { a.log.Info("NATS reconnected") }),
