@@ -4,7 +4,7 @@ BIN      := bin
 LDFLAGS  := -s -w -X github.com/lookout-synthetics/lookout/internal/buildinfo.Version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test lint proto proto-check demo bench deps clean
+.PHONY: help build test test-docker lint proto proto-check demo bench deps clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -18,6 +18,9 @@ demo: build ## run the whole system locally: controller, embedded NATS, a public
 
 test: deps ## run every test with the race detector (unit + end-to-end on loopback)
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m ./...
+
+test-docker: ## the cross-network suite in containers (FROM scratch images, docker-compose); skips without Docker
+	$(GO) test -tags docker -count=1 -timeout 20m -v ./internal/dockertest/
 
 lint: ## go vet + staticcheck (pinned in go.mod)
 	$(GO) vet ./...

@@ -73,7 +73,8 @@ func TestExternalNATSRestarted(t *testing.T) {
 	trigger(4)
 
 	const n = 12
-	perRun, passed := map[string]int{}, 0
+	var perRun map[string]int
+	passed := 0
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(500 * time.Millisecond) {
 		perRun, passed = map[string]int{}, 0
 		for _, r := range storedResults(t, c) {
