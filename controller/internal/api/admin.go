@@ -52,7 +52,8 @@ type Admin struct {
 	Vault      Vault
 	Dispatcher *dispatcher.Dispatcher
 	Platform   *Platform
-	Resync     func() // called after monitors change, to update the schedule
+	Resync     func()              // called after monitors change, to update the schedule
+	Upsert     func(m *pb.Monitor) // when set, called instead of Resync after one monitor changed
 	Logger     *slog.Logger
 	// OnlineWindow: an agent seen within it is online.
 	OnlineWindow time.Duration
@@ -176,7 +177,7 @@ func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*p
 	}
 	if changed {
 		a.audit("monitor_apply", stored.Name)
-		a.Resync()
+		a.scheduleChanged(stored)
 	}
 	return &pb.ApplyMonitorResponse{Monitor: stored, Created: created, Changed: changed}, nil
 }
@@ -283,7 +284,7 @@ func (a *Admin) SetMonitorPaused(_ context.Context, req *pb.SetMonitorPausedRequ
 	}
 	if changed {
 		a.audit(map[bool]string{true: "monitor_pause", false: "monitor_resume"}[req.Paused], m.Name)
-		a.Resync()
+		a.scheduleChanged(m)
 	}
 	return m, nil
 }
@@ -421,4 +422,14 @@ func optionalTime(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// scheduleChanged updates the schedule after m changed: one entry when the server can, else a
+// full reload.
+func (a *Admin) scheduleChanged(m *pb.Monitor) {
+	if a.Upsert != nil {
+		a.Upsert(m)
+		return
+	}
+	a.Resync()
 }

@@ -54,22 +54,34 @@ func (s *Scheduler) Sync(monitors []*pb.Monitor) {
 	keep := make(map[string]bool, len(monitors))
 	for _, m := range monitors {
 		keep[m.Id] = true
-		e, ok := s.entries[m.Id]
-		switch {
-		case m.Paused:
-			delete(s.entries, m.Id)
-		case !ok:
-			s.entries[m.Id] = &entry{m: m, next: now}
-		default:
-			e.m = m
-			if limit := now.Add(m.Interval.AsDuration()); e.next.After(limit) {
-				e.next = limit
-			}
-		}
+		s.upsertLocked(m, now)
 	}
 	for id := range s.entries {
 		if !keep[id] {
 			delete(s.entries, id)
+		}
+	}
+}
+
+// Upsert brings one monitor's entry up to date (added, changed or paused) as Sync would, without
+// reading every other monitor: applying N monitors costs N small updates, not N full reloads.
+func (s *Scheduler) Upsert(m *pb.Monitor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.upsertLocked(m, s.o.Now())
+}
+
+func (s *Scheduler) upsertLocked(m *pb.Monitor, now time.Time) {
+	e, ok := s.entries[m.Id]
+	switch {
+	case m.Paused:
+		delete(s.entries, m.Id)
+	case !ok:
+		s.entries[m.Id] = &entry{m: m, next: now}
+	default:
+		e.m = m
+		if limit := now.Add(m.Interval.AsDuration()); e.next.After(limit) {
+			e.next = limit
 		}
 	}
 }

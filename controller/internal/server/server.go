@@ -297,7 +297,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainUnaryInterceptor(auth.Unary),
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
-	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Logger: s.log, OnlineWindow: onlineWindow})
+	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow})
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
