@@ -13,8 +13,12 @@ import (
 // PutMonitor creates or replaces the monitor with m's name. It keeps the id and creation time of an
 // existing monitor and bumps the version only when the definition changed.
 func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed bool, err error) {
-	m = proto.Clone(m).(*pb.Monitor)
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	in := m
+	// Group-committed like the run table, so a bulk apply shares transactions. The function may
+	// run more than once, so it starts from the caller's monitor every time.
+	err = s.group.update(func(tx *bolt.Tx) error {
+		m := proto.Clone(in).(*pb.Monitor)
+		stored, created, changed = nil, false, false
 		names, mons := tx.Bucket(bMonitorNames), tx.Bucket(bMonitors)
 		now := timestamppb.New(s.now())
 		if id := names.Get([]byte(m.Name)); id != nil {
