@@ -22,6 +22,8 @@ func TestCommandLineMistakesExitTwo(t *testing.T) {
 		{"monitor", "list", "--no-such-flag"},
 		{"run"},
 		{"vault", "add-certificate", "--name"},
+		{"vault", "add-certificate", "a", "b", "--file", "x.p12"},
+		{"vault", "add-credentials", "api-user"},
 		{"results", "tail", "orders"},
 		{"checkpoint", "list", "extra"},
 	} {

@@ -92,16 +92,21 @@ func vaultAddCertificate(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("vault add-certificate", env)
 	var c conn
 	c.register(fs, env)
-	name := fs.String("name", "", "item name (required)")
+	name := fs.String("name", "", "item name (or give it as the first argument)")
 	file := fs.String("file", "", "PKCS#12 archive, .pfx or .p12 (required)")
+	fs.StringVar(file, "f", "", "shorthand for --file")
 	desc := fs.String("description", "", "free text")
 	pwFile := fs.String("password-file", "", "file holding the archive password")
 	pwStdin := fs.Bool("password-stdin", false, "read the archive password from stdin")
-	if err := parseNone(fs, args); err != nil {
+	rest, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if *name == "" || *file == "" {
-		return usagef("--name and --file are required")
+	if err := itemNameArg(name, rest, "vault add-certificate"); err != nil {
+		return err
+	}
+	if *file == "" {
+		return usagef("--file is required: the PKCS#12 archive")
 	}
 	req, err := archiveRequest(env, *name, *desc, *file, *pwFile, *pwStdin)
 	if err != nil {
@@ -169,16 +174,20 @@ func vaultAddCredentials(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("vault add-credentials", env)
 	var c conn
 	c.register(fs, env)
-	name := fs.String("name", "", "item name (required)")
+	name := fs.String("name", "", "item name (or give it as the first argument)")
 	user := fs.String("username", "", "user name (required)")
 	desc := fs.String("description", "", "free text")
 	pwFile := fs.String("password-file", "", "file holding the password")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from stdin")
-	if err := parseNone(fs, args); err != nil {
+	rest, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if *name == "" || *user == "" {
-		return usagef("--name and --username are required")
+	if err := itemNameArg(name, rest, "vault add-credentials"); err != nil {
+		return err
+	}
+	if *user == "" {
+		return usagef("--username is required")
 	}
 	pw, err := credentialsPassword(env, *pwFile, *pwStdin)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 // listed take flags only.
 var positionals = map[string]string{
 	"vault show":                "NAME",
+	"vault add-certificate":     "NAME",
+	"vault add-credentials":     "NAME",
 	"vault delete":              "NAME",
 	"vault replace-certificate": "NAME",
 	"vault replace-credentials": "NAME",

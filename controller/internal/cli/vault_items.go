@@ -162,7 +162,7 @@ func itemNameArg(name *string, rest []string, cmd string) error {
 		*name = rest[0]
 	}
 	if *name == "" {
-		return usagef("name the item: %s NAME", cmd)
+		return usagef("name the item: %s NAME (or --name NAME)", cmd)
 	}
 	return nil
 }
