@@ -191,6 +191,7 @@ func (s *Store) RedeemToken(token string, a Agent) (*pb.Checkpoint, error) {
 		a.CheckpointID, a.EnrolledAt, a.LastSeen = cp.Id, s.now(), s.now()
 		return putJSON(tx.Bucket(bAgents), []byte(a.ID), a)
 	})
+	s.agents.invalidate(a.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -199,8 +200,14 @@ func (s *Store) RedeemToken(token string, a Agent) (*pb.Checkpoint, error) {
 
 // Agent returns an agent instance by id.
 func (s *Store) Agent(id string) (Agent, error) {
-	var a Agent
+	a, gen, ok := s.agents.get(id)
+	if ok {
+		return a, nil
+	}
 	err := s.db.View(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bAgents), []byte(id), &a) })
+	if err == nil {
+		s.agents.fill(a, gen)
+	}
 	return a, err
 }
 
@@ -214,11 +221,13 @@ func (s *Store) TouchAgent(id, version string, inFlight int32, spooled int64) (A
 		a.LastSeen, a.Version, a.RunsInFlight, a.Spooled = s.now(), version, max(inFlight, 0), max(spooled, 0)
 		return putJSON(tx.Bucket(bAgents), []byte(id), a)
 	})
+	s.agents.invalidate(id)
 	return a, err
 }
 
 // SetAgentCertificate records the expiry of an agent's newly issued certificate.
 func (s *Store) SetAgentCertificate(id string, notAfter time.Time) error {
+	defer s.agents.invalidate(id)
 	return s.db.Update(func(tx *bolt.Tx) error {
 		var a Agent
 		if err := getJSON(tx.Bucket(bAgents), []byte(id), &a); err != nil {
@@ -232,6 +241,7 @@ func (s *Store) SetAgentCertificate(id string, notAfter time.Time) error {
 // RevokeCheckpoint marks every agent of the checkpoint revoked and returns how many it changed.
 func (s *Store) RevokeCheckpoint(checkpointID string) (int, error) {
 	n := 0
+	defer s.agents.invalidate()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bAgents)
 		var revoked []Agent

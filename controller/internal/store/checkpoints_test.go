@@ -170,7 +170,28 @@ func TestRevokeCheckpointRevokesEveryInstanceOfThatCheckpointOnly(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
+	// Agent records are cached for the per-call identity check: read them all first, and keep
+	// reading while the revocation commits, so a stale cached record would show below.
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for i := range 3 {
+		if a, err := s.Agent(fmt.Sprintf("ag_%d", i)); err != nil || a.Revoked {
+			t.Fatalf("agent ag_%d before revocation: revoked=%v, %v", i, a.Revoked, err)
+		}
+		readers.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_, _ = s.Agent(fmt.Sprintf("ag_%d", i))
+				}
+			}
+		})
+	}
 	n, err := s.RevokeCheckpoint(cp.Id)
+	close(stop)
+	readers.Wait()
 	if err != nil || n != 2 {
 		t.Fatalf("RevokeCheckpoint = %d, %v; want 2 agents", n, err)
 	}
@@ -182,5 +203,35 @@ func TestRevokeCheckpointRevokesEveryInstanceOfThatCheckpointOnly(t *testing.T) 
 	}
 	if n, _ := s.RevokeCheckpoint(cp.Id); n != 0 {
 		t.Errorf("revoking again changed %d agents, want 0", n)
+	}
+}
+
+func TestAgentReadsSeeEveryWrite(t *testing.T) {
+	t.Parallel()
+	s, _, cp, _ := tokenFixture(t)
+	if err := s.CreateToken(testToken+"x", cp.Id, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemToken(testToken+"x", Agent{ID: "ag_x"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Agent("ag_x"); err != nil || a.Version != "" || a.RunsInFlight != 0 {
+		t.Fatalf("new agent = %+v, %v", a, err)
+	}
+	if _, err := s.TouchAgent("ag_x", "1.2.3", 7, 0); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.Agent("ag_x"); a.Version != "1.2.3" || a.RunsInFlight != 7 {
+		t.Errorf("after a heartbeat the agent reads version %q, %d in flight; want 1.2.3 and 7", a.Version, a.RunsInFlight)
+	}
+	notAfter := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	if err := s.SetAgentCertificate("ag_x", notAfter); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.Agent("ag_x"); !a.CertNotAfter.Equal(notAfter) {
+		t.Errorf("after a renewal the agent's certificate ends %v, want %v", a.CertNotAfter, notAfter)
+	}
+	if _, err := s.Agent("ag_missing"); err == nil {
+		t.Error("an unknown agent was found")
 	}
 }

@@ -36,9 +36,10 @@ var (
 
 // Store is the controller's state.
 type Store struct {
-	db    *bolt.DB
-	group *committer // run-table, result and audit writes (group.go)
-	now   func() time.Time
+	db     *bolt.DB
+	group  *committer // run-table, result and audit writes (group.go)
+	agents agentCache // agent records for the per-call identity check (agentcache.go)
+	now    func() time.Time
 }
 
 // Open opens (creating) dataDir/lookout.db. It fails after a second if another process holds it.
