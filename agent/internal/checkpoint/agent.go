@@ -22,6 +22,7 @@ import (
 	"github.com/lookout-synthetics/lookout/agent/internal/runner"
 	"github.com/lookout-synthetics/lookout/agent/internal/spool"
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
+	"github.com/lookout-synthetics/lookout/internal/runcalls"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
@@ -100,6 +101,12 @@ func New(o Options) (*Agent, error) {
 type rpcConn struct {
 	conn   *grpc.ClientConn
 	client pb.AgentServiceClient
+	calls  *runcalls.Client // claims and results, on one stream of conn
+}
+
+func (c *rpcConn) close() {
+	c.calls.Close()
+	c.conn.Close()
 }
 
 func (a *Agent) connect() (*rpcConn, error) {
@@ -107,11 +114,15 @@ func (a *Agent) connect() (*rpcConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller address %q: %w", a.id.Controller, err)
 	}
-	return &rpcConn{conn: conn, client: pb.NewAgentServiceClient(conn)}, nil
+	client := pb.NewAgentServiceClient(conn)
+	return &rpcConn{conn: conn, client: client, calls: runcalls.New(client, a.o.Tap)}, nil
 }
 
 // api is the controller's AgentService over the current connection.
 func (a *Agent) api() pb.AgentServiceClient { return a.rpc.Load().client }
+
+// calls is the controller's FetchRunSecrets and ReportResult over the current connection's stream.
+func (a *Agent) calls() *runcalls.Client { return a.rpc.Load().calls }
 
 func (a *Agent) tapUnary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	err := invoker(ctx, method, req, reply, cc, opts...)
@@ -128,7 +139,7 @@ var ErrRevoked = errors.New("this agent was revoked by the controller's operator
 // Run serves until ctx ends, then waits for runs in flight to report. It returns ErrRevoked, without
 // waiting, as soon as the controller says the agent was revoked.
 func (a *Agent) Run(ctx context.Context) error {
-	defer func() { a.rpc.Load().conn.Close() }()
+	defer func() { a.rpc.Load().close() }()
 	if _, notAfter, err := a.id.RenewDue(time.Now()); err == nil && !time.Now().Before(notAfter) {
 		return fmt.Errorf("%w (it expired at %s)", identity.ErrExpired, notAfter.UTC().Format(time.RFC3339))
 	}
@@ -328,7 +339,7 @@ func (a *Agent) report(ctx context.Context, log *slog.Logger, res *pb.RunResult)
 	}
 	wait := 200 * time.Millisecond
 	for {
-		_, err := a.api().ReportResult(ctx, &pb.ReportResultRequest{Result: res})
+		_, err := a.calls().ReportResult(ctx, &pb.ReportResultRequest{Result: res})
 		if err == nil {
 			log.Info("run reported", "outcome", res.Outcome.String(), "message", res.Message)
 			a.unspool(log, seq, spooled)
@@ -427,7 +438,7 @@ func (a *Agent) replay(ctx context.Context) {
 		}
 		log := a.log.With("run", res.RunId, "spool_seq", e.Seq)
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := a.api().ReportResult(cctx, &pb.ReportResultRequest{Result: res})
+		_, err := a.calls().ReportResult(cctx, &pb.ReportResultRequest{Result: res})
 		cancel()
 		switch {
 		case ctx.Err() != nil:

@@ -57,6 +57,37 @@ func (s *rogueController) ReportResult(_ context.Context, req *pb.ReportResultRe
 	return &pb.ReportResultResponse{}, nil
 }
 
+// streamingRogue is the rogue controller serving RunCalls too, as a current controller does: each
+// call goes to the unary handler, its answer back by id.
+type streamingRogue struct{ *rogueController }
+
+func (s streamingRogue) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.RunCallReply]) error {
+	for {
+		call, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		reply := &pb.RunCallReply{Id: call.Id}
+		switch c := call.Call.(type) {
+		case *pb.RunCall_FetchRunSecrets:
+			resp, err := s.FetchRunSecrets(stream.Context(), c.FetchRunSecrets)
+			if err != nil {
+				return err
+			}
+			reply.Reply = &pb.RunCallReply_FetchRunSecrets{FetchRunSecrets: resp}
+		case *pb.RunCall_ReportResult:
+			resp, err := s.ReportResult(stream.Context(), c.ReportResult)
+			if err != nil {
+				return err
+			}
+			reply.Reply = &pb.RunCallReply_ReportResult{ReportResult: resp}
+		}
+		if err := stream.Send(reply); err != nil {
+			return err
+		}
+	}
+}
+
 func (s *rogueController) seen() (int, []*pb.RunResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -73,6 +104,13 @@ type guardFixture struct {
 }
 
 func newGuardFixture(t *testing.T, kind string) *guardFixture {
+	t.Helper()
+	return newGuardFixtureWith(t, kind, true)
+}
+
+// newGuardFixtureWith serves RunCalls when streaming is set; without, the controller is one that
+// predates the stream and has only the unary calls.
+func newGuardFixtureWith(t *testing.T, kind string, streaming bool) *guardFixture {
 	t.Helper()
 	ca := testutil.NewCA(t, "guard CA")
 	platform, vault := ca.Issue(t, "platform-client", false), ca.Issue(t, "vault-client", false)
@@ -94,7 +132,11 @@ func newGuardFixture(t *testing.T, kind string) *guardFixture {
 		Certificates: []tls.Certificate{{Certificate: [][]byte{serverLeaf.Cert.Raw}, PrivateKey: serverLeaf.Key}},
 		ClientCAs:    ca.Pool(), ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
 	})))
-	pb.RegisterAgentServiceServer(srv, rogue)
+	if streaming {
+		pb.RegisterAgentServiceServer(srv, streamingRogue{rogue})
+	} else {
+		pb.RegisterAgentServiceServer(srv, rogue)
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +152,7 @@ func newGuardFixture(t *testing.T, kind string) *guardFixture {
 	if f.agent, err = New(Options{Identity: id, Version: "test", Logger: log, Runner: runner.Options{}, Tap: f.cap.tap}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.agent.rpc.Load().conn.Close() })
+	t.Cleanup(func() { f.agent.rpc.Load().close() })
 	return f
 }
 

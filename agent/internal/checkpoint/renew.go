@@ -39,7 +39,7 @@ func (a *Agent) renewIfDue(ctx context.Context, nc *nats.Conn) error {
 		return nil
 	}
 	old := a.rpc.Swap(rc)
-	time.AfterFunc(retireAfter, func() { old.conn.Close() })
+	time.AfterFunc(retireAfter, old.close)
 	if nc != nil {
 		_ = nc.ForceReconnect()
 	}

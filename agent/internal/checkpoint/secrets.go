@@ -25,7 +25,7 @@ const platformItem = "platform"
 // *materialError means the run is ours but its material is unusable, and the run reports it.
 func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (held, error) {
 	h, have := a.cache.take(req.Secrets)
-	resp, err := a.api().FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: req.RunId, Attempt: req.Attempt, Have: have})
+	resp, err := a.claim(ctx, &pb.FetchRunSecretsRequest{RunId: req.RunId, Attempt: req.Attempt, Have: have})
 	if err != nil {
 		a.log.Warn("run not taken", "run", req.RunId, "err", err)
 		return nil, err
@@ -55,6 +55,26 @@ func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (held, error) {
 		h[sec.ItemId] = e
 	}
 	return h, nil
+}
+
+// claim calls FetchRunSecrets, retrying transient failures (a connection cut, a controller
+// restarting) until the run's deadline: a claim is idempotent for the instance that made it, and
+// giving up at the first failure would leave the run to expire as "agent lost".
+func (a *Agent) claim(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
+	wait := 100 * time.Millisecond
+	for {
+		resp, err := a.calls().FetchRunSecrets(ctx, req)
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return resp, err
+		}
+		a.log.Debug("claiming the run failed; retrying", "run", req.RunId, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+			wait = min(wait*2, 2*time.Second)
+		}
+	}
 }
 
 // materialError is a problem with a claimed run's secrets: the run is reported with it.

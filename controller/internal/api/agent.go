@@ -35,6 +35,9 @@ type Agents struct {
 	Notify   func(*pb.RunResult)
 	Logger   *slog.Logger
 	Secrets  *SecretMetrics // nil: not counted
+	// Stopping closes when the controller shuts down: open RunCalls streams end with Unavailable
+	// instead of holding the graceful stop.
+	Stopping <-chan struct{}
 }
 
 // Enroll redeems a one-time token and issues the agent its identity. The checkpoint and its kind

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/x509"
 	"strings"
 	"time"
 
@@ -42,13 +43,22 @@ func (a *Authenticator) Unary(ctx context.Context, req any, info *grpc.UnaryServ
 	return h(ctx, req)
 }
 
-// Stream is the stream server interceptor.
+// Stream is the stream server interceptor. The handler sees the authorized context (the calling
+// agent, for agent streams).
 func (a *Authenticator) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-	if _, err := a.authorize(ss.Context(), info.FullMethod); err != nil {
+	ctx, err := a.authorize(ss.Context(), info.FullMethod)
+	if err != nil {
 		return err
 	}
-	return h(srv, ss)
+	return h(srv, &authorizedStream{ServerStream: ss, ctx: ctx})
 }
+
+type authorizedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *authorizedStream) Context() context.Context { return s.ctx }
 
 func (a *Authenticator) authorize(ctx context.Context, method string) (context.Context, error) {
 	switch {
@@ -57,12 +67,26 @@ func (a *Authenticator) authorize(ctx context.Context, method string) (context.C
 	case method == enrollMethod:
 		return ctx, nil // the enrollment token in the request is the credential
 	default:
-		ag, err := a.agentFromPeer(ctx)
+		leaf, err := peerLeaf(ctx)
+		if err != nil {
+			return nil, err
+		}
+		who := callerOf(leaf)
+		ag, err := a.agentFor(who)
 		if err != nil {
 			a.auditRefusal(ag, method, err)
 			return nil, err
 		}
-		return context.WithValue(ctx, agentKey{}, ag), nil
+		ctx = context.WithValue(ctx, agentKey{}, ag)
+		// A stream outlives this check: its handler repeats it for every message it serves, so a
+		// revocation or an expired certificate ends the stream's service at once.
+		return context.WithValue(ctx, recheckKey{}, func(call string) (store.Agent, error) {
+			ag, err := a.agentFor(who)
+			if err != nil {
+				a.auditRefusal(ag, agentPrefix+call, err)
+			}
+			return ag, err
+		}), nil
 	}
 }
 
@@ -89,25 +113,41 @@ func (a *Authenticator) checkAdmin(ctx context.Context) error {
 	return nil
 }
 
-// agentFromPeer maps the verified client certificate to an enrolled, unrevoked agent.
-func (a *Authenticator) agentFromPeer(ctx context.Context) (store.Agent, error) {
+// peerLeaf is the caller's verified client certificate.
+func peerLeaf(ctx context.Context) (*x509.Certificate, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
-		return store.Agent{}, status.Error(codes.Unauthenticated, "no peer information")
+		return nil, status.Error(codes.Unauthenticated, "no peer information")
 	}
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(ti.State.VerifiedChains) == 0 {
-		return store.Agent{}, status.Error(codes.Unauthenticated, "this call needs an enrolled agent's client certificate: enroll the agent with a token first")
+		return nil, status.Error(codes.Unauthenticated, "this call needs an enrolled agent's client certificate: enroll the agent with a token first")
 	}
-	leaf := ti.State.VerifiedChains[0][0]
-	if time.Now().After(leaf.NotAfter) {
-		// The handshake verified it, but a connection can outlive its certificate.
-		return store.Agent{}, status.Errorf(codes.Unauthenticated, "client certificate expired at %s: reconnect with the renewed certificate, or enroll the agent again", leaf.NotAfter.UTC().Format(time.RFC3339))
-	}
+	return ti.State.VerifiedChains[0][0], nil
+}
+
+// caller is what a verified client certificate says, read once per connection's call or stream.
+type caller struct {
+	notAfter time.Time
+	id       pki.Identity
+	idErr    error
+}
+
+func callerOf(leaf *x509.Certificate) caller {
 	id, err := pki.IdentityFromCert(leaf)
-	if err != nil {
-		return store.Agent{}, status.Errorf(codes.Unauthenticated, "client certificate: %v", err)
+	return caller{notAfter: leaf.NotAfter, id: id, idErr: err}
+}
+
+// agentFor maps a verified client certificate to an enrolled, unrevoked agent.
+func (a *Authenticator) agentFor(c caller) (store.Agent, error) {
+	if time.Now().After(c.notAfter) {
+		// The handshake verified it, but a connection can outlive its certificate.
+		return store.Agent{}, status.Errorf(codes.Unauthenticated, "client certificate expired at %s: reconnect with the renewed certificate, or enroll the agent again", c.notAfter.UTC().Format(time.RFC3339))
 	}
+	if c.idErr != nil {
+		return store.Agent{}, status.Errorf(codes.Unauthenticated, "client certificate: %v", c.idErr)
+	}
+	id := c.id
 	ag, err := a.Store.Agent(id.AgentID)
 	switch {
 	case err != nil:
@@ -123,4 +163,12 @@ func (a *Authenticator) agentFromPeer(ctx context.Context) (store.Agent, error) 
 func agentFrom(ctx context.Context) store.Agent {
 	ag, _ := ctx.Value(agentKey{}).(store.Agent)
 	return ag
+}
+
+type recheckKey struct{}
+
+// recheckFrom returns the check authorize made for an agent's call, to repeat per stream message.
+func recheckFrom(ctx context.Context) func(call string) (store.Agent, error) {
+	f, _ := ctx.Value(recheckKey{}).(func(string) (store.Agent, error))
+	return f
 }

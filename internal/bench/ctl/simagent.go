@@ -21,16 +21,17 @@ import (
 
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/runcalls"
 	"github.com/lookout-synthetics/lookout/internal/sealing"
 )
 
 // simAgent is an enrolled agent that answers every run at once: claim (FetchRunSecrets), then
-// report a minimal passed result. It records dispatch→acknowledged latency from the run's
+// report a minimal passed result, both on the RunCalls stream the real agent uses. It records dispatch→acknowledged latency from the run's
 // scheduled_at (set by the controller's dispatcher) to the return of ReportResult.
 type simAgent struct {
 	nc     *nats.Conn
 	conn   *grpc.ClientConn
-	client pb.AgentServiceClient
+	client *runcalls.Client // FetchRunSecrets and ReportResult on one stream, as the real agent
 	work   chan *nats.Msg
 	wg     sync.WaitGroup
 }
@@ -94,7 +95,7 @@ func enrollSim(ctx context.Context, grpcAddr string, caPool *x509.CertPool, toke
 	if a.conn, err = grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsConf))); err != nil {
 		return nil, err
 	}
-	a.client = pb.NewAgentServiceClient(a.conn)
+	a.client = runcalls.New(pb.NewAgentServiceClient(a.conn), nil)
 	a.nc, err = nats.Connect(resp.NatsUrl, nats.Name("bench "+name), nats.CustomInboxPrefix(natsbus.InboxPrefix(resp.AgentId)), nats.Secure(tlsConf),
 		nats.Timeout(10*time.Second))
 	if err != nil {
@@ -155,6 +156,9 @@ func (a *simAgent) close() {
 	if a.work != nil {
 		close(a.work)
 		a.wg.Wait()
+	}
+	if a.client != nil {
+		a.client.Close()
 	}
 	if a.conn != nil {
 		a.conn.Close()

@@ -22,6 +22,255 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type RunCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"` // chosen by the agent, echoed in the reply
+	// Types that are valid to be assigned to Call:
+	//
+	//	*RunCall_FetchRunSecrets
+	//	*RunCall_ReportResult
+	Call          isRunCall_Call `protobuf_oneof:"call"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunCall) Reset() {
+	*x = RunCall{}
+	mi := &file_lookout_v1_agent_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunCall) ProtoMessage() {}
+
+func (x *RunCall) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_agent_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunCall.ProtoReflect.Descriptor instead.
+func (*RunCall) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RunCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *RunCall) GetCall() isRunCall_Call {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *RunCall) GetFetchRunSecrets() *FetchRunSecretsRequest {
+	if x != nil {
+		if x, ok := x.Call.(*RunCall_FetchRunSecrets); ok {
+			return x.FetchRunSecrets
+		}
+	}
+	return nil
+}
+
+func (x *RunCall) GetReportResult() *ReportResultRequest {
+	if x != nil {
+		if x, ok := x.Call.(*RunCall_ReportResult); ok {
+			return x.ReportResult
+		}
+	}
+	return nil
+}
+
+type isRunCall_Call interface {
+	isRunCall_Call()
+}
+
+type RunCall_FetchRunSecrets struct {
+	FetchRunSecrets *FetchRunSecretsRequest `protobuf:"bytes,2,opt,name=fetch_run_secrets,json=fetchRunSecrets,proto3,oneof"`
+}
+
+type RunCall_ReportResult struct {
+	ReportResult *ReportResultRequest `protobuf:"bytes,3,opt,name=report_result,json=reportResult,proto3,oneof"`
+}
+
+func (*RunCall_FetchRunSecrets) isRunCall_Call() {}
+
+func (*RunCall_ReportResult) isRunCall_Call() {}
+
+type RunCallReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Reply:
+	//
+	//	*RunCallReply_FetchRunSecrets
+	//	*RunCallReply_ReportResult
+	//	*RunCallReply_Error
+	Reply         isRunCallReply_Reply `protobuf_oneof:"reply"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunCallReply) Reset() {
+	*x = RunCallReply{}
+	mi := &file_lookout_v1_agent_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunCallReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunCallReply) ProtoMessage() {}
+
+func (x *RunCallReply) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_agent_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunCallReply.ProtoReflect.Descriptor instead.
+func (*RunCallReply) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RunCallReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *RunCallReply) GetReply() isRunCallReply_Reply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *RunCallReply) GetFetchRunSecrets() *FetchRunSecretsResponse {
+	if x != nil {
+		if x, ok := x.Reply.(*RunCallReply_FetchRunSecrets); ok {
+			return x.FetchRunSecrets
+		}
+	}
+	return nil
+}
+
+func (x *RunCallReply) GetReportResult() *ReportResultResponse {
+	if x != nil {
+		if x, ok := x.Reply.(*RunCallReply_ReportResult); ok {
+			return x.ReportResult
+		}
+	}
+	return nil
+}
+
+func (x *RunCallReply) GetError() *CallError {
+	if x != nil {
+		if x, ok := x.Reply.(*RunCallReply_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isRunCallReply_Reply interface {
+	isRunCallReply_Reply()
+}
+
+type RunCallReply_FetchRunSecrets struct {
+	FetchRunSecrets *FetchRunSecretsResponse `protobuf:"bytes,2,opt,name=fetch_run_secrets,json=fetchRunSecrets,proto3,oneof"`
+}
+
+type RunCallReply_ReportResult struct {
+	ReportResult *ReportResultResponse `protobuf:"bytes,3,opt,name=report_result,json=reportResult,proto3,oneof"`
+}
+
+type RunCallReply_Error struct {
+	Error *CallError `protobuf:"bytes,4,opt,name=error,proto3,oneof"` // the call failed as the unary call would have
+}
+
+func (*RunCallReply_FetchRunSecrets) isRunCallReply_Reply() {}
+
+func (*RunCallReply_ReportResult) isRunCallReply_Reply() {}
+
+func (*RunCallReply_Error) isRunCallReply_Reply() {}
+
+// CallError is a gRPC status carried inside a stream message.
+type CallError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"` // google.golang.org/grpc/codes
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallError) Reset() {
+	*x = CallError{}
+	mi := &file_lookout_v1_agent_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallError) ProtoMessage() {}
+
+func (x *CallError) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_agent_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallError.ProtoReflect.Descriptor instead.
+func (*CallError) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CallError) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *CallError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 type RenewCertificateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CsrDer        []byte                 `protobuf:"bytes,1,opt,name=csr_der,json=csrDer,proto3" json:"csr_der,omitempty"` // PKCS#10 for the agent's new client key
@@ -31,7 +280,7 @@ type RenewCertificateRequest struct {
 
 func (x *RenewCertificateRequest) Reset() {
 	*x = RenewCertificateRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[0]
+	mi := &file_lookout_v1_agent_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -43,7 +292,7 @@ func (x *RenewCertificateRequest) String() string {
 func (*RenewCertificateRequest) ProtoMessage() {}
 
 func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[0]
+	mi := &file_lookout_v1_agent_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -56,7 +305,7 @@ func (x *RenewCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCertificateRequest.ProtoReflect.Descriptor instead.
 func (*RenewCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{0}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RenewCertificateRequest) GetCsrDer() []byte {
@@ -76,7 +325,7 @@ type RenewCertificateResponse struct {
 
 func (x *RenewCertificateResponse) Reset() {
 	*x = RenewCertificateResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[1]
+	mi := &file_lookout_v1_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -88,7 +337,7 @@ func (x *RenewCertificateResponse) String() string {
 func (*RenewCertificateResponse) ProtoMessage() {}
 
 func (x *RenewCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[1]
+	mi := &file_lookout_v1_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -101,7 +350,7 @@ func (x *RenewCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenewCertificateResponse.ProtoReflect.Descriptor instead.
 func (*RenewCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{1}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RenewCertificateResponse) GetCertificatePem() []byte {
@@ -131,7 +380,7 @@ type EnrollRequest struct {
 
 func (x *EnrollRequest) Reset() {
 	*x = EnrollRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[2]
+	mi := &file_lookout_v1_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -143,7 +392,7 @@ func (x *EnrollRequest) String() string {
 func (*EnrollRequest) ProtoMessage() {}
 
 func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[2]
+	mi := &file_lookout_v1_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -156,7 +405,7 @@ func (x *EnrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollRequest.ProtoReflect.Descriptor instead.
 func (*EnrollRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{2}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EnrollRequest) GetToken() string {
@@ -211,7 +460,7 @@ type EnrollResponse struct {
 
 func (x *EnrollResponse) Reset() {
 	*x = EnrollResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[3]
+	mi := &file_lookout_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -223,7 +472,7 @@ func (x *EnrollResponse) String() string {
 func (*EnrollResponse) ProtoMessage() {}
 
 func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[3]
+	mi := &file_lookout_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -236,7 +485,7 @@ func (x *EnrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollResponse.ProtoReflect.Descriptor instead.
 func (*EnrollResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{3}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EnrollResponse) GetAgentId() string {
@@ -314,7 +563,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[4]
+	mi := &file_lookout_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +575,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[4]
+	mi := &file_lookout_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +588,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *HeartbeatRequest) GetVersion() string {
@@ -383,7 +632,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[5]
+	mi := &file_lookout_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -395,7 +644,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[5]
+	mi := &file_lookout_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -408,7 +657,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HeartbeatResponse) GetServerTime() *timestamppb.Timestamp {
@@ -446,7 +695,7 @@ type FetchRunSecretsRequest struct {
 
 func (x *FetchRunSecretsRequest) Reset() {
 	*x = FetchRunSecretsRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[6]
+	mi := &file_lookout_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +707,7 @@ func (x *FetchRunSecretsRequest) String() string {
 func (*FetchRunSecretsRequest) ProtoMessage() {}
 
 func (x *FetchRunSecretsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[6]
+	mi := &file_lookout_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +720,7 @@ func (x *FetchRunSecretsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRunSecretsRequest.ProtoReflect.Descriptor instead.
 func (*FetchRunSecretsRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *FetchRunSecretsRequest) GetRunId() string {
@@ -507,7 +756,7 @@ type FetchRunSecretsResponse struct {
 
 func (x *FetchRunSecretsResponse) Reset() {
 	*x = FetchRunSecretsResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[7]
+	mi := &file_lookout_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +768,7 @@ func (x *FetchRunSecretsResponse) String() string {
 func (*FetchRunSecretsResponse) ProtoMessage() {}
 
 func (x *FetchRunSecretsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[7]
+	mi := &file_lookout_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +781,7 @@ func (x *FetchRunSecretsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRunSecretsResponse.ProtoReflect.Descriptor instead.
 func (*FetchRunSecretsResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FetchRunSecretsResponse) GetSealed() []byte {
@@ -551,7 +800,7 @@ type RunSecrets struct {
 
 func (x *RunSecrets) Reset() {
 	*x = RunSecrets{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[8]
+	mi := &file_lookout_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +812,7 @@ func (x *RunSecrets) String() string {
 func (*RunSecrets) ProtoMessage() {}
 
 func (x *RunSecrets) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[8]
+	mi := &file_lookout_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +825,7 @@ func (x *RunSecrets) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSecrets.ProtoReflect.Descriptor instead.
 func (*RunSecrets) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RunSecrets) GetSecrets() []*RunSecret {
@@ -604,7 +853,7 @@ type RunSecret struct {
 
 func (x *RunSecret) Reset() {
 	*x = RunSecret{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[9]
+	mi := &file_lookout_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +865,7 @@ func (x *RunSecret) String() string {
 func (*RunSecret) ProtoMessage() {}
 
 func (x *RunSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[9]
+	mi := &file_lookout_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +878,7 @@ func (x *RunSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSecret.ProtoReflect.Descriptor instead.
 func (*RunSecret) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RunSecret) GetItemId() string {
@@ -733,7 +982,7 @@ type SecretMaterial struct {
 
 func (x *SecretMaterial) Reset() {
 	*x = SecretMaterial{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[10]
+	mi := &file_lookout_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +994,7 @@ func (x *SecretMaterial) String() string {
 func (*SecretMaterial) ProtoMessage() {}
 
 func (x *SecretMaterial) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[10]
+	mi := &file_lookout_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +1007,7 @@ func (x *SecretMaterial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretMaterial.ProtoReflect.Descriptor instead.
 func (*SecretMaterial) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SecretMaterial) GetValue() string {
@@ -779,7 +1028,7 @@ type FileMaterial struct {
 
 func (x *FileMaterial) Reset() {
 	*x = FileMaterial{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[11]
+	mi := &file_lookout_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -791,7 +1040,7 @@ func (x *FileMaterial) String() string {
 func (*FileMaterial) ProtoMessage() {}
 
 func (x *FileMaterial) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[11]
+	mi := &file_lookout_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -804,7 +1053,7 @@ func (x *FileMaterial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileMaterial.ProtoReflect.Descriptor instead.
 func (*FileMaterial) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FileMaterial) GetFilename() string {
@@ -838,7 +1087,7 @@ type CertificateMaterial struct {
 
 func (x *CertificateMaterial) Reset() {
 	*x = CertificateMaterial{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[12]
+	mi := &file_lookout_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +1099,7 @@ func (x *CertificateMaterial) String() string {
 func (*CertificateMaterial) ProtoMessage() {}
 
 func (x *CertificateMaterial) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[12]
+	mi := &file_lookout_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +1112,7 @@ func (x *CertificateMaterial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CertificateMaterial.ProtoReflect.Descriptor instead.
 func (*CertificateMaterial) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CertificateMaterial) GetChainDer() [][]byte {
@@ -890,7 +1139,7 @@ type CredentialMaterial struct {
 
 func (x *CredentialMaterial) Reset() {
 	*x = CredentialMaterial{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[13]
+	mi := &file_lookout_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1151,7 @@ func (x *CredentialMaterial) String() string {
 func (*CredentialMaterial) ProtoMessage() {}
 
 func (x *CredentialMaterial) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[13]
+	mi := &file_lookout_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1164,7 @@ func (x *CredentialMaterial) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CredentialMaterial.ProtoReflect.Descriptor instead.
 func (*CredentialMaterial) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CredentialMaterial) GetUsername() string {
@@ -941,7 +1190,7 @@ type ReportResultRequest struct {
 
 func (x *ReportResultRequest) Reset() {
 	*x = ReportResultRequest{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[14]
+	mi := &file_lookout_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1202,7 @@ func (x *ReportResultRequest) String() string {
 func (*ReportResultRequest) ProtoMessage() {}
 
 func (x *ReportResultRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[14]
+	mi := &file_lookout_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1215,7 @@ func (x *ReportResultRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResultRequest.ProtoReflect.Descriptor instead.
 func (*ReportResultRequest) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReportResultRequest) GetResult() *RunResult {
@@ -985,7 +1234,7 @@ type ReportResultResponse struct {
 
 func (x *ReportResultResponse) Reset() {
 	*x = ReportResultResponse{}
-	mi := &file_lookout_v1_agent_proto_msgTypes[15]
+	mi := &file_lookout_v1_agent_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1246,7 @@ func (x *ReportResultResponse) String() string {
 func (*ReportResultResponse) ProtoMessage() {}
 
 func (x *ReportResultResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lookout_v1_agent_proto_msgTypes[15]
+	mi := &file_lookout_v1_agent_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1259,7 @@ func (x *ReportResultResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResultResponse.ProtoReflect.Descriptor instead.
 func (*ReportResultResponse) Descriptor() ([]byte, []int) {
-	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_lookout_v1_agent_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReportResultResponse) GetDuplicate() bool {
@@ -1025,7 +1274,21 @@ var File_lookout_v1_agent_proto protoreflect.FileDescriptor
 const file_lookout_v1_agent_proto_rawDesc = "" +
 	"\n" +
 	"\x16lookout/v1/agent.proto\x12\n" +
-	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blookout/v1/checkpoint.proto\x1a\x14lookout/v1/run.proto\"2\n" +
+	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blookout/v1/checkpoint.proto\x1a\x14lookout/v1/run.proto\"\xbb\x01\n" +
+	"\aRunCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12P\n" +
+	"\x11fetch_run_secrets\x18\x02 \x01(\v2\".lookout.v1.FetchRunSecretsRequestH\x00R\x0ffetchRunSecrets\x12F\n" +
+	"\rreport_result\x18\x03 \x01(\v2\x1f.lookout.v1.ReportResultRequestH\x00R\freportResultB\x06\n" +
+	"\x04call\"\xf2\x01\n" +
+	"\fRunCallReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12Q\n" +
+	"\x11fetch_run_secrets\x18\x02 \x01(\v2#.lookout.v1.FetchRunSecretsResponseH\x00R\x0ffetchRunSecrets\x12G\n" +
+	"\rreport_result\x18\x03 \x01(\v2 .lookout.v1.ReportResultResponseH\x00R\freportResult\x12-\n" +
+	"\x05error\x18\x04 \x01(\v2\x15.lookout.v1.CallErrorH\x00R\x05errorB\a\n" +
+	"\x05reply\"9\n" +
+	"\tCallError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"2\n" +
 	"\x17RenewCertificateRequest\x12\x17\n" +
 	"\acsr_der\x18\x01 \x01(\fR\x06csrDer\"Z\n" +
 	"\x18RenewCertificateResponse\x12'\n" +
@@ -1092,13 +1355,14 @@ const file_lookout_v1_agent_proto_rawDesc = "" +
 	"\x13ReportResultRequest\x12-\n" +
 	"\x06result\x18\x01 \x01(\v2\x15.lookout.v1.RunResultR\x06result\"4\n" +
 	"\x14ReportResultResponse\x12\x1c\n" +
-	"\tduplicate\x18\x01 \x01(\bR\tduplicate2\xa7\x03\n" +
+	"\tduplicate\x18\x01 \x01(\bR\tduplicate2\xe6\x03\n" +
 	"\fAgentService\x12?\n" +
 	"\x06Enroll\x12\x19.lookout.v1.EnrollRequest\x1a\x1a.lookout.v1.EnrollResponse\x12H\n" +
 	"\tHeartbeat\x12\x1c.lookout.v1.HeartbeatRequest\x1a\x1d.lookout.v1.HeartbeatResponse\x12Z\n" +
 	"\x0fFetchRunSecrets\x12\".lookout.v1.FetchRunSecretsRequest\x1a#.lookout.v1.FetchRunSecretsResponse\x12Q\n" +
 	"\fReportResult\x12\x1f.lookout.v1.ReportResultRequest\x1a .lookout.v1.ReportResultResponse\x12]\n" +
-	"\x10RenewCertificate\x12#.lookout.v1.RenewCertificateRequest\x1a$.lookout.v1.RenewCertificateResponseB=Z;github.com/lookout-synthetics/lookout/internal/pb/lookoutv1b\x06proto3"
+	"\x10RenewCertificate\x12#.lookout.v1.RenewCertificateRequest\x1a$.lookout.v1.RenewCertificateResponse\x12=\n" +
+	"\bRunCalls\x12\x13.lookout.v1.RunCall\x1a\x18.lookout.v1.RunCallReply(\x010\x01B=Z;github.com/lookout-synthetics/lookout/internal/pb/lookoutv1b\x06proto3"
 
 var (
 	file_lookout_v1_agent_proto_rawDescOnce sync.Once
@@ -1112,56 +1376,66 @@ func file_lookout_v1_agent_proto_rawDescGZIP() []byte {
 	return file_lookout_v1_agent_proto_rawDescData
 }
 
-var file_lookout_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_lookout_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_lookout_v1_agent_proto_goTypes = []any{
-	(*RenewCertificateRequest)(nil),  // 0: lookout.v1.RenewCertificateRequest
-	(*RenewCertificateResponse)(nil), // 1: lookout.v1.RenewCertificateResponse
-	(*EnrollRequest)(nil),            // 2: lookout.v1.EnrollRequest
-	(*EnrollResponse)(nil),           // 3: lookout.v1.EnrollResponse
-	(*HeartbeatRequest)(nil),         // 4: lookout.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),        // 5: lookout.v1.HeartbeatResponse
-	(*FetchRunSecretsRequest)(nil),   // 6: lookout.v1.FetchRunSecretsRequest
-	(*FetchRunSecretsResponse)(nil),  // 7: lookout.v1.FetchRunSecretsResponse
-	(*RunSecrets)(nil),               // 8: lookout.v1.RunSecrets
-	(*RunSecret)(nil),                // 9: lookout.v1.RunSecret
-	(*SecretMaterial)(nil),           // 10: lookout.v1.SecretMaterial
-	(*FileMaterial)(nil),             // 11: lookout.v1.FileMaterial
-	(*CertificateMaterial)(nil),      // 12: lookout.v1.CertificateMaterial
-	(*CredentialMaterial)(nil),       // 13: lookout.v1.CredentialMaterial
-	(*ReportResultRequest)(nil),      // 14: lookout.v1.ReportResultRequest
-	(*ReportResultResponse)(nil),     // 15: lookout.v1.ReportResultResponse
-	(CheckpointKind)(0),              // 16: lookout.v1.CheckpointKind
-	(*SecretRef)(nil),                // 17: lookout.v1.SecretRef
-	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
-	(*RunResult)(nil),                // 19: lookout.v1.RunResult
+	(*RunCall)(nil),                  // 0: lookout.v1.RunCall
+	(*RunCallReply)(nil),             // 1: lookout.v1.RunCallReply
+	(*CallError)(nil),                // 2: lookout.v1.CallError
+	(*RenewCertificateRequest)(nil),  // 3: lookout.v1.RenewCertificateRequest
+	(*RenewCertificateResponse)(nil), // 4: lookout.v1.RenewCertificateResponse
+	(*EnrollRequest)(nil),            // 5: lookout.v1.EnrollRequest
+	(*EnrollResponse)(nil),           // 6: lookout.v1.EnrollResponse
+	(*HeartbeatRequest)(nil),         // 7: lookout.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),        // 8: lookout.v1.HeartbeatResponse
+	(*FetchRunSecretsRequest)(nil),   // 9: lookout.v1.FetchRunSecretsRequest
+	(*FetchRunSecretsResponse)(nil),  // 10: lookout.v1.FetchRunSecretsResponse
+	(*RunSecrets)(nil),               // 11: lookout.v1.RunSecrets
+	(*RunSecret)(nil),                // 12: lookout.v1.RunSecret
+	(*SecretMaterial)(nil),           // 13: lookout.v1.SecretMaterial
+	(*FileMaterial)(nil),             // 14: lookout.v1.FileMaterial
+	(*CertificateMaterial)(nil),      // 15: lookout.v1.CertificateMaterial
+	(*CredentialMaterial)(nil),       // 16: lookout.v1.CredentialMaterial
+	(*ReportResultRequest)(nil),      // 17: lookout.v1.ReportResultRequest
+	(*ReportResultResponse)(nil),     // 18: lookout.v1.ReportResultResponse
+	(CheckpointKind)(0),              // 19: lookout.v1.CheckpointKind
+	(*SecretRef)(nil),                // 20: lookout.v1.SecretRef
+	(*timestamppb.Timestamp)(nil),    // 21: google.protobuf.Timestamp
+	(*RunResult)(nil),                // 22: lookout.v1.RunResult
 }
 var file_lookout_v1_agent_proto_depIdxs = []int32{
-	16, // 0: lookout.v1.EnrollResponse.kind:type_name -> lookout.v1.CheckpointKind
-	17, // 1: lookout.v1.HeartbeatRequest.cached:type_name -> lookout.v1.SecretRef
-	18, // 2: lookout.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
-	17, // 3: lookout.v1.HeartbeatResponse.drop:type_name -> lookout.v1.SecretRef
-	17, // 4: lookout.v1.FetchRunSecretsRequest.have:type_name -> lookout.v1.SecretRef
-	9,  // 5: lookout.v1.RunSecrets.secrets:type_name -> lookout.v1.RunSecret
-	12, // 6: lookout.v1.RunSecret.certificate:type_name -> lookout.v1.CertificateMaterial
-	13, // 7: lookout.v1.RunSecret.credentials:type_name -> lookout.v1.CredentialMaterial
-	10, // 8: lookout.v1.RunSecret.secret:type_name -> lookout.v1.SecretMaterial
-	11, // 9: lookout.v1.RunSecret.file:type_name -> lookout.v1.FileMaterial
-	19, // 10: lookout.v1.ReportResultRequest.result:type_name -> lookout.v1.RunResult
-	2,  // 11: lookout.v1.AgentService.Enroll:input_type -> lookout.v1.EnrollRequest
-	4,  // 12: lookout.v1.AgentService.Heartbeat:input_type -> lookout.v1.HeartbeatRequest
-	6,  // 13: lookout.v1.AgentService.FetchRunSecrets:input_type -> lookout.v1.FetchRunSecretsRequest
-	14, // 14: lookout.v1.AgentService.ReportResult:input_type -> lookout.v1.ReportResultRequest
-	0,  // 15: lookout.v1.AgentService.RenewCertificate:input_type -> lookout.v1.RenewCertificateRequest
-	3,  // 16: lookout.v1.AgentService.Enroll:output_type -> lookout.v1.EnrollResponse
-	5,  // 17: lookout.v1.AgentService.Heartbeat:output_type -> lookout.v1.HeartbeatResponse
-	7,  // 18: lookout.v1.AgentService.FetchRunSecrets:output_type -> lookout.v1.FetchRunSecretsResponse
-	15, // 19: lookout.v1.AgentService.ReportResult:output_type -> lookout.v1.ReportResultResponse
-	1,  // 20: lookout.v1.AgentService.RenewCertificate:output_type -> lookout.v1.RenewCertificateResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	9,  // 0: lookout.v1.RunCall.fetch_run_secrets:type_name -> lookout.v1.FetchRunSecretsRequest
+	17, // 1: lookout.v1.RunCall.report_result:type_name -> lookout.v1.ReportResultRequest
+	10, // 2: lookout.v1.RunCallReply.fetch_run_secrets:type_name -> lookout.v1.FetchRunSecretsResponse
+	18, // 3: lookout.v1.RunCallReply.report_result:type_name -> lookout.v1.ReportResultResponse
+	2,  // 4: lookout.v1.RunCallReply.error:type_name -> lookout.v1.CallError
+	19, // 5: lookout.v1.EnrollResponse.kind:type_name -> lookout.v1.CheckpointKind
+	20, // 6: lookout.v1.HeartbeatRequest.cached:type_name -> lookout.v1.SecretRef
+	21, // 7: lookout.v1.HeartbeatResponse.server_time:type_name -> google.protobuf.Timestamp
+	20, // 8: lookout.v1.HeartbeatResponse.drop:type_name -> lookout.v1.SecretRef
+	20, // 9: lookout.v1.FetchRunSecretsRequest.have:type_name -> lookout.v1.SecretRef
+	12, // 10: lookout.v1.RunSecrets.secrets:type_name -> lookout.v1.RunSecret
+	15, // 11: lookout.v1.RunSecret.certificate:type_name -> lookout.v1.CertificateMaterial
+	16, // 12: lookout.v1.RunSecret.credentials:type_name -> lookout.v1.CredentialMaterial
+	13, // 13: lookout.v1.RunSecret.secret:type_name -> lookout.v1.SecretMaterial
+	14, // 14: lookout.v1.RunSecret.file:type_name -> lookout.v1.FileMaterial
+	22, // 15: lookout.v1.ReportResultRequest.result:type_name -> lookout.v1.RunResult
+	5,  // 16: lookout.v1.AgentService.Enroll:input_type -> lookout.v1.EnrollRequest
+	7,  // 17: lookout.v1.AgentService.Heartbeat:input_type -> lookout.v1.HeartbeatRequest
+	9,  // 18: lookout.v1.AgentService.FetchRunSecrets:input_type -> lookout.v1.FetchRunSecretsRequest
+	17, // 19: lookout.v1.AgentService.ReportResult:input_type -> lookout.v1.ReportResultRequest
+	3,  // 20: lookout.v1.AgentService.RenewCertificate:input_type -> lookout.v1.RenewCertificateRequest
+	0,  // 21: lookout.v1.AgentService.RunCalls:input_type -> lookout.v1.RunCall
+	6,  // 22: lookout.v1.AgentService.Enroll:output_type -> lookout.v1.EnrollResponse
+	8,  // 23: lookout.v1.AgentService.Heartbeat:output_type -> lookout.v1.HeartbeatResponse
+	10, // 24: lookout.v1.AgentService.FetchRunSecrets:output_type -> lookout.v1.FetchRunSecretsResponse
+	18, // 25: lookout.v1.AgentService.ReportResult:output_type -> lookout.v1.ReportResultResponse
+	4,  // 26: lookout.v1.AgentService.RenewCertificate:output_type -> lookout.v1.RenewCertificateResponse
+	1,  // 27: lookout.v1.AgentService.RunCalls:output_type -> lookout.v1.RunCallReply
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_agent_proto_init() }
@@ -1171,7 +1445,16 @@ func file_lookout_v1_agent_proto_init() {
 	}
 	file_lookout_v1_checkpoint_proto_init()
 	file_lookout_v1_run_proto_init()
-	file_lookout_v1_agent_proto_msgTypes[9].OneofWrappers = []any{
+	file_lookout_v1_agent_proto_msgTypes[0].OneofWrappers = []any{
+		(*RunCall_FetchRunSecrets)(nil),
+		(*RunCall_ReportResult)(nil),
+	}
+	file_lookout_v1_agent_proto_msgTypes[1].OneofWrappers = []any{
+		(*RunCallReply_FetchRunSecrets)(nil),
+		(*RunCallReply_ReportResult)(nil),
+		(*RunCallReply_Error)(nil),
+	}
+	file_lookout_v1_agent_proto_msgTypes[12].OneofWrappers = []any{
 		(*RunSecret_Certificate)(nil),
 		(*RunSecret_Credentials)(nil),
 		(*RunSecret_Secret)(nil),
@@ -1183,7 +1466,7 @@ func file_lookout_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lookout_v1_agent_proto_rawDesc), len(file_lookout_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

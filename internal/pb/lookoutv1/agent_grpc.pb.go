@@ -24,6 +24,7 @@ const (
 	AgentService_FetchRunSecrets_FullMethodName  = "/lookout.v1.AgentService/FetchRunSecrets"
 	AgentService_ReportResult_FullMethodName     = "/lookout.v1.AgentService/ReportResult"
 	AgentService_RenewCertificate_FullMethodName = "/lookout.v1.AgentService/RenewCertificate"
+	AgentService_RunCalls_FullMethodName         = "/lookout.v1.AgentService/RunCalls"
 )
 
 // AgentServiceClient is the client API for AgentService service.
@@ -40,6 +41,12 @@ type AgentServiceClient interface {
 	// RenewCertificate issues a fresh client certificate for the caller's new key
 	// before its current one expires. Refused for a revoked agent.
 	RenewCertificate(ctx context.Context, in *RenewCertificateRequest, opts ...grpc.CallOption) (*RenewCertificateResponse, error)
+	// RunCalls carries FetchRunSecrets and ReportResult as messages on one
+	// long-lived stream per agent connection, answered by id in any order: the
+	// same checks, claims, sealing and storage as the unary calls, without a
+	// new HTTP/2 stream and an identity lookup per call. Agents use it for every
+	// run; the unary calls stay for tools and older agents.
+	RunCalls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RunCall, RunCallReply], error)
 }
 
 type agentServiceClient struct {
@@ -100,6 +107,19 @@ func (c *agentServiceClient) RenewCertificate(ctx context.Context, in *RenewCert
 	return out, nil
 }
 
+func (c *agentServiceClient) RunCalls(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[RunCall, RunCallReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &AgentService_ServiceDesc.Streams[0], AgentService_RunCalls_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RunCall, RunCallReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AgentService_RunCallsClient = grpc.BidiStreamingClient[RunCall, RunCallReply]
+
 // AgentServiceServer is the server API for AgentService service.
 // All implementations must embed UnimplementedAgentServiceServer
 // for forward compatibility.
@@ -114,6 +134,12 @@ type AgentServiceServer interface {
 	// RenewCertificate issues a fresh client certificate for the caller's new key
 	// before its current one expires. Refused for a revoked agent.
 	RenewCertificate(context.Context, *RenewCertificateRequest) (*RenewCertificateResponse, error)
+	// RunCalls carries FetchRunSecrets and ReportResult as messages on one
+	// long-lived stream per agent connection, answered by id in any order: the
+	// same checks, claims, sealing and storage as the unary calls, without a
+	// new HTTP/2 stream and an identity lookup per call. Agents use it for every
+	// run; the unary calls stay for tools and older agents.
+	RunCalls(grpc.BidiStreamingServer[RunCall, RunCallReply]) error
 	mustEmbedUnimplementedAgentServiceServer()
 }
 
@@ -138,6 +164,9 @@ func (UnimplementedAgentServiceServer) ReportResult(context.Context, *ReportResu
 }
 func (UnimplementedAgentServiceServer) RenewCertificate(context.Context, *RenewCertificateRequest) (*RenewCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RenewCertificate not implemented")
+}
+func (UnimplementedAgentServiceServer) RunCalls(grpc.BidiStreamingServer[RunCall, RunCallReply]) error {
+	return status.Error(codes.Unimplemented, "method RunCalls not implemented")
 }
 func (UnimplementedAgentServiceServer) mustEmbedUnimplementedAgentServiceServer() {}
 func (UnimplementedAgentServiceServer) testEmbeddedByValue()                      {}
@@ -250,6 +279,13 @@ func _AgentService_RenewCertificate_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_RunCalls_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(AgentServiceServer).RunCalls(&grpc.GenericServerStream[RunCall, RunCallReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type AgentService_RunCallsServer = grpc.BidiStreamingServer[RunCall, RunCallReply]
+
 // AgentService_ServiceDesc is the grpc.ServiceDesc for AgentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -278,6 +314,13 @@ var AgentService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _AgentService_RenewCertificate_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "RunCalls",
+			Handler:       _AgentService_RunCalls_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "lookout/v1/agent.proto",
 }

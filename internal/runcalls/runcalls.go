@@ -1,0 +1,262 @@
+// Package runcalls is the agent's side of the controller's RunCalls stream: FetchRunSecrets and
+// ReportResult as messages on one long-lived stream per connection.
+package runcalls
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// Client sends FetchRunSecrets and ReportResult over the controller's RunCalls stream: one
+// long-lived stream per connection, many calls in flight on it, each answered by id. A unary call
+// per claim and per result cost the controller a new HTTP/2 stream and an identity lookup each,
+// most of its CPU per run. The stream is opened on first use and again after it breaks; a broken
+// stream fails the calls waiting on it with a transient error (Unavailable), which the callers
+// retry like any transient failure.
+type Client struct {
+	client pb.AgentServiceClient
+	tap    func(channel string, payload []byte)
+
+	mu     sync.Mutex
+	cur    *callStream
+	nextID uint64
+	closed bool
+	unary  bool // the controller predates RunCalls: use the unary calls
+}
+
+// callStream is one open RunCalls stream and the calls waiting for its replies.
+type callStream struct {
+	stream grpc.BidiStreamingClient[pb.RunCall, pb.RunCallReply]
+	cancel context.CancelFunc
+	sendMu sync.Mutex
+
+	mu      sync.Mutex
+	pending map[uint64]pendingCall
+	err     error // set once the stream broke; no call is added after
+}
+
+type pendingCall struct {
+	method string // the unary method this call stands for, for the tap
+	reply  chan *pb.RunCallReply
+}
+
+// New returns a Client over client's connection. tap, when set, sees every reply, encoded, under
+// "grpc:" and the unary method it answers (tests use it to prove what an agent receives).
+func New(client pb.AgentServiceClient, tap func(channel string, payload []byte)) *Client {
+	return &Client{client: client, tap: tap}
+}
+
+// FetchRunSecrets claims a run and fetches its secrets, as the unary call does.
+func (r *Client) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
+	if r.UsesUnary() {
+		return r.client.FetchRunSecrets(ctx, req)
+	}
+	reply, err := r.call(ctx, pb.AgentService_FetchRunSecrets_FullMethodName, &pb.RunCall{Call: &pb.RunCall_FetchRunSecrets{FetchRunSecrets: req}})
+	if err != nil {
+		if r.fallBack(err) {
+			return r.client.FetchRunSecrets(ctx, req)
+		}
+		return nil, err
+	}
+	resp := reply.GetFetchRunSecrets()
+	if resp == nil {
+		return nil, status.Error(codes.Internal, "the controller answered a FetchRunSecrets call with another reply")
+	}
+	return resp, nil
+}
+
+// ReportResult reports a run's result, as the unary call does.
+func (r *Client) ReportResult(ctx context.Context, req *pb.ReportResultRequest) (*pb.ReportResultResponse, error) {
+	if r.UsesUnary() {
+		return r.client.ReportResult(ctx, req)
+	}
+	reply, err := r.call(ctx, pb.AgentService_ReportResult_FullMethodName, &pb.RunCall{Call: &pb.RunCall_ReportResult{ReportResult: req}})
+	if err != nil {
+		if r.fallBack(err) {
+			return r.client.ReportResult(ctx, req)
+		}
+		return nil, err
+	}
+	resp := reply.GetReportResult()
+	if resp == nil {
+		return nil, status.Error(codes.Internal, "the controller answered a ReportResult call with another reply")
+	}
+	return resp, nil
+}
+
+// UsesUnary reports whether the controller turned out to predate RunCalls.
+func (r *Client) UsesUnary() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unary
+}
+
+// fallBack reports whether err says the controller has no RunCalls (it predates the stream), and
+// if so switches this connection to the unary calls for good.
+func (r *Client) fallBack(err error) bool {
+	if status.Code(err) != codes.Unimplemented {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unary = true
+	return true
+}
+
+// Close ends the stream; calls waiting on it fail, later calls are refused.
+func (r *Client) Close() {
+	r.mu.Lock()
+	cs := r.cur
+	r.cur, r.closed = nil, true
+	r.mu.Unlock()
+	if cs != nil {
+		cs.cancel()
+	}
+}
+
+func (r *Client) call(ctx context.Context, method string, c *pb.RunCall) (*pb.RunCallReply, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	cs, id, err := r.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Id = id
+	ch := make(chan *pb.RunCallReply, 1)
+	if err := cs.add(id, pendingCall{method: method, reply: ch}); err != nil {
+		return nil, err
+	}
+	cs.sendMu.Lock()
+	err = cs.stream.Send(c)
+	cs.sendMu.Unlock()
+	if err != nil {
+		// io.EOF means the stream ended; its reason arrives through the receive loop.
+		if !errors.Is(err, io.EOF) {
+			cs.fail(err)
+			cs.cancel()
+		}
+	}
+	select {
+	case reply, ok := <-ch:
+		if !ok {
+			return nil, cs.failure()
+		}
+		if e := reply.GetError(); e != nil {
+			return nil, status.Error(codes.Code(e.Code), e.Message)
+		}
+		return reply, nil
+	case <-ctx.Done():
+		cs.remove(id)
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// open returns the current stream, opening one when there is none, and the id for the next call.
+func (r *Client) open(ctx context.Context) (*callStream, uint64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, 0, status.Error(codes.Canceled, "the agent is shutting down")
+	}
+	r.nextID++
+	if r.cur != nil {
+		return r.cur, r.nextID, nil
+	}
+	// The stream outlives the call that opens it; it ends when it breaks or on close.
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stream, err := r.client.RunCalls(sctx)
+	if err != nil {
+		cancel()
+		return nil, 0, err
+	}
+	cs := &callStream{stream: stream, cancel: cancel, pending: map[uint64]pendingCall{}}
+	r.cur = cs
+	go r.receive(cs)
+	return cs, r.nextID, nil
+}
+
+// receive hands each reply to the call waiting for it until the stream breaks, then fails the
+// calls still waiting and forgets the stream so that the next call opens another.
+func (r *Client) receive(cs *callStream) {
+	for {
+		reply, err := cs.stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = status.Error(codes.Unavailable, "the controller ended the run-call stream")
+			}
+			cs.fail(err)
+			break
+		}
+		p, ok := cs.take(reply.Id)
+		if !ok {
+			continue // its caller gave up waiting
+		}
+		if r.tap != nil {
+			b, _ := proto.Marshal(reply)
+			r.tap("grpc:"+p.method, b)
+		}
+		p.reply <- reply
+	}
+	r.mu.Lock()
+	if r.cur == cs {
+		r.cur = nil
+	}
+	r.mu.Unlock()
+	cs.cancel()
+}
+
+func (cs *callStream) add(id uint64, p pendingCall) error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.err != nil {
+		return cs.err
+	}
+	cs.pending[id] = p
+	return nil
+}
+
+func (cs *callStream) take(id uint64) (pendingCall, bool) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	p, ok := cs.pending[id]
+	delete(cs.pending, id)
+	return p, ok
+}
+
+func (cs *callStream) remove(id uint64) { cs.take(id) }
+
+// fail records why the stream broke (the first reason wins) and wakes every waiting call.
+func (cs *callStream) fail(err error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.err == nil {
+		// The controller ends the stream on purpose only when it refuses the agent itself; keep
+		// that. Anything else (a dropped connection, a retired one, a restart) is worth a retry.
+		switch status.Code(err) {
+		case codes.PermissionDenied, codes.Unauthenticated, codes.Unimplemented:
+		default:
+			err = status.Error(codes.Unavailable, "run-call stream broke: "+status.Convert(err).Message())
+		}
+		cs.err = err
+	}
+	for id, p := range cs.pending {
+		close(p.reply)
+		delete(cs.pending, id)
+	}
+}
+
+func (cs *callStream) failure() error {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.err
+}

@@ -1,0 +1,161 @@
+package runcalls
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// server answers RunCalls over real gRPC on loopback: a claim of run "refused" gets a per-call
+// error, every other call succeeds; it counts the streams opened.
+type server struct {
+	pb.UnimplementedAgentServiceServer
+	mu      sync.Mutex
+	streams int
+	calls   int
+}
+
+func (s *server) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.RunCallReply]) error {
+	s.mu.Lock()
+	s.streams++
+	s.mu.Unlock()
+	for {
+		call, err := stream.Recv()
+		if err != nil {
+			return nil
+		}
+		s.mu.Lock()
+		s.calls++
+		s.mu.Unlock()
+		reply := &pb.RunCallReply{Id: call.Id}
+		switch c := call.Call.(type) {
+		case *pb.RunCall_FetchRunSecrets:
+			if c.FetchRunSecrets.RunId == "refused" {
+				reply.Reply = &pb.RunCallReply_Error{Error: &pb.CallError{Code: int32(codes.PermissionDenied), Message: "run refused was claimed by another instance"}}
+			} else {
+				reply.Reply = &pb.RunCallReply_FetchRunSecrets{FetchRunSecrets: &pb.FetchRunSecretsResponse{}}
+			}
+		case *pb.RunCall_ReportResult:
+			reply.Reply = &pb.RunCallReply_ReportResult{ReportResult: &pb.ReportResultResponse{Duplicate: c.ReportResult.Result.GetRunId() == "dup"}}
+		}
+		if err := stream.Send(reply); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *server) counts() (int, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams, s.calls
+}
+
+func start(t *testing.T) (*server, *Client, *sync.Map) {
+	t.Helper()
+	srv := &server{}
+	g := grpc.NewServer()
+	pb.RegisterAgentServiceServer(g, srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var tapped sync.Map
+	c := New(pb.NewAgentServiceClient(conn), func(ch string, _ []byte) { tapped.Store(ch, true) })
+	t.Cleanup(c.Close)
+	return srv, c, &tapped
+}
+
+// TestCallsShareOneStreamAndSurviveABreak: concurrent calls go on one stream and each gets its own
+// answer; a per-call error is that call's; a broken stream fails waiting calls with Unavailable
+// (which callers retry) and the next call opens another stream.
+func TestCallsShareOneStreamAndSurviveABreak(t *testing.T) {
+	t.Parallel()
+	srv, c, tapped := start(t)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Go(func() {
+			if i%2 == 0 {
+				if _, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "r"}); err != nil {
+					errs <- err
+				}
+				return
+			}
+			resp, err := c.ReportResult(ctx, &pb.ReportResultRequest{Result: &pb.RunResult{RunId: "dup"}})
+			if err != nil || !resp.Duplicate {
+				errs <- status.Errorf(codes.Internal, "report answered %v, %v; want its own (duplicate) answer", resp, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if streams, calls := srv.counts(); streams != 1 || calls != 64 {
+		t.Errorf("64 calls used %d streams and reached the server %d times, want 1 and 64", streams, calls)
+	}
+	for _, m := range []string{pb.AgentService_FetchRunSecrets_FullMethodName, pb.AgentService_ReportResult_FullMethodName} {
+		if _, ok := tapped.Load("grpc:" + m); !ok {
+			t.Errorf("the tap saw no reply to %s", m)
+		}
+	}
+	_, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "refused"})
+	if status.Code(err) != codes.PermissionDenied || status.Convert(err).Message() != "run refused was claimed by another instance" {
+		t.Errorf("a refused call returned %v, want the controller's PermissionDenied", err)
+	}
+
+	c.mu.Lock()
+	first := c.cur
+	c.mu.Unlock()
+	first.cancel()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c.mu.Lock()
+		gone := c.cur != first
+		c.mu.Unlock()
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the broken stream was not forgotten")
+		}
+	}
+	if err := first.failure(); status.Code(err) != codes.Unavailable {
+		t.Errorf("a broken stream fails its calls with %v, want Unavailable (a transient error the callers retry)", err)
+	}
+	if _, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "r"}); err != nil {
+		t.Fatalf("the call after the stream broke: %v", err)
+	}
+	if streams, _ := srv.counts(); streams != 2 {
+		t.Errorf("%d streams opened, want 2 (one reopened after the break)", streams)
+	}
+	if c.UsesUnary() {
+		t.Error("a broken stream made the client fall back to unary calls")
+	}
+	ctx2, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.ReportResult(ctx2, &pb.ReportResultRequest{Result: &pb.RunResult{RunId: "x"}}); status.Code(err) != codes.Canceled {
+		t.Errorf("a call with a cancelled context returned %v, want Canceled", err)
+	}
+	c.Close()
+	if _, err := c.ReportResult(ctx, &pb.ReportResultRequest{Result: &pb.RunResult{RunId: "x"}}); status.Code(err) != codes.Canceled {
+		t.Errorf("a call after Close returned %v, want Canceled", err)
+	}
+}
