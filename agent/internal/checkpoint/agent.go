@@ -22,8 +22,8 @@ import (
 	"github.com/lookout-synthetics/lookout/agent/internal/runner"
 	"github.com/lookout-synthetics/lookout/agent/internal/spool"
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
-	"github.com/lookout-synthetics/lookout/internal/runcalls"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/runcalls"
 )
 
 // Tap, when set, sees every payload the agent receives from the controller, decoded: NATS messages,
