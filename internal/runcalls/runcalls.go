@@ -31,6 +31,9 @@ type Client struct {
 	nextID uint64
 	closed bool
 	unary  bool // the controller predates RunCalls: use the unary calls
+
+	opening chan struct{} // closed when the stream being opened is open or failed
+	openErr error         // why the last opening failed
 }
 
 // callStream is one open RunCalls stream and the calls waiting for its replies.
@@ -162,27 +165,59 @@ func (r *Client) call(ctx context.Context, method string, c *pb.RunCall) (*pb.Ru
 }
 
 // open returns the current stream, opening one when there is none, and the id for the next call.
+// One opening is in progress at a time and callers wait for it no longer than their context: a
+// stream opened while the controller is unreachable can take a whole connection attempt.
 func (r *Client) open(ctx context.Context) (*callStream, uint64, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return nil, 0, status.Error(codes.Canceled, "the agent is shutting down")
 	}
 	r.nextID++
-	if r.cur != nil {
-		return r.cur, r.nextID, nil
+	id, cs := r.nextID, r.cur
+	if cs != nil {
+		r.mu.Unlock()
+		return cs, id, nil
 	}
-	// The stream outlives the call that opens it; it ends when it breaks or on close.
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if r.opening == nil {
+		r.opening = make(chan struct{})
+		go r.openStream(r.opening)
+	}
+	opened := r.opening
+	r.mu.Unlock()
+	select {
+	case <-opened:
+	case <-ctx.Done():
+		return nil, 0, status.FromContextError(ctx.Err()).Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur == nil {
+		return nil, 0, r.openErr
+	}
+	return r.cur, id, nil
+}
+
+// openStream opens a stream, records it (or why it could not) and closes opened.
+func (r *Client) openStream(opened chan struct{}) {
+	// The stream outlives the calls that wait for it; it ends when it breaks or on Close.
+	sctx, cancel := context.WithCancel(context.Background())
 	stream, err := r.client.RunCalls(sctx)
-	if err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer close(opened)
+	r.opening = nil
+	if err != nil || r.closed {
 		cancel()
-		return nil, 0, err
+		r.openErr = err
+		if err == nil {
+			r.openErr = status.Error(codes.Canceled, "the agent is shutting down")
+		}
+		return
 	}
 	cs := &callStream{stream: stream, cancel: cancel, pending: map[uint64]pendingCall{}}
-	r.cur = cs
+	r.cur, r.openErr = cs, nil
 	go r.receive(cs)
-	return cs, r.nextID, nil
 }
 
 // receive hands each reply to the call waiting for it until the stream breaks, then fails the

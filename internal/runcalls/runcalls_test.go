@@ -159,3 +159,34 @@ func TestCallsShareOneStreamAndSurviveABreak(t *testing.T) {
 		t.Errorf("a call after Close returned %v, want Canceled", err)
 	}
 }
+
+// TestCallsToAnUnreachableControllerFailTransiently: with nothing listening, a call fails with a
+// code the agent retries (Unavailable, or DeadlineExceeded at its own deadline), within its
+// deadline, and a later call tries again.
+func TestCallsToAnUnreachableControllerFailTransiently(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close() // a loopback port with nothing behind it
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := New(pb.NewAgentServiceClient(conn), nil)
+	t.Cleanup(c.Close)
+	for range 2 {
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+		_, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "r"})
+		cancel()
+		if code := status.Code(err); code != codes.Unavailable && code != codes.DeadlineExceeded {
+			t.Errorf("a call to an unreachable controller returned %v, want Unavailable or DeadlineExceeded", err)
+		}
+	}
+	if c.UsesUnary() {
+		t.Error("an unreachable controller made the client fall back to unary calls")
+	}
+}
