@@ -193,7 +193,11 @@ func (r *Client) open(ctx context.Context) (*callStream, uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cur == nil {
-		return nil, 0, r.openErr
+		if r.openErr != nil {
+			return nil, 0, r.openErr
+		}
+		// It opened and broke (or was closed) before this caller woke: a transient failure.
+		return nil, 0, status.Error(codes.Unavailable, "the run-call stream broke as it opened")
 	}
 	return r.cur, id, nil
 }
