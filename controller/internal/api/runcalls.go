@@ -51,7 +51,12 @@ func (s *Agents) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.RunCall
 	// Calls are served by workers that stay for the next call while the stream is busy: a goroutine
 	// per call grew a fresh stack through the store and gRPC each time (a tenth of the
 	// controller's CPU per run). An idle worker leaves after workerIdle.
-	jobs, quit := make(chan *pb.RunCall), make(chan struct{})
+	jobs := make(chan *pb.RunCall)
+	// stop closes when the handler takes no more calls; starting goes false under startMu, so no
+	// worker starts after the handler began to wait for the ones it has.
+	stop := make(chan struct{})
+	var startMu sync.Mutex
+	starting := true
 	serve := func(call *pb.RunCall) {
 		defer func() { <-slots }()
 		reply, err := s.serveCall(ctx, recheck, call)
@@ -76,7 +81,7 @@ func (s *Agents) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.RunCall
 			case call = <-jobs:
 			case <-idle.C:
 				return
-			case <-quit:
+			case <-stop:
 				return
 			}
 		}
@@ -84,7 +89,6 @@ func (s *Agents) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.RunCall
 	// Recv runs apart from the handler so that a refused identity ends the stream at once; the
 	// handler's return cancels the stream, which ends this loop too.
 	go func() {
-		defer close(quit)
 		for {
 			call, err := stream.Recv()
 			if err != nil {
@@ -97,26 +101,37 @@ func (s *Agents) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.RunCall
 				recvErr <- ctx.Err()
 				return
 			}
+			startMu.Lock()
+			if !starting {
+				startMu.Unlock()
+				<-slots
+				return
+			}
 			select {
 			case jobs <- call:
 			default:
 				calls.Go(func() { worker(call) })
 			}
+			startMu.Unlock()
 		}
 	}()
 	var err error
 	select {
 	case err = <-recvErr:
-		calls.Wait() // calls in flight answer before the stream ends
 		if errors.Is(err, io.EOF) {
 			err = nil
 		}
 	case err = <-refused:
 	case <-s.Stopping:
-		// Calls in flight may still commit; their replies are lost and the agent's retry after it
-		// reconnects is answered as a duplicate (claims and results are idempotent).
 		err = status.Error(codes.Unavailable, "the controller is shutting down")
 	}
+	// Calls taken finish and answer before the stream ends, also on a refusal or a shutdown:
+	// the store stays open for them and a stored result is published before the stop.
+	startMu.Lock()
+	starting = false
+	startMu.Unlock()
+	close(stop)
+	calls.Wait()
 	sendMu.Lock()
 	ended = true
 	sendMu.Unlock()
