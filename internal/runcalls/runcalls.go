@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -60,38 +61,33 @@ func New(client pb.AgentServiceClient, tap func(channel string, payload []byte))
 
 // FetchRunSecrets claims a run and fetches its secrets, as the unary call does.
 func (r *Client) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
-	if r.UsesUnary() {
-		return r.client.FetchRunSecrets(ctx, req)
-	}
-	reply, err := r.call(ctx, pb.AgentService_FetchRunSecrets_FullMethodName, &pb.RunCall{Call: &pb.RunCall_FetchRunSecrets{FetchRunSecrets: req}})
-	if err != nil {
-		if r.fallBack(err) {
-			return r.client.FetchRunSecrets(ctx, req)
-		}
-		return nil, err
-	}
-	resp := reply.GetFetchRunSecrets()
-	if resp == nil {
-		return nil, status.Error(codes.Internal, "the controller answered a FetchRunSecrets call with another reply")
-	}
-	return resp, nil
+	return do(r, ctx, pb.AgentService_FetchRunSecrets_FullMethodName, r.client.FetchRunSecrets, req,
+		&pb.RunCall{Call: &pb.RunCall_FetchRunSecrets{FetchRunSecrets: req}}, (*pb.RunCallReply).GetFetchRunSecrets)
 }
 
 // ReportResult reports a run's result, as the unary call does.
 func (r *Client) ReportResult(ctx context.Context, req *pb.ReportResultRequest) (*pb.ReportResultResponse, error) {
+	return do(r, ctx, pb.AgentService_ReportResult_FullMethodName, r.client.ReportResult, req,
+		&pb.RunCall{Call: &pb.RunCall_ReportResult{ReportResult: req}}, (*pb.RunCallReply).GetReportResult)
+}
+
+// do makes one call on the stream, or with the unary method when the controller has no stream,
+// and picks its answer out of the reply.
+func do[Req, Resp any](r *Client, ctx context.Context, method string, unary func(context.Context, Req, ...grpc.CallOption) (*Resp, error),
+	req Req, call *pb.RunCall, pick func(*pb.RunCallReply) *Resp) (*Resp, error) {
 	if r.UsesUnary() {
-		return r.client.ReportResult(ctx, req)
+		return unary(ctx, req)
 	}
-	reply, err := r.call(ctx, pb.AgentService_ReportResult_FullMethodName, &pb.RunCall{Call: &pb.RunCall_ReportResult{ReportResult: req}})
+	reply, err := r.call(ctx, method, call)
 	if err != nil {
 		if r.fallBack(err) {
-			return r.client.ReportResult(ctx, req)
+			return unary(ctx, req)
 		}
 		return nil, err
 	}
-	resp := reply.GetReportResult()
+	resp := pick(reply)
 	if resp == nil {
-		return nil, status.Error(codes.Internal, "the controller answered a ReportResult call with another reply")
+		return nil, status.Errorf(codes.Internal, "the controller answered a %s call with another reply", path.Base(method))
 	}
 	return resp, nil
 }
@@ -159,7 +155,7 @@ func (r *Client) call(ctx context.Context, method string, c *pb.RunCall) (*pb.Ru
 		}
 		return reply, nil
 	case <-ctx.Done():
-		cs.remove(id)
+		cs.take(id)
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 }
@@ -271,8 +267,6 @@ func (cs *callStream) take(id uint64) (pendingCall, bool) {
 	delete(cs.pending, id)
 	return p, ok
 }
-
-func (cs *callStream) remove(id uint64) { cs.take(id) }
 
 // fail records why the stream broke (the first reason wins) and wakes every waiting call.
 func (cs *callStream) fail(err error) {
