@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -34,6 +35,7 @@ type rogueController struct {
 	offer   *pb.RunSecrets
 
 	mu      sync.Mutex
+	fail    []error // answers to the next fetches, before any succeeds
 	fetches int
 	reports []*pb.RunResult
 }
@@ -41,6 +43,12 @@ type rogueController struct {
 func (s *rogueController) FetchRunSecrets(_ context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
 	s.mu.Lock()
 	s.fetches++
+	if len(s.fail) > 0 {
+		err := s.fail[0]
+		s.fail = s.fail[1:]
+		s.mu.Unlock()
+		return nil, err
+	}
 	s.mu.Unlock()
 	plain, err := proto.Marshal(s.offer)
 	if err != nil {
@@ -72,7 +80,10 @@ func (s streamingRogue) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.
 		case *pb.RunCall_FetchRunSecrets:
 			resp, err := s.FetchRunSecrets(stream.Context(), c.FetchRunSecrets)
 			if err != nil {
-				return err
+				// As the controller does: the call's own error, the stream goes on.
+				st := status.Convert(err)
+				reply.Reply = &pb.RunCallReply_Error{Error: &pb.CallError{Code: int32(st.Code()), Message: st.Message()}}
+				break
 			}
 			reply.Reply = &pb.RunCallReply_FetchRunSecrets{FetchRunSecrets: resp}
 		case *pb.RunCall_ReportResult:

@@ -3,6 +3,9 @@ package checkpoint
 import (
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
@@ -24,5 +27,24 @@ func TestAgentUsesUnaryCallsWithAnOlderController(t *testing.T) {
 	}
 	if n := f.cap.count("grpc:/lookout.v1.AgentService/ReportResult"); n != 2 {
 		t.Errorf("the tap saw %d ReportResult answers, want 2", n)
+	}
+}
+
+// TestClaimRetriesOnlyWhileTheControllerIsOutOfReach: a claim answered Unavailable is made again
+// and the run goes on; one answered Internal is not (it would fail, and be audited, on every try).
+func TestClaimRetriesOnlyWhileTheControllerIsOutOfReach(t *testing.T) {
+	t.Parallel()
+	f := newGuardFixture(t, "public")
+	f.rogue.fail = []error{status.Error(codes.Unavailable, "restarting"), status.Error(codes.Unavailable, "restarting")}
+	f.agent.execute(t.Context(), request(pb.CertificateSource_CERTIFICATE_SOURCE_UNSPECIFIED))
+	if fetches, reports := f.rogue.seen(); fetches != 3 || len(reports) != 1 {
+		t.Fatalf("after two Unavailable answers: fetches %d, reports %d; want 3 and 1", fetches, len(reports))
+	}
+	f.rogue.mu.Lock()
+	f.rogue.fail = []error{status.Error(codes.Internal, "sealing run secrets: broken")}
+	f.rogue.mu.Unlock()
+	f.agent.execute(t.Context(), request(pb.CertificateSource_CERTIFICATE_SOURCE_UNSPECIFIED))
+	if fetches, reports := f.rogue.seen(); fetches != 4 || len(reports) != 1 {
+		t.Errorf("after an Internal answer: fetches %d, reports %d; want 4 and 1 (no retry, nothing run)", fetches, len(reports))
 	}
 }

@@ -57,14 +57,14 @@ func (a *Agent) fetch(ctx context.Context, req *pb.RunRequest) (held, error) {
 	return h, nil
 }
 
-// claim calls FetchRunSecrets, retrying transient failures (a connection cut, a controller
-// restarting) until the run's deadline: a claim is idempotent for the instance that made it, and
+// claim calls FetchRunSecrets, retrying while the controller cannot be reached (a connection
+// cut, a controller restarting) until the run's deadline: a claim is idempotent for the instance that made it, and
 // giving up at the first failure would leave the run to expire as "agent lost".
 func (a *Agent) claim(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
 	wait := 100 * time.Millisecond
 	for {
 		resp, err := a.calls().FetchRunSecrets(ctx, req)
-		if err == nil || !transient(err) || ctx.Err() != nil {
+		if err == nil || !unreachable(err) || ctx.Err() != nil {
 			return resp, err
 		}
 		a.log.Debug("claiming the run failed; retrying", "run", req.RunId, "err", err)
@@ -75,6 +75,17 @@ func (a *Agent) claim(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.
 			wait = min(wait*2, 2*time.Second)
 		}
 	}
+}
+
+// unreachable is the part of transient that says the controller was not reached (or shed the
+// call): worth another claim. An Internal or Unknown answer to a claim (say, a vault item that
+// does not decrypt) comes again on every try, each one audited, so it is not retried.
+func unreachable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted:
+		return true
+	}
+	return false
 }
 
 // materialError is a problem with a claimed run's secrets: the run is reported with it.
