@@ -26,8 +26,9 @@ import (
 )
 
 // simAgent is an enrolled agent that answers every run at once: claim (FetchRunSecrets), then
-// report a minimal passed result, both on the RunCalls stream the real agent uses. It records dispatch→acknowledged latency from the run's
-// scheduled_at (set by the controller's dispatcher) to the return of ReportResult.
+// report a minimal passed result, both on the RunCalls stream the real agent uses. It records
+// dispatch→acknowledged latency from the run's scheduled_at (set by the controller's dispatcher)
+// to the return of ReportResult.
 type simAgent struct {
 	nc     *nats.Conn
 	conn   *grpc.ClientConn
