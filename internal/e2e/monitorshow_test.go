@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
@@ -81,5 +83,51 @@ steps:
 	}
 	if r := c.CLI(t, "", "monitor", "pause", "no-such"); r.Code == 0 || !strings.Contains(r.Stderr, `"no-such"`) || !strings.Contains(r.Stderr, "not found") {
 		t.Errorf("pausing a monitor that does not exist: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+}
+
+// TestApplyPaused: `monitor apply --paused` stores a monitor without running it; re-applying its
+// file keeps it paused; once resumed it runs on its slot within one interval; and --paused pauses
+// a live monitor. Runs are counted by the scheduler's lookout_runs_dispatched_total.
+func TestApplyPaused(t *testing.T) {
+	dir := t.TempDir()
+	metricsAddr := freeAddr(t)
+	c := testutil.StartController(t, filepath.Join(dir, "data"), "--metrics-listen", metricsAddr)
+	c.MustCLI(t, "", "checkpoint", "token", "--name", "stage-site", "--kind", "public")
+	file := func(name, interval string) string {
+		return testutil.WriteFile(t, dir, name+".yaml", []byte(fmt.Sprintf(
+			"name: %s\ninterval: %s\ntimeout: 5s\ncheckpoints: [stage-site]\nsteps:\n  - request:\n      url: \"http://127.0.0.1:9/\"\n", name, interval)))
+	}
+	dispatched := func() float64 { return metric(t, metricsAddr, "lookout_runs_dispatched_total") }
+	waitDispatched := func(want float64, within time.Duration) {
+		t.Helper()
+		for deadline := time.Now().Add(within); dispatched() < want; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("runs dispatched: %v after %s, want %v", dispatched(), within, want)
+			}
+		}
+	}
+
+	staged := file("staged", "10s")
+	if out := c.MustCLI(t, "", "monitor", "apply", "--paused", "-f", staged); !strings.Contains(out, "created (version 1, paused)") {
+		t.Fatalf("monitor apply --paused: %s", out)
+	}
+	// A live monitor applied after it runs at once; by then the staged one would have run too.
+	c.MustCLI(t, "", "monitor", "apply", "-f", file("live", "1h"))
+	waitDispatched(1, 15*time.Second)
+	if n := dispatched(); n != 1 {
+		t.Fatalf("%v runs dispatched, want 1 (the live monitor's; the staged one is paused)", n)
+	}
+	if out := c.MustCLI(t, "", "monitor", "apply", "-f", staged); !strings.Contains(out, "unchanged (version 1, paused)") {
+		t.Errorf("re-applying the staged monitor's file without --paused: %s", out)
+	}
+	c.MustCLI(t, "", "monitor", "resume", "staged")
+	waitDispatched(2, 15*time.Second) // its slot comes within its 10 s interval
+
+	if out := c.MustCLI(t, "", "monitor", "apply", "--paused", "-f", file("live", "1h")); !strings.Contains(out, "paused") {
+		t.Errorf("monitor apply --paused of a live monitor: %s", out)
+	}
+	if list := c.MustCLI(t, "", "monitor", "list"); !strings.Contains(list, "live") || strings.Count(list, "paused") != 1 {
+		t.Errorf("after pausing live by apply and resuming staged, monitor list:\n%s", list)
 	}
 }

@@ -171,6 +171,7 @@ func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*p
 	if errs := a.checkReferences(m); len(errs) > 0 {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
+	m.Paused = req.Paused
 	stored, created, changed, err := a.Store.PutMonitor(m)
 	if err != nil {
 		return nil, toStatus(err)

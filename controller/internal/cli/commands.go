@@ -333,6 +333,7 @@ func monitorApply(ctx context.Context, env Env, args []string) error {
 	c.register(fs, env)
 	file := fs.String("f", "", "monitor file (required)")
 	format := fs.String("format", "lookout", "file format: lookout")
+	paused := fs.Bool("paused", false, "store the monitor paused: it runs only once resumed (`monitor resume`)")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
@@ -344,7 +345,7 @@ func monitorApply(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("-f: %w", err)
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
-		resp, err := cl.ApplyMonitor(ctx, &pb.ApplyMonitorRequest{Source: src, Format: *format, Filename: *file})
+		resp, err := cl.ApplyMonitor(ctx, &pb.ApplyMonitorRequest{Source: src, Format: *format, Filename: *file, Paused: *paused})
 		if err != nil {
 			return err
 		}
@@ -355,7 +356,11 @@ func monitorApply(ctx context.Context, env Env, args []string) error {
 		if !resp.Created && resp.Changed {
 			verb = "updated"
 		}
-		fmt.Fprintf(env.Stdout, "monitor %s %s (version %d)\n", resp.Monitor.Name, verb, resp.Monitor.Version)
+		state := ""
+		if resp.Monitor.Paused {
+			state = ", paused"
+		}
+		fmt.Fprintf(env.Stdout, "monitor %s %s (version %d%s)\n", resp.Monitor.Name, verb, resp.Monitor.Version, state)
 		return nil
 	})
 }

@@ -80,22 +80,58 @@ func (d *Dispatcher) Dispatch(m *pb.Monitor, names []string, manual bool) ([]*pb
 	if len(names) == 0 {
 		names = m.Checkpoints
 	}
-	runs := make([]*pb.Run, 0, len(names))
+	var b batch
 	for _, name := range names {
-		r, err := d.dispatchOne(m, name, manual)
+		cp, err := d.o.Store.Checkpoint(name)
 		if err != nil {
-			return runs, err
+			return nil, fmt.Errorf("monitor %q names checkpoint %q: %w", m.Name, name, err)
 		}
-		runs = append(runs, r)
+		b.add(d.prepare(m, cp, manual))
 	}
-	return runs, nil
+	return d.send(&b)
 }
 
-func (d *Dispatcher) dispatchOne(m *pb.Monitor, cpName string, manual bool) (*pb.Run, error) {
-	cp, err := d.o.Store.Checkpoint(cpName)
-	if err != nil {
-		return nil, fmt.Errorf("monitor %q names checkpoint %q: %w", m.Name, cpName, err)
+// DispatchScheduled starts one run of each monitor on each of its checkpoints, as one scheduler
+// round: every run of the round is recorded in one transaction, then published. A checkpoint that
+// no longer exists is logged and skipped; the monitor's other runs go out. It returns the runs it
+// recorded.
+func (d *Dispatcher) DispatchScheduled(due []*pb.Monitor) []*pb.Run {
+	var b batch
+	cps := map[string]*pb.Checkpoint{} // a round names the same few checkpoints many times
+	for _, m := range due {
+		for _, name := range m.Checkpoints {
+			cp, ok := cps[name]
+			if !ok {
+				var err error
+				if cp, err = d.o.Store.Checkpoint(name); err != nil {
+					d.o.Logger.Error("could not start a scheduled run", "monitor", m.Name, "checkpoint", name, "err", err)
+					continue
+				}
+				cps[name] = cp
+			}
+			b.add(d.prepare(m, cp, false))
+		}
 	}
+	runs, err := d.send(&b)
+	if err != nil {
+		d.o.Logger.Error("could not start scheduled runs", "runs", len(b.runs), "err", err)
+	}
+	return runs
+}
+
+// batch is runs prepared together: recorded in one transaction, then published.
+type batch struct {
+	runs     []*pb.Run
+	monitors []*pb.Monitor
+	refusals []*pb.RunResult // nil where the run may go out
+}
+
+func (b *batch) add(r *pb.Run, m *pb.Monitor, refusal *pb.RunResult) {
+	b.runs, b.monitors, b.refusals = append(b.runs, r), append(b.monitors, m), append(b.refusals, refusal)
+}
+
+// prepare builds a run of m on cp, with what it needs from the vault, or the refusal that ends it.
+func (d *Dispatcher) prepare(m *pb.Monitor, cp *pb.Checkpoint, manual bool) (*pb.Run, *pb.Monitor, *pb.RunResult) {
 	now := d.o.Now()
 	r := &pb.Run{
 		RunId: store.NewID("run_"), MonitorId: m.Id, MonitorName: m.Name, MonitorVersion: m.Version,
@@ -105,17 +141,32 @@ func (d *Dispatcher) dispatchOne(m *pb.Monitor, cpName string, manual bool) (*pb
 	}
 	refs, refusal := d.secretRefs(m, cp)
 	r.Secrets = refs
-	if err := d.o.Store.CreateRuns([]*pb.Run{r}); err != nil {
+	return r, m, refusal
+}
+
+// send records b's runs, then publishes each one or ends it with its refusal.
+func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
+	if len(b.runs) == 0 {
+		return nil, nil
+	}
+	if err := d.o.Store.CreateRuns(b.runs); err != nil {
 		return nil, fmt.Errorf("recording run: %w", err)
 	}
-	if refusal != nil {
-		return d.end(r, refusal)
+	for i, r := range b.runs {
+		refusal := b.refusals[i]
+		if refusal == nil {
+			if err := d.publish(r, b.monitors[i]); err != nil {
+				refusal = &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
+					Message: "could not publish the run request: " + err.Error()}
+			}
+		}
+		if refusal != nil {
+			if _, err := d.end(r, refusal); err != nil {
+				return b.runs[:i], err
+			}
+		}
 	}
-	if err := d.publish(r, m); err != nil {
-		return d.end(r, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
-			Message: "could not publish the run request: " + err.Error()})
-	}
-	return r, nil
+	return b.runs, nil
 }
 
 // secretRefs lists what the run will need, and refuses a run that breaks policy. The platform

@@ -1,6 +1,9 @@
 package scheduler
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,78 +18,178 @@ func names(ms []*pb.Monitor) []string {
 	for _, m := range ms {
 		out = append(out, m.Name)
 	}
+	slices.Sort(out)
 	return out
 }
 
-func TestDueFollowsIntervalsAndSync(t *testing.T) {
+func monitor(id string, interval time.Duration) *pb.Monitor {
+	return &pb.Monitor{Id: id, Name: id, Interval: durationpb.New(interval)}
+}
+
+// clock is a settable time for the scheduler under test.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+// TestRunsOncePerIntervalOnItsSlot: after its first run a monitor runs once per interval, at
+// the same offset within it; a long stall runs it once, not once per missed interval.
+func TestRunsOncePerIntervalOnItsSlot(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := New(Options{Now: func() time.Time { return now }})
-	a := &pb.Monitor{Id: "a", Name: "a", Interval: durationpb.New(time.Minute)}
-	b := &pb.Monitor{Id: "b", Name: "b", Interval: durationpb.New(10 * time.Second)}
-	s.Sync([]*pb.Monitor{a, b})
-
-	steps := []struct {
-		at   time.Duration
-		want []string
-	}{
-		{0, []string{"a", "b"}},
-		{5 * time.Second, nil},
-		{10 * time.Second, []string{"b"}},
-		{60 * time.Second, []string{"a", "b"}},
-		// a long stall: each monitor runs once, not once per missed interval
-		{10 * time.Minute, []string{"a", "b"}},
-		{10*time.Minute + time.Second, nil},
+	c := newClock()
+	s := New(Options{Now: c.now})
+	s.Upsert(monitor("a", 10*time.Second))
+	if got := names(s.due(c.t)); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("a newly applied monitor is not due at once: %v", got)
 	}
-	for _, st := range steps {
-		got := names(s.due(now.Add(st.at)))
-		if len(got) == 2 && got[0] > got[1] {
-			got[0], got[1] = got[1], got[0]
-		}
-		if diff := cmp.Diff(st.want, got); diff != "" {
-			t.Errorf("due at +%v (-want +got):\n%s", st.at, diff)
+	var runs []time.Time
+	for step := time.Duration(0); step < 65*time.Second; step += 10 * time.Millisecond {
+		c.t = c.t.Add(10 * time.Millisecond)
+		if len(s.due(c.t)) > 0 {
+			runs = append(runs, c.t)
 		}
 	}
-
-	s.Sync([]*pb.Monitor{b})
-	if s.Len() != 1 {
-		t.Errorf("after removing a monitor, Len = %d, want 1", s.Len())
+	if len(runs) != 6 {
+		t.Fatalf("over 65 s a 10 s monitor ran %d times after its first run, want 6: %v", len(runs), runs)
 	}
-	paused := &pb.Monitor{Id: "b", Name: "b", Interval: durationpb.New(10 * time.Second), Paused: true}
-	s.Sync([]*pb.Monitor{paused})
-	if s.Len() != 0 {
-		t.Errorf("a paused monitor is still scheduled")
+	for i := 1; i < len(runs); i++ {
+		if d := runs[i].Sub(runs[i-1]); d != 10*time.Second {
+			t.Errorf("runs %d and %d are %v apart, want 10s", i-1, i, d)
+		}
+	}
+	c.t = c.t.Add(10 * time.Minute)
+	if got := s.due(c.t); len(got) != 1 {
+		t.Errorf("after a 10-minute stall %d runs are due, want 1", len(got))
+	}
+	if got := s.due(c.t.Add(time.Second)); len(got) != 0 {
+		t.Errorf("a second run is due 1 s after the catch-up run: %v", names(got))
 	}
 }
 
-// TestUpsertMatchesSync: one monitor's update does what a full Sync would for it and leaves the
-// others alone: a new one is due now, a changed one keeps its next time within its new interval,
-// a paused one leaves the schedule and comes back when resumed.
-func TestUpsertMatchesSync(t *testing.T) {
+// TestSlotsSpreadMonitors: 2,000 monitors loaded at once (a controller start) neither run at
+// once nor bunch up: each runs once in the next interval, and every second of it carries about a
+// tenth of them.
+func TestSlotsSpreadMonitors(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := New(Options{Now: func() time.Time { return now }})
-	a := &pb.Monitor{Id: "a", Name: "a", Interval: durationpb.New(time.Hour)}
-	s.Sync([]*pb.Monitor{a})
-	if got := names(s.due(now)); len(got) != 1 {
-		t.Fatalf("due at start: %v", got)
+	c := newClock()
+	s := New(Options{Now: c.now})
+	var ms []*pb.Monitor
+	for i := range 2000 {
+		ms = append(ms, monitor(fmt.Sprintf("mon_%05d", i), 10*time.Second))
 	}
-	b := &pb.Monitor{Id: "b", Name: "b", Interval: durationpb.New(time.Hour)}
+	s.Sync(ms)
+	if got := s.due(c.t); len(got) > 0 {
+		t.Fatalf("%d monitors are due the moment the controller starts, want none (they go on their slots)", len(got))
+	}
+	perSecond := make([]int, 10)
+	seen := map[string]int{}
+	start := c.t
+	for c.t.Before(start.Add(10 * time.Second)) {
+		c.t = c.t.Add(10 * time.Millisecond)
+		for _, m := range s.due(c.t) {
+			seen[m.Id]++
+			perSecond[int(c.t.Sub(start).Seconds())%10]++
+		}
+	}
+	if len(seen) != len(ms) {
+		t.Errorf("%d of %d monitors ran in the first interval", len(seen), len(ms))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s ran %d times in one interval", id, n)
+		}
+	}
+	for sec, n := range perSecond {
+		if n < 140 || n > 260 { // 200 expected; binomial spread is ±13
+			t.Errorf("second %d of the interval carried %d runs, want about 200: %v", sec, n, perSecond)
+			break
+		}
+	}
+}
+
+// TestUpsert: an update does for one monitor what Sync would and leaves the others alone: a new
+// monitor is due now, a changed one keeps its next time within its new interval, a paused one
+// leaves the schedule, and a resumed one comes back on its slot rather than at once.
+func TestUpsert(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	s := New(Options{Now: c.now})
+	s.Upsert(monitor("a", time.Hour))
+	b := monitor("b", time.Hour)
 	s.Upsert(b)
-	if got := names(s.due(now)); len(got) != 1 || got[0] != "b" || s.Len() != 2 {
-		t.Fatalf("after Upsert of a new monitor, due %v, Len %d; want b alone due and both kept", got, s.Len())
+	if got := names(s.due(c.t)); !slices.Equal(got, []string{"a", "b"}) || s.Len() != 2 {
+		t.Fatalf("after applying a and b: due %v, Len %d; want both due and both kept", got, s.Len())
 	}
-	// a's interval shrinks to 10 s: its next run moves up from +1h to within 10 s.
-	s.Upsert(&pb.Monitor{Id: "a", Name: "a", Interval: durationpb.New(10 * time.Second)})
-	if got := names(s.due(now.Add(10 * time.Second))); len(got) != 1 || got[0] != "a" {
-		t.Errorf("after shrinking a's interval, due at +10s: %v", got)
+	// a's interval shrinks to 10 s: its next run moves up from within the hour to within 10 s.
+	s.Upsert(monitor("a", 10*time.Second))
+	if got := names(s.due(c.t.Add(10 * time.Second))); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("after shrinking a's interval, due within 10s: %v", got)
 	}
-	s.Upsert(&pb.Monitor{Id: "b", Name: "b", Interval: durationpb.New(time.Hour), Paused: true})
+	paused := monitor("b", time.Hour)
+	paused.Paused = true
+	s.Upsert(paused)
 	if s.Len() != 1 {
 		t.Errorf("a paused monitor is still scheduled (Len %d)", s.Len())
 	}
+	if got := names(s.due(c.t.Add(2 * time.Hour))); slices.Contains(got, "b") {
+		t.Errorf("paused b ran: %v", got)
+	}
+	c.t = c.t.Add(2 * time.Hour)
 	s.Upsert(b)
 	if s.Len() != 2 {
-		t.Errorf("a resumed monitor is not scheduled again (Len %d)", s.Len())
+		t.Fatalf("a resumed monitor is not scheduled again (Len %d)", s.Len())
+	}
+	if got := names(s.due(c.t)); slices.Contains(got, "b") {
+		t.Errorf("resumed b runs at once; it should wait for its slot")
+	}
+	if got := names(s.due(c.t.Add(time.Hour))); !slices.Contains(got, "b") {
+		t.Errorf("resumed b did not run within its interval: %v", got)
+	}
+	s.Sync([]*pb.Monitor{monitor("a", 10*time.Second)})
+	if s.Len() != 1 {
+		t.Errorf("after a Sync without b, Len = %d, want 1", s.Len())
+	}
+}
+
+// TestRunDispatchesInRounds: the loop hands over a newly applied monitor without waiting for a
+// slot, and monitors applied together go out in one round.
+func TestRunDispatchesInRounds(t *testing.T) {
+	t.Parallel()
+	rounds := make(chan []string, 16)
+	s := New(Options{Tick: 500 * time.Millisecond, Dispatch: func(due []*pb.Monitor) { rounds <- names(due) }})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	// Several monitors added between two rounds share the next one; the first round may have
+	// taken the first of them alone.
+	for _, id := range []string{"a", "b", "c"} {
+		s.Upsert(monitor(id, time.Hour))
+	}
+	var got []string
+	n := 0
+	deadline := time.After(10 * time.Second)
+	for len(got) < 3 {
+		select {
+		case r := <-rounds:
+			got = append(got, r...)
+			n++
+		case <-deadline:
+			t.Fatalf("dispatched %v within 10 s, want a, b and c", got)
+		}
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff([]string{"a", "b", "c"}, got); diff != "" {
+		t.Errorf("dispatched (-want +got):\n%s", diff)
+	}
+	if n > 2 {
+		t.Errorf("three monitors applied together took %d rounds, want at most 2", n)
+	}
+	select {
+	case r := <-rounds:
+		t.Errorf("a monitor with a 1 h interval was dispatched again: %v", r)
+	case <-time.After(200 * time.Millisecond):
 	}
 }

@@ -272,10 +272,8 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
 		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
-	sched := scheduler.New(scheduler.Options{Logger: s.log, Dispatch: func(mon *pb.Monitor) error {
-		runs, err := disp.Dispatch(mon, nil, false)
-		m.dispatched.Add(float64(len(runs)))
-		return err
+	sched := scheduler.New(scheduler.Options{Dispatch: func(due []*pb.Monitor) {
+		m.dispatched.Add(float64(len(disp.DispatchScheduled(due))))
 	}})
 	resync := coalesced(func() {
 		ms, err := s.store.Monitors()

@@ -26,8 +26,9 @@ func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed 
 			if err := getProto(mons, string(id), old); err != nil {
 				return err
 			}
-			// Paused is the operator's, not the file's: applying the file again keeps it.
-			m.Id, m.CreatedAt, m.Version, m.UpdatedAt, m.Paused = old.Id, old.CreatedAt, old.Version, old.UpdatedAt, old.Paused
+			// Paused is the operator's, not the file's: applying the file again keeps it, unless
+			// the caller asks for the monitor paused.
+			m.Id, m.CreatedAt, m.Version, m.UpdatedAt, m.Paused = old.Id, old.CreatedAt, old.Version, old.UpdatedAt, old.Paused || in.Paused
 			if proto.Equal(m, old) {
 				stored = old
 				return nil
@@ -49,7 +50,9 @@ func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed 
 // SetMonitorPaused pauses or resumes a monitor's schedule. The definition's version is unchanged;
 // changed is false when the monitor already was in that state.
 func (s *Store) SetMonitorPaused(nameOrID string, paused bool) (m *pb.Monitor, changed bool, err error) {
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	// Group-committed, so pausing or resuming many monitors at once shares transactions.
+	err = s.group.update(func(tx *bolt.Tx) error {
+		changed = false
 		id := nameOrID
 		if v := tx.Bucket(bMonitorNames).Get([]byte(nameOrID)); v != nil {
 			id = string(v)

@@ -551,10 +551,14 @@ func (*DeleteVaultItemResponse) Descriptor() ([]byte, []int) {
 }
 
 type ApplyMonitorRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Source        []byte                 `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`     // the monitor file
-	Format        string                 `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`     // "lookout" (default)
-	Filename      string                 `protobuf:"bytes,3,opt,name=filename,proto3" json:"filename,omitempty"` // for messages only
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Source   []byte                 `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`     // the monitor file
+	Format   string                 `protobuf:"bytes,2,opt,name=format,proto3" json:"format,omitempty"`     // "lookout" (default)
+	Filename string                 `protobuf:"bytes,3,opt,name=filename,proto3" json:"filename,omitempty"` // for messages only
+	// paused stores the monitor paused: it is not scheduled until resumed (staging monitors before
+	// they go live, or loading many without running them all). When false, a new monitor is
+	// scheduled and runs at once, and an existing one keeps its paused state.
+	Paused        bool `protobuf:"varint,4,opt,name=paused,proto3" json:"paused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -608,6 +612,13 @@ func (x *ApplyMonitorRequest) GetFilename() string {
 		return x.Filename
 	}
 	return ""
+}
+
+func (x *ApplyMonitorRequest) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
 }
 
 type ApplyMonitorResponse struct {
@@ -1478,11 +1489,12 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\",\n" +
 	"\x16DeleteVaultItemRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x19\n" +
-	"\x17DeleteVaultItemResponse\"a\n" +
+	"\x17DeleteVaultItemResponse\"y\n" +
 	"\x13ApplyMonitorRequest\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\fR\x06source\x12\x16\n" +
 	"\x06format\x18\x02 \x01(\tR\x06format\x12\x1a\n" +
-	"\bfilename\x18\x03 \x01(\tR\bfilename\"y\n" +
+	"\bfilename\x18\x03 \x01(\tR\bfilename\x12\x16\n" +
+	"\x06paused\x18\x04 \x01(\bR\x06paused\"y\n" +
 	"\x14ApplyMonitorResponse\x12-\n" +
 	"\amonitor\x18\x01 \x01(\v2\x13.lookout.v1.MonitorR\amonitor\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12\x18\n" +
