@@ -118,6 +118,10 @@ func TestApplyPaused(t *testing.T) {
 	if n := dispatched(); n != 1 {
 		t.Fatalf("%v runs dispatched, want 1 (the live monitor's; the staged one is paused)", n)
 	}
+	// The store's group commits are measured (the applies and the run record were commits).
+	if n, w := metric(t, metricsAddr, "lookout_store_commit_seconds_count"), metric(t, metricsAddr, "lookout_store_commit_writes_sum"); n < 1 || w < n {
+		t.Errorf("lookout_store_commit_seconds_count %v, lookout_store_commit_writes_sum %v: want at least one commit of at least one write", n, w)
+	}
 	if out := c.MustCLI(t, "", "monitor", "apply", "-f", staged); !strings.Contains(out, "unchanged (version 1, paused)") {
 		t.Errorf("re-applying the staged monitor's file without --paused: %s", out)
 	}

@@ -144,26 +144,33 @@ func (d *Dispatcher) prepare(m *pb.Monitor, cp *pb.Checkpoint, manual bool) (*pb
 	return r, m, refusal
 }
 
-// send records b's runs, then publishes each one or ends it with its refusal.
+// send records b's runs, publishes each one or ends it with its refusal, and returns once the
+// runs are durable. It publishes before the record is durable: the agent's claim is queued behind
+// the record (store.QueueRuns), so the run reaches the agent one commit sooner. Should the record
+// fail, the published runs' claims fail with it and the runs never start.
 func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
 	if len(b.runs) == 0 {
 		return nil, nil
 	}
-	if err := d.o.Store.CreateRuns(b.runs); err != nil {
+	recorded := d.o.Store.QueueRuns(b.runs)
+	var refused []int
+	for i, r := range b.runs {
+		if b.refusals[i] != nil {
+			refused = append(refused, i)
+			continue
+		}
+		if err := d.publish(r, b.monitors[i]); err != nil {
+			b.refusals[i] = &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
+				Message: "could not publish the run request: " + err.Error()}
+			refused = append(refused, i)
+		}
+	}
+	if err := recorded(); err != nil {
 		return nil, fmt.Errorf("recording run: %w", err)
 	}
-	for i, r := range b.runs {
-		refusal := b.refusals[i]
-		if refusal == nil {
-			if err := d.publish(r, b.monitors[i]); err != nil {
-				refusal = &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
-					Message: "could not publish the run request: " + err.Error()}
-			}
-		}
-		if refusal != nil {
-			if _, err := d.end(r, refusal); err != nil {
-				return b.runs[:i], err
-			}
+	for _, i := range refused {
+		if _, err := d.end(b.runs[i], b.refusals[i]); err != nil {
+			return b.runs, err
 		}
 	}
 	return b.runs, nil

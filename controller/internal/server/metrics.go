@@ -1,6 +1,8 @@
 package server
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
@@ -15,17 +17,30 @@ type metrics struct {
 	vault      prometheus.Collector // certificate expiry; nil without a vault
 	secrets    *api.SecretMetrics
 	fleet      prometheus.Collector
+	commits    prometheus.Histogram // seconds per group commit
+	writes     prometheus.Histogram // writes per group commit
 }
 
 func newMetrics(st *store.Store) *metrics {
-	return &metrics{
+	m := &metrics{
 		dispatched: prometheus.NewCounter(prometheus.CounterOpts{Name: "lookout_runs_dispatched_total", Help: "Runs published to checkpoints by the scheduler."}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lookout_run_results_total", Help: "Run results stored, by outcome and error class."},
 			[]string{"outcome", "error_class"}),
 		open: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lookout_runs_open", Help: "Runs dispatched or running, not yet done."},
 			func() float64 { return float64(st.OpenRunCount()) }),
 		secrets: api.NewSecretMetrics(),
+		commits: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lookout_store_commit_seconds",
+			Help:    "Time per group commit of the run table, results, audit and monitors (writes and fsync).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
+		writes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lookout_store_commit_writes",
+			Help:    "Writes sharing one group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
 	}
+	st.ObserveCommits(func(n int, took time.Duration) {
+		m.commits.Observe(took.Seconds())
+		m.writes.Observe(float64(n))
+	})
+	return m
 }
 
 func (m *metrics) observe(res *pb.RunResult) {
@@ -33,7 +48,7 @@ func (m *metrics) observe(res *pb.RunResult) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	cs := append([]prometheus.Collector{m.dispatched, m.results, m.open}, m.secrets.Collectors()...)
+	cs := append([]prometheus.Collector{m.dispatched, m.results, m.open, m.commits, m.writes}, m.secrets.Collectors()...)
 	if m.vault != nil {
 		cs = append(cs, m.vault)
 	}

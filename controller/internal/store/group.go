@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -31,6 +33,9 @@ type committer struct {
 	wake  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
+	// observe, when set, is told of every group transaction: its writes and how long it took
+	// (writes, commit and fsync).
+	observe atomic.Pointer[func(writes int, took time.Duration)]
 }
 
 type groupCall struct {
@@ -47,11 +52,18 @@ func newCommitter(db *bolt.DB) *committer {
 // update runs fn in a group-committed read-write transaction and returns once that transaction is
 // durable (or failed).
 func (g *committer) update(fn func(*bolt.Tx) error) error {
+	return g.submit(fn)()
+}
+
+// submit queues fn and returns a function that waits until its transaction is durable (or failed).
+// A write submitted later runs after fn, in the same transaction or a later one, so it sees what
+// fn wrote.
+func (g *committer) submit(fn func(*bolt.Tx) error) (wait func() error) {
 	c := &groupCall{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
 	if g.shut {
 		g.mu.Unlock()
-		return berrors.ErrDatabaseNotOpen
+		return func() error { return berrors.ErrDatabaseNotOpen }
 	}
 	g.queue = append(g.queue, c)
 	g.mu.Unlock()
@@ -59,7 +71,7 @@ func (g *committer) update(fn func(*bolt.Tx) error) error {
 	case g.wake <- struct{}{}:
 	default: // the committer is already awake and will see the queue
 	}
-	return <-c.done
+	return func() error { return <-c.done }
 }
 
 // close commits what is queued and stops the committer; later updates fail.
@@ -113,6 +125,7 @@ var errRollback = errors.New("store: group write failed; rolling back")
 func (g *committer) commit(batch []*groupCall) {
 	for len(batch) > 0 {
 		failed, ferr := -1, error(nil)
+		start := time.Now()
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			for i, c := range batch {
 				if err := runGuarded(c.fn, tx); err != nil {
@@ -122,6 +135,9 @@ func (g *committer) commit(batch []*groupCall) {
 			}
 			return nil
 		})
+		if obs := g.observe.Load(); obs != nil {
+			(*obs)(len(batch), time.Since(start))
+		}
 		if failed < 0 {
 			for _, c := range batch {
 				c.done <- err // nil, or the commit's own error (all of them share it)

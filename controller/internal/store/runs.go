@@ -21,7 +21,15 @@ var (
 
 // CreateRuns records new runs (state dispatched) in the run table.
 func (s *Store) CreateRuns(runs []*pb.Run) error {
-	return s.group.update(func(tx *bolt.Tx) error {
+	return s.QueueRuns(runs)()
+}
+
+// QueueRuns queues the recording of new runs and returns a function that waits until they are
+// durable. Every write queued after it (an agent's claim of one of the runs) sees them, so a caller
+// may publish the runs before waiting: a claim can never find its run missing unless recording it
+// failed, and then wait says so.
+func (s *Store) QueueRuns(runs []*pb.Run) (wait func() error) {
+	return s.group.submit(func(tx *bolt.Tx) error {
 		for _, r := range runs {
 			if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -200,5 +201,38 @@ func TestClaimAndItsAuditCommitTogether(t *testing.T) {
 	}
 	if got, _ := s.Run(r.RunId); got.GetAgentId() != agentA.ID || got.GetState() != pb.RunState_RUN_STATE_RUNNING {
 		t.Fatalf("run after the claim: %v", got)
+	}
+}
+
+// TestQueuedRunsAreSeenByLaterWrites: the dispatcher publishes a run before its record is durable,
+// so a claim queued after QueueRuns must find the run, even while the committer is busy with an
+// earlier transaction; and a record that fails says so through wait.
+func TestQueuedRunsAreSeenByLaterWrites(t *testing.T) {
+	s, now, _ := runFixture(t)
+	release := make(chan struct{})
+	busy := s.group.submit(func(*bolt.Tx) error { <-release; return nil }) // holds the committer
+	r := &pb.Run{RunId: "run-queued", MonitorId: "mon-1", MonitorName: "orders", CheckpointId: "cp-1", CheckpointName: "paris",
+		Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED, ScheduledAt: timestamppb.New(*now), Deadline: timestamppb.New(now.Add(time.Minute))}
+	recorded := s.QueueRuns([]*pb.Run{r})
+	claimed := make(chan error, 1)
+	go func() {
+		_, err := s.ClaimRun(r.RunId, 1, agentA)
+		claimed <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the claim queue up behind the record
+	close(release)
+	if err := busy(); err != nil {
+		t.Fatal(err)
+	}
+	if err := recorded(); err != nil {
+		t.Fatalf("recording the run: %v", err)
+	}
+	if err := <-claimed; err != nil {
+		t.Fatalf("a claim queued after the run's record did not find it: %v", err)
+	}
+
+	bad := s.QueueRuns([]*pb.Run{{RunId: ""}}) // bbolt refuses an empty key
+	if err := bad(); err == nil {
+		t.Fatal("recording a run without an id reported no error")
 	}
 }

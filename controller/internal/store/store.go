@@ -69,6 +69,12 @@ func Open(dataDir string) (*Store, error) {
 	return s, nil
 }
 
+// ObserveCommits calls fn after every group transaction (run table, results, audit, monitors) with
+// how many writes it carried and how long it took, fsync included; for metrics.
+func (s *Store) ObserveCommits(fn func(writes int, took time.Duration)) {
+	s.group.observe.Store(&fn)
+}
+
 // DB is the bbolt handle, for the vault's own buckets.
 func (s *Store) DB() *bolt.DB { return s.db }
 
