@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,14 +22,15 @@ import (
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
-// Options size the run. Zero values take the defaults that keep `make bench` near two minutes.
+// Options size the run. Zero values take the defaults that keep `make bench` near three minutes.
 type Options struct {
 	Rounds      int           // repetitions of each measured phase (median and spread); default 3
-	Checkpoints int           // public checkpoints; default 4
-	Instances   int           // simulated agent instances per checkpoint (one queue group); default 2
+	Checkpoints int           // public checkpoints; default 16
+	Instances   int           // simulated agent instances per checkpoint (one queue group); default 1
 	Workers     int           // concurrent answers per simulated agent; default 32
-	Saturate    time.Duration // length of one open-loop throughput phase; default 3s
-	Paced       time.Duration // length of one fixed-rate latency phase; default 3s
+	Offered     int           // runs/s the scheduler offers in the throughput phase; default 12000
+	Saturate    time.Duration // length of one throughput window; default 3s
+	Paced       time.Duration // length of one fixed-rate latency window; default 3s
 	PacedRate   int           // runs/s offered in the latency phase; default 2000
 	LowRate     int           // runs/s of a second latency phase, below saturation; default 500
 	ScaleRate   int           // runs/s offered in the scale-curve phases; default 1000
@@ -53,9 +55,10 @@ func (o *Options) defaults() {
 		o.Sizes = []int{100, 1000, 10000}
 	}
 	def(&o.Rounds, 3)
-	def(&o.Checkpoints, 4)
-	def(&o.Instances, 2)
+	def(&o.Checkpoints, 16)
+	def(&o.Instances, 1)
 	def(&o.Workers, 32)
+	def(&o.Offered, 12000)
 	def(&o.PacedRate, 2000)
 	def(&o.LowRate, 500)
 	def(&o.ScaleRate, 1000)
@@ -84,6 +87,7 @@ type bench struct {
 	rec      atomic.Pointer[recorder]
 	monitors int // monitors applied so far, named m-00000 …
 	pprof    string
+	metrics  string // the controller's Prometheus endpoint, host:port
 }
 
 // Run builds the binaries, starts the controller and the simulated fleet, measures every figure and
@@ -114,8 +118,11 @@ func Run(ctx context.Context, w io.Writer, o Options) (err error) {
 func (b *bench) startController(ctx context.Context) error {
 	data := filepath.Join(b.dir, "data")
 	var err error
+	if b.metrics, err = freeAddr(); err != nil {
+		return err
+	}
 	b.ctl, err = startProc(b.ctlBin, "serve", "--data-dir", data, "--grpc-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0",
-		"--log-format", "json", "--log-level", "info", "--pprof-listen", "127.0.0.1:0")
+		"--log-format", "json", "--log-level", "info", "--pprof-listen", "127.0.0.1:0", "--metrics-listen", b.metrics)
 	if err != nil {
 		return err
 	}
@@ -196,7 +203,8 @@ func cpName(i int) string { return fmt.Sprintf("bench-%d", i) }
 func monitorName(i int) string { return fmt.Sprintf("m-%05d", i) }
 
 // monitorFile is a one-step monitor on one checkpoint. Its interval is long, so the scheduler runs
-// it once when it is applied and not again during the run: the measured load is the harness's.
+// it once when it is applied and not again during the run: the scale curve's load is the harness's
+// TriggerRun calls.
 func monitorFile(i, checkpoints int) []byte {
 	return fmt.Appendf(nil, `name: %s
 interval: 24h
@@ -211,14 +219,78 @@ steps:
 `, monitorName(i), cpName(i%checkpoints))
 }
 
-// applyMonitors applies monitors until n exist, from 16 concurrent admin calls.
+// loadInterval is the load monitors' interval, the shortest a monitor may have.
+const loadInterval = 10 * time.Second
+
+func loadName(i int) string { return fmt.Sprintf("load-%05d", i) }
+
+// loadFile is a one-step monitor on every checkpoint at the shortest interval: resumed, it makes the
+// scheduler offer len(checkpoints) runs per loadInterval, spread over the interval by its slots.
+func loadFile(i, checkpoints int) []byte {
+	cps := make([]string, checkpoints)
+	for c := range cps {
+		cps[c] = cpName(c)
+	}
+	return fmt.Appendf(nil, `name: %s
+interval: %s
+timeout: 5s
+checkpoints: [%s]
+steps:
+  - name: get
+    request:
+      url: "http://127.0.0.1:9/never-called"
+`, loadName(i), loadInterval, strings.Join(cps, ", "))
+}
+
+// loadMonitors is how many load monitors offer rate runs/s.
+func (b *bench) loadMonitors(rate int) int {
+	return int(math.Round(float64(rate) * loadInterval.Seconds() / float64(b.o.Checkpoints)))
+}
+
+// applyMonitors applies scale-curve monitors until n exist.
 func (b *bench) applyMonitors(ctx context.Context, n int) error {
-	start := b.monitors
-	if n <= start {
+	if n <= b.monitors {
 		return nil
 	}
+	err := b.each(ctx, b.monitors, n, func(actx context.Context, i int) error {
+		_, err := b.admin.ApplyMonitor(actx, &pb.ApplyMonitorRequest{Source: monitorFile(i, b.o.Checkpoints), Filename: monitorName(i)})
+		if err != nil {
+			return fmt.Errorf("applying %s: %w", monitorName(i), err)
+		}
+		return nil
+	})
+	if err == nil {
+		b.monitors = n
+	}
+	return err
+}
+
+// applyLoad applies the load monitors, paused: each phase resumes the ones it needs.
+func (b *bench) applyLoad(ctx context.Context, n int) error {
+	return b.each(ctx, 0, n, func(actx context.Context, i int) error {
+		_, err := b.admin.ApplyMonitor(actx, &pb.ApplyMonitorRequest{Source: loadFile(i, b.o.Checkpoints), Filename: loadName(i), Paused: true})
+		if err != nil {
+			return fmt.Errorf("applying %s: %w", loadName(i), err)
+		}
+		return nil
+	})
+}
+
+// setLoadPaused pauses or resumes load monitors [0, n).
+func (b *bench) setLoadPaused(ctx context.Context, n int, paused bool) error {
+	return b.each(ctx, 0, n, func(actx context.Context, i int) error {
+		if _, err := b.admin.SetMonitorPaused(actx, &pb.SetMonitorPausedRequest{Name: loadName(i), Paused: paused}); err != nil {
+			return fmt.Errorf("pausing or resuming %s: %w", loadName(i), err)
+		}
+		return nil
+	})
+}
+
+// each calls fn for every i in [from, to) from 16 concurrent admin callers, and returns the first
+// error.
+func (b *bench) each(ctx context.Context, from, to int, fn func(ctx context.Context, i int) error) error {
 	var next atomic.Int64
-	next.Store(int64(start))
+	next.Store(int64(from))
 	errs := make(chan error, 16)
 	var wg sync.WaitGroup
 	for range 16 {
@@ -227,14 +299,14 @@ func (b *bench) applyMonitors(ctx context.Context, n int) error {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n {
+				if i >= to {
 					return
 				}
 				actx, cancel := b.adminCtx(ctx)
-				_, err := b.admin.ApplyMonitor(actx, &pb.ApplyMonitorRequest{Source: monitorFile(i, b.o.Checkpoints), Filename: monitorName(i)})
+				err := fn(actx, i)
 				cancel()
 				if err != nil {
-					errs <- fmt.Errorf("applying %s: %w", monitorName(i), err)
+					errs <- err
 					return
 				}
 			}
@@ -242,11 +314,7 @@ func (b *bench) applyMonitors(ctx context.Context, n int) error {
 	}
 	wg.Wait()
 	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	b.monitors = n
-	return nil
+	return <-errs
 }
 
 func pemCerts(data []byte) ([][]byte, error) {

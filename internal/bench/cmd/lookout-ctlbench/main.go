@@ -29,6 +29,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o ctl.Options
 	fs.IntVar(&o.Rounds, "rounds", 3, "repetitions of each phase")
 	fs.IntVar(&o.PacedRate, "rate", 2000, "runs/s offered in the latency phase")
+	fs.IntVar(&o.Offered, "offered", 12000, "runs/s the scheduler offers in the throughput phase")
+	fs.IntVar(&o.Checkpoints, "checkpoints", 16, "simulated checkpoints; every load monitor runs on all of them")
 	fs.StringVar(&o.ProfileDir, "profile", "", "write CPU profiles of the controller (first round of each phase) to this directory")
 	sizes := fs.String("sizes", "100,1000,10000", "monitor counts of the scale curve, comma-separated, ascending")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
