@@ -71,8 +71,10 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 		wait()
 		b.drain(ctx)
 		fmt.Fprintf(b.o.Log, "  applied in %s\n", time.Since(t0).Round(time.Millisecond))
-		for range b.o.Rounds {
+		for r := range b.o.Rounds {
+			wait := b.profileFirst(ctx, r, fmt.Sprintf("scale%d", n), b.o.ScaleFor)
 			us, err := b.scale(ctx)
+			wait()
 			if err != nil {
 				return err
 			}
