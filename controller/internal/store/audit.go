@@ -24,7 +24,7 @@ func (s *Store) Audit(e AuditEntry) error {
 }
 
 func appendAudit(tx *bolt.Tx, e AuditEntry) error {
-	b := tx.Bucket(bAudit)
+	b := appendOnly(tx, bAudit)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err

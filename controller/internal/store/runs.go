@@ -29,9 +29,18 @@ func (s *Store) CreateRuns(runs []*pb.Run) error {
 // may publish the runs before waiting: a claim can never find its run missing unless recording it
 // failed, and then wait says so.
 func (s *Store) QueueRuns(runs []*pb.Run) (wait func() error) {
+	// Encoded here, on the caller's goroutine: the committer is the store's one writer and should
+	// spend its time writing.
+	recs := make([][]byte, len(runs))
+	for i, r := range runs {
+		var err error
+		if recs[i], err = proto.Marshal(r); err != nil {
+			return func() error { return err }
+		}
+	}
 	return s.group.submit(func(tx *bolt.Tx) error {
-		for _, r := range runs {
-			if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
+		for i, r := range runs {
+			if err := tx.Bucket(bRuns).Put([]byte(r.RunId), recs[i]); err != nil {
 				return err
 			}
 			if err := tx.Bucket(bOpenRuns).Put([]byte(r.RunId), nil); err != nil {
@@ -150,15 +159,13 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 	}
 	res.MonitorId, res.MonitorName = r.MonitorId, r.MonitorName
 	res.CheckpointId, res.CheckpointName = r.CheckpointId, r.CheckpointName
-	seq, err := tx.Bucket(bResults).NextSequence()
+	results := appendOnly(tx, bResults)
+	seq, err := results.NextSequence()
 	if err != nil {
 		return nil, err
 	}
 	res.Sequence = seq
-	if err := tx.Bucket(bResults).Put(seqKey(seq), mustMarshal(res)); err != nil {
-		return nil, err
-	}
-	if err := tx.Bucket(bResultKeys).Put([]byte(r.RunId), seqKey(seq)); err != nil {
+	if err := results.Put(seqKey(seq), mustMarshal(res)); err != nil {
 		return nil, err
 	}
 	r.State, r.Result = pb.RunState_RUN_STATE_DONE, res

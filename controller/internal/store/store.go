@@ -30,7 +30,6 @@ var (
 	bRuns            = []byte("runs")
 	bOpenRuns        = []byte("runs_open")
 	bResults         = []byte("results")
-	bResultKeys      = []byte("result_keys")
 	bAudit           = []byte("audit")
 )
 
@@ -54,7 +53,7 @@ func Open(dataDir string) (*Store, error) {
 	}
 	s := &Store{db: db, now: time.Now}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bMonitors, bMonitorNames, bCheckpoints, bCheckpointNames, bAgents, bTokens, bRuns, bOpenRuns, bResults, bResultKeys, bAudit} {
+		for _, b := range [][]byte{bMonitors, bMonitorNames, bCheckpoints, bCheckpointNames, bAgents, bTokens, bRuns, bOpenRuns, bResults, bAudit} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -97,6 +96,15 @@ func NewID(prefix string) string {
 		panic(err)
 	}
 	return prefix + hex.EncodeToString(b[:])
+}
+
+// appendOnly returns a bucket whose keys only ever grow (sequence numbers), filled to the brim:
+// bbolt's default half-full split suits random inserts and would double the pages (and the pages
+// each commit writes) of an append-only log.
+func appendOnly(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	b := tx.Bucket(name)
+	b.FillPercent = 0.95
+	return b
 }
 
 func putProto(b *bolt.Bucket, key string, m proto.Message) error {
