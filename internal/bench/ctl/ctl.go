@@ -30,7 +30,7 @@ type Options struct {
 	Workers     int           // concurrent answers per simulated agent; default 32
 	Offered     int           // runs/s the scheduler offers in the throughput phase; default 12000
 	Saturate    time.Duration // length of one throughput window; default 3s
-	Paced       time.Duration // length of one fixed-rate latency window; default 3s
+	Paced       time.Duration // length of one fixed-rate latency window; default 5s
 	PacedRate   int           // runs/s offered in the latency phase; default 2000
 	LowRate     int           // runs/s of a second latency phase, below saturation; default 500
 	ScaleRate   int           // runs/s offered in the scale-curve phases; default 1000
@@ -63,7 +63,7 @@ func (o *Options) defaults() {
 	def(&o.LowRate, 500)
 	def(&o.ScaleRate, 1000)
 	defd(&o.Saturate, 3*time.Second)
-	defd(&o.Paced, 3*time.Second)
+	defd(&o.Paced, 5*time.Second)
 	defd(&o.ScaleFor, 2*time.Second)
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -87,7 +87,9 @@ type bench struct {
 	rec      atomic.Pointer[recorder]
 	monitors int // monitors applied so far, named m-00000 …
 	pprof    string
-	metrics  string // the controller's Prometheus endpoint, host:port
+	metrics  string  // the controller's Prometheus endpoint, host:port
+	heavy    loadSet // throughput: every monitor on every checkpoint
+	typical  loadSet // latency: every monitor on a few checkpoints
 }
 
 // Run builds the binaries, starts the controller and the simulated fleet, measures every figure and
@@ -222,14 +224,23 @@ steps:
 // loadInterval is the load monitors' interval, the shortest a monitor may have.
 const loadInterval = 10 * time.Second
 
-func loadName(i int) string { return fmt.Sprintf("load-%05d", i) }
+// loadSet is a family of one-step load monitors at loadInterval, applied paused; a phase resumes
+// the first n of them, so the scheduler offers n × per runs per interval, spread over it by their
+// slots. The throughput set runs each monitor on every checkpoint (fewest monitors to apply); the
+// latency set runs each on 4 of them, rotating, the shape of a typical fleet: a monitor's runs
+// are dispatched together, so the checkpoints per monitor are the size of the bursts the
+// controller and the agents see.
+type loadSet struct {
+	prefix string
+	per    int // checkpoints per monitor
+}
 
-// loadFile is a one-step monitor on every checkpoint at the shortest interval: resumed, it makes the
-// scheduler offer len(checkpoints) runs per loadInterval, spread over the interval by its slots.
-func loadFile(i, checkpoints int) []byte {
-	cps := make([]string, checkpoints)
-	for c := range cps {
-		cps[c] = cpName(c)
+func (l loadSet) name(i int) string { return fmt.Sprintf("%s-%05d", l.prefix, i) }
+
+func (l loadSet) file(i, checkpoints int) []byte {
+	cps := make([]string, l.per)
+	for k := range cps {
+		cps[k] = cpName((i*l.per + k) % checkpoints)
 	}
 	return fmt.Appendf(nil, `name: %s
 interval: %s
@@ -239,12 +250,12 @@ steps:
   - name: get
     request:
       url: "http://127.0.0.1:9/never-called"
-`, loadName(i), loadInterval, strings.Join(cps, ", "))
+`, l.name(i), loadInterval, strings.Join(cps, ", "))
 }
 
-// loadMonitors is how many load monitors offer rate runs/s.
-func (b *bench) loadMonitors(rate int) int {
-	return int(math.Round(float64(rate) * loadInterval.Seconds() / float64(b.o.Checkpoints)))
+// monitors is how many of the set offer rate runs/s.
+func (l loadSet) monitors(rate int) int {
+	return int(math.Round(float64(rate) * loadInterval.Seconds() / float64(l.per)))
 }
 
 // applyMonitors applies scale-curve monitors until n exist.
@@ -265,22 +276,22 @@ func (b *bench) applyMonitors(ctx context.Context, n int) error {
 	return err
 }
 
-// applyLoad applies the load monitors, paused: each phase resumes the ones it needs.
-func (b *bench) applyLoad(ctx context.Context, n int) error {
+// applyLoad applies the first n monitors of set, paused.
+func (b *bench) applyLoad(ctx context.Context, set loadSet, n int) error {
 	return b.each(ctx, 0, n, func(actx context.Context, i int) error {
-		_, err := b.admin.ApplyMonitor(actx, &pb.ApplyMonitorRequest{Source: loadFile(i, b.o.Checkpoints), Filename: loadName(i), Paused: true})
+		_, err := b.admin.ApplyMonitor(actx, &pb.ApplyMonitorRequest{Source: set.file(i, b.o.Checkpoints), Filename: set.name(i), Paused: true})
 		if err != nil {
-			return fmt.Errorf("applying %s: %w", loadName(i), err)
+			return fmt.Errorf("applying %s: %w", set.name(i), err)
 		}
 		return nil
 	})
 }
 
-// setLoadPaused pauses or resumes load monitors [0, n).
-func (b *bench) setLoadPaused(ctx context.Context, n int, paused bool) error {
+// setLoadPaused pauses or resumes the first n monitors of set.
+func (b *bench) setLoadPaused(ctx context.Context, set loadSet, n int, paused bool) error {
 	return b.each(ctx, 0, n, func(actx context.Context, i int) error {
-		if _, err := b.admin.SetMonitorPaused(actx, &pb.SetMonitorPausedRequest{Name: loadName(i), Paused: paused}); err != nil {
-			return fmt.Errorf("pausing or resuming %s: %w", loadName(i), err)
+		if _, err := b.admin.SetMonitorPaused(actx, &pb.SetMonitorPausedRequest{Name: set.name(i), Paused: paused}); err != nil {
+			return fmt.Errorf("pausing or resuming %s: %w", set.name(i), err)
 		}
 		return nil
 	})

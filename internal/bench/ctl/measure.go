@@ -68,9 +68,9 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 		if err := b.applyMonitors(ctx, n); err != nil {
 			return err
 		}
+		fmt.Fprintf(b.o.Log, "  applied in %s\n", time.Since(t0).Round(time.Millisecond))
 		wait()
 		b.drain(ctx)
-		fmt.Fprintf(b.o.Log, "  applied in %s\n", time.Since(t0).Round(time.Millisecond))
 		for r := range b.o.Rounds {
 			wait := b.profileFirst(ctx, r, fmt.Sprintf("scale%d", n), b.o.ScaleFor)
 			us, err := b.scale(ctx)
@@ -85,14 +85,21 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 		return err
 	}
 
-	load := b.loadMonitors(b.o.Offered)
-	fmt.Fprintf(b.o.Log, "applying %d load monitors (paused) on %d checkpoints …\n", load, b.o.Checkpoints)
-	if err := b.applyLoad(ctx, load); err != nil {
-		return err
+	per := min(4, b.o.Checkpoints)
+	b.heavy, b.typical = loadSet{"load", b.o.Checkpoints}, loadSet{"lat", per}
+	for _, l := range []struct {
+		set  loadSet
+		rate int
+	}{{b.heavy, b.o.Offered}, {b.typical, max(b.o.PacedRate, b.o.LowRate)}} {
+		n := l.set.monitors(l.rate)
+		fmt.Fprintf(b.o.Log, "applying %d load monitors (paused) on %d checkpoints each …\n", n, l.set.per)
+		if err := b.applyLoad(ctx, l.set, n); err != nil {
+			return err
+		}
 	}
 	for r := range b.o.Rounds {
 		fmt.Fprintf(b.o.Log, "round %d/%d: throughput, latency, baselines …\n", r+1, b.o.Rounds)
-		if err := b.throughput(ctx, res, r, load); err != nil {
+		if err := b.throughput(ctx, res, r); err != nil {
 			return err
 		}
 		if err := b.paced(ctx, res, r, b.o.PacedRate, ""); err != nil {
@@ -180,10 +187,10 @@ func (b *bench) offer(ctx context.Context, rate int, d time.Duration) (*recorder
 	return rec, int64(total), nil
 }
 
-// window is one scheduler-driven measurement: load monitors [0, n) are resumed, so the scheduler
-// offers n × checkpoints runs per load interval; once all are resumed the agents' completions are
-// recorded for d, with the controller's CPU; then the monitors are paused again and the runs in
-// flight drain. The first round is profiled when profiles are asked for.
+// window is one scheduler-driven measurement: as many monitors of a load set as offer rate runs/s
+// are resumed; once all are, the agents' completions are recorded for d, with the controller's CPU
+// and group commits; then the monitors are paused again and the runs in flight drain. The first
+// round is profiled when profiles are asked for.
 type window struct {
 	rec     *recorder
 	seconds float64
@@ -210,8 +217,9 @@ func (c commits) String() string {
 	return fmt.Sprintf("%.0f commits, %.2f ms and %.1f writes each", c.count, c.seconds/c.count*1000, c.writes/c.count)
 }
 
-func (b *bench) window(ctx context.Context, round, n int, d time.Duration, name string) (*window, error) {
-	if err := b.setLoadPaused(ctx, n, false); err != nil {
+func (b *bench) window(ctx context.Context, round int, set loadSet, rate int, d time.Duration, name string) (*window, error) {
+	n := set.monitors(rate)
+	if err := b.setLoadPaused(ctx, set, n, false); err != nil {
 		return nil, err
 	}
 	time.Sleep(250 * time.Millisecond) // the resumes' own runs settle
@@ -226,12 +234,12 @@ func (b *bench) window(ctx context.Context, round, n int, d time.Duration, name 
 	b.rec.Store(&recorder{}) // runs answered after the window are not counted
 	c1 := b.commitTotals()
 	w := &window{rec: rec, seconds: time.Since(start).Seconds(),
-		offered: float64(n*b.o.Checkpoints) / loadInterval.Seconds()}
+		offered: float64(n*set.per) / loadInterval.Seconds()}
 	cpu1, _ := cpuSeconds(pid)
 	w.cpu = cpu1 - cpu0
 	w.commits = commits{c1.count - c0.count, c1.seconds - c0.seconds, c1.writes - c0.writes}
 	wait()
-	if err := b.setLoadPaused(ctx, n, true); err != nil {
+	if err := b.setLoadPaused(ctx, set, n, true); err != nil {
 		return nil, err
 	}
 	b.drain(ctx)
@@ -243,8 +251,8 @@ func (b *bench) window(ctx context.Context, round, n int, d time.Duration, name 
 
 // throughput offers o.Offered runs/s from the scheduler and reports the runs answered per second
 // (what the controller sustains when that is less) and controller CPU per 1,000 runs.
-func (b *bench) throughput(ctx context.Context, res *results, round, load int) error {
-	w, err := b.window(ctx, round, load, b.o.Saturate, "saturate")
+func (b *bench) throughput(ctx context.Context, res *results, round int) error {
+	w, err := b.window(ctx, round, b.heavy, b.o.Offered, b.o.Saturate, "saturate")
 	if err != nil {
 		return fmt.Errorf("throughput phase: %w", err)
 	}
@@ -259,7 +267,7 @@ func (b *bench) throughput(ctx context.Context, res *results, round, load int) e
 // paced offers rate runs/s from the scheduler and reports dispatch→acknowledged latency
 // percentiles of the runs answered in the window.
 func (b *bench) paced(ctx context.Context, res *results, round, rate int, suffix string) error {
-	w, err := b.window(ctx, round, b.loadMonitors(rate), b.o.Paced, "paced"+suffix)
+	w, err := b.window(ctx, round, b.typical, rate, b.o.Paced, "paced"+suffix)
 	if err != nil {
 		return fmt.Errorf("fixed-rate phase: %w", err)
 	}
