@@ -144,36 +144,67 @@ func (d *Dispatcher) prepare(m *pb.Monitor, cp *pb.Checkpoint, manual bool) (*pb
 	return r, m, refusal
 }
 
-// send records b's runs, publishes each one or ends it with its refusal, and returns once the
-// runs are durable. It publishes before the record is durable: the agent's claim is queued behind
-// the record (store.QueueRuns), so the run reaches the agent one commit sooner. Should the record
-// fail, the published runs' claims fail with it and the runs never start.
+// send records b's runs (a refused run already ended with its refusal), publishes the others and
+// returns once the records are durable. It publishes before the records are durable: the agent's
+// claim is queued behind them (store.QueueRuns), so a run reaches its agent one commit sooner.
+// Should the records fail, nothing was recorded, the claims of the published runs fail and the
+// runs never start. A run that could not be published is ended as checkpoint unavailable.
 func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
 	if len(b.runs) == 0 {
 		return nil, nil
 	}
-	recorded := d.o.Store.QueueRuns(b.runs)
-	var refused []int
+	now := timestamppb.New(d.o.Now())
+	for i, res := range b.refusals {
+		if res != nil {
+			res.StartedAt, res.FinishedAt = b.runs[i].ScheduledAt, now
+		}
+	}
+	recorded, err := d.o.Store.QueueRuns(b.runs, b.refusals)
+	if err != nil {
+		return nil, fmt.Errorf("recording runs: %w", err)
+	}
+	var unsent []string
+	var why []*pb.RunResult
 	for i, r := range b.runs {
 		if b.refusals[i] != nil {
-			refused = append(refused, i)
 			continue
 		}
 		if err := d.publish(r, b.monitors[i]); err != nil {
-			b.refusals[i] = &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
-				Message: "could not publish the run request: " + err.Error()}
-			refused = append(refused, i)
+			unsent = append(unsent, r.RunId)
+			why = append(why, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
+				Message: "could not publish the run request: " + err.Error(), StartedAt: r.ScheduledAt, FinishedAt: now})
 		}
 	}
-	if err := recorded(); err != nil {
-		return nil, fmt.Errorf("recording run: %w", err)
+	refused, err := recorded()
+	if err != nil {
+		return nil, fmt.Errorf("recording runs: %w", err)
 	}
-	for _, i := range refused {
-		if _, err := d.end(b.runs[i], b.refusals[i]); err != nil {
-			return b.runs, err
+	byID := make(map[string]*pb.Run, len(b.runs))
+	for i, r := range b.runs {
+		byID[r.RunId] = r
+		if refused[i] != nil {
+			d.ended(r, refused[i])
 		}
+	}
+	if len(unsent) == 0 {
+		return b.runs, nil
+	}
+	stored, err := d.o.Store.EndRuns(unsent, why)
+	if err != nil {
+		// They stay dispatched: the sweep publishes them again at their deadline.
+		return b.runs, fmt.Errorf("ending %d runs that could not be published: %w", len(unsent), err)
+	}
+	for i, id := range unsent {
+		d.ended(byID[id], stored[i])
 	}
 	return b.runs, nil
+}
+
+// ended logs and notifies a run the controller ended itself, and marks the caller's copy done.
+func (d *Dispatcher) ended(r *pb.Run, stored *pb.RunResult) {
+	d.o.Logger.Warn("run ended by the controller", "run", r.RunId, "monitor", r.MonitorName, "checkpoint", r.CheckpointName, "reason", stored.Message)
+	d.o.Notify(stored)
+	r.State, r.Result = pb.RunState_RUN_STATE_DONE, stored
 }
 
 // secretRefs lists what the run will need, and refuses a run that breaks policy. The platform
@@ -279,18 +310,6 @@ func (d *Dispatcher) publish(r *pb.Run, m *pb.Monitor) error {
 		return err
 	}
 	return d.o.Bus.Publish(subject, data)
-}
-
-func (d *Dispatcher) end(r *pb.Run, res *pb.RunResult) (*pb.Run, error) {
-	res.StartedAt, res.FinishedAt = r.ScheduledAt, timestamppb.New(d.o.Now())
-	stored, err := d.o.Store.EndRun(r.RunId, res)
-	if err != nil {
-		return nil, fmt.Errorf("ending run %s: %w", r.RunId, err)
-	}
-	d.o.Logger.Warn("run ended by the controller", "run", r.RunId, "monitor", r.MonitorName, "checkpoint", r.CheckpointName, "reason", res.Message)
-	d.o.Notify(stored)
-	r.State, r.Result = pb.RunState_RUN_STATE_DONE, stored
-	return r, nil
 }
 
 // SweepExpired re-dispatches the runs no agent claimed by their deadline (up to RunAttempts), then

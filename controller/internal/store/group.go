@@ -33,8 +33,8 @@ type committer struct {
 	wake  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
-	// observe, when set, is told of every group transaction: its writes and how long it took
-	// (writes, commit and fsync).
+	// observe, when set, is told of every group transaction that committed: how many write calls
+	// it carried and how long it took (the calls, the commit and its fsyncs).
 	observe atomic.Pointer[func(writes int, took time.Duration)]
 }
 
@@ -52,18 +52,22 @@ func newCommitter(db *bolt.DB) *committer {
 // update runs fn in a group-committed read-write transaction and returns once that transaction is
 // durable (or failed).
 func (g *committer) update(fn func(*bolt.Tx) error) error {
-	return g.submit(fn)()
+	wait, err := g.submit(fn)
+	if err != nil {
+		return err
+	}
+	return wait()
 }
 
 // submit queues fn and returns a function that waits until its transaction is durable (or failed).
 // A write submitted later runs after fn, in the same transaction or a later one, so it sees what
-// fn wrote.
-func (g *committer) submit(fn func(*bolt.Tx) error) (wait func() error) {
+// fn wrote. It fails at once, queueing nothing, once the committer is closed.
+func (g *committer) submit(fn func(*bolt.Tx) error) (wait func() error, err error) {
 	c := &groupCall{fn: fn, done: make(chan error, 1)}
 	g.mu.Lock()
 	if g.shut {
 		g.mu.Unlock()
-		return func() error { return berrors.ErrDatabaseNotOpen }
+		return nil, berrors.ErrDatabaseNotOpen
 	}
 	g.queue = append(g.queue, c)
 	g.mu.Unlock()
@@ -71,7 +75,7 @@ func (g *committer) submit(fn func(*bolt.Tx) error) (wait func() error) {
 	case g.wake <- struct{}{}:
 	default: // the committer is already awake and will see the queue
 	}
-	return func() error { return <-c.done }
+	return func() error { return <-c.done }, nil
 }
 
 // close commits what is queued and stops the committer; later updates fail.
@@ -135,7 +139,7 @@ func (g *committer) commit(batch []*groupCall) {
 			}
 			return nil
 		})
-		if obs := g.observe.Load(); obs != nil {
+		if obs := g.observe.Load(); obs != nil && failed < 0 && err == nil {
 			(*obs)(len(batch), time.Since(start))
 		}
 		if failed < 0 {

@@ -21,24 +21,34 @@ var (
 
 // CreateRuns records new runs (state dispatched) in the run table.
 func (s *Store) CreateRuns(runs []*pb.Run) error {
-	return s.QueueRuns(runs)()
+	wait, err := s.QueueRuns(runs, nil)
+	if err != nil {
+		return err
+	}
+	_, err = wait()
+	return err
 }
 
 // QueueRuns queues the recording of new runs and returns a function that waits until they are
 // durable. Every write queued after it (an agent's claim of one of the runs) sees them, so a caller
 // may publish the runs before waiting: a claim can never find its run missing unless recording it
 // failed, and then wait says so.
-func (s *Store) QueueRuns(runs []*pb.Run) (wait func() error) {
+//
+// Where refused[i] is not nil, run i is recorded already ended with that result (a refusal the
+// dispatcher made): it is never open, so no agent can claim it and no sweep can publish it again.
+// wait returns the results stored for those runs, nil for the others.
+func (s *Store) QueueRuns(runs []*pb.Run, refused []*pb.RunResult) (wait func() ([]*pb.RunResult, error), err error) {
 	// Encoded here, on the caller's goroutine: the committer is the store's one writer and should
 	// spend its time writing.
 	recs := make([][]byte, len(runs))
 	for i, r := range runs {
-		var err error
 		if recs[i], err = proto.Marshal(r); err != nil {
-			return func() error { return err }
+			return nil, fmt.Errorf("encoding run %s: %w", r.RunId, err)
 		}
 	}
-	return s.group.submit(func(tx *bolt.Tx) error {
+	stored := make([]*pb.RunResult, len(runs))
+	done, err := s.group.submit(func(tx *bolt.Tx) error {
+		clear(stored) // this function may run more than once
 		for i, r := range runs {
 			if err := tx.Bucket(bRuns).Put([]byte(r.RunId), recs[i]); err != nil {
 				return err
@@ -46,9 +56,24 @@ func (s *Store) QueueRuns(runs []*pb.Run) (wait func() error) {
 			if err := tx.Bucket(bOpenRuns).Put([]byte(r.RunId), nil); err != nil {
 				return err
 			}
+			if i < len(refused) && refused[i] != nil {
+				var err error
+				if stored[i], err = s.closeRun(tx, proto.Clone(r).(*pb.Run), refused[i], false); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return func() ([]*pb.RunResult, error) {
+		if err := done(); err != nil {
+			return nil, err
+		}
+		return stored, nil
+	}, nil
 }
 
 // ClaimRun marks the run running on behalf of agentID. Only an instance of the run's checkpoint may
@@ -256,21 +281,38 @@ func expiryResult(r *pb.Run, now time.Time) *pb.RunResult {
 
 // EndRun closes an open run with a result made by the controller (a policy refusal, say).
 func (s *Store) EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error) {
-	var stored *pb.RunResult
+	stored, err := s.EndRuns([]string{runID}, []*pb.RunResult{res})
+	if err != nil {
+		return nil, err
+	}
+	return stored[0], nil
+}
+
+// EndRuns closes open runs, runIDs[i] with res[i], in one transaction: all of them or, on an
+// error, none. A run already done keeps the result it has, which is the one returned for it.
+func (s *Store) EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, error) {
+	stored := make([]*pb.RunResult, len(runIDs))
 	err := s.group.update(func(tx *bolt.Tx) error {
-		r := &pb.Run{}
-		if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
-			return err
+		for i, id := range runIDs {
+			r := &pb.Run{}
+			if err := getProto(tx.Bucket(bRuns), id, r); err != nil {
+				return fmt.Errorf("run %s: %w", id, err)
+			}
+			if r.State == pb.RunState_RUN_STATE_DONE {
+				stored[i] = r.Result
+				continue
+			}
+			var err error
+			if stored[i], err = s.closeRun(tx, r, res[i], false); err != nil {
+				return err
+			}
 		}
-		if r.State == pb.RunState_RUN_STATE_DONE {
-			stored = r.Result
-			return nil
-		}
-		var err error
-		stored, err = s.closeRun(tx, r, res, false)
-		return err
+		return nil
 	})
-	return stored, err
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
 }
 
 // Run returns a run with its result, if any.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -210,29 +211,106 @@ func TestClaimAndItsAuditCommitTogether(t *testing.T) {
 func TestQueuedRunsAreSeenByLaterWrites(t *testing.T) {
 	s, now, _ := runFixture(t)
 	release := make(chan struct{})
-	busy := s.group.submit(func(*bolt.Tx) error { <-release; return nil }) // holds the committer
+	busy, err := s.group.submit(func(*bolt.Tx) error { <-release; return nil }) // holds the committer
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := &pb.Run{RunId: "run-queued", MonitorId: "mon-1", MonitorName: "orders", CheckpointId: "cp-1", CheckpointName: "paris",
 		Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED, ScheduledAt: timestamppb.New(*now), Deadline: timestamppb.New(now.Add(time.Minute))}
-	recorded := s.QueueRuns([]*pb.Run{r})
+	recorded, err := s.QueueRuns([]*pb.Run{r}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	claimed := make(chan error, 1)
 	go func() {
 		_, err := s.ClaimRun(r.RunId, 1, agentA)
 		claimed <- err
 	}()
-	time.Sleep(20 * time.Millisecond) // let the claim queue up behind the record
+	// Release the committer only once the claim is queued behind the record.
+	for queued := 0; queued < 2; {
+		s.group.mu.Lock()
+		queued = len(s.group.queue)
+		s.group.mu.Unlock()
+		runtime.Gosched()
+	}
 	close(release)
 	if err := busy(); err != nil {
 		t.Fatal(err)
 	}
-	if err := recorded(); err != nil {
+	if _, err := recorded(); err != nil {
 		t.Fatalf("recording the run: %v", err)
 	}
 	if err := <-claimed; err != nil {
 		t.Fatalf("a claim queued after the run's record did not find it: %v", err)
 	}
 
-	bad := s.QueueRuns([]*pb.Run{{RunId: ""}}) // bbolt refuses an empty key
-	if err := bad(); err == nil {
+	bad, err := s.QueueRuns([]*pb.Run{{RunId: ""}}, nil) // bbolt refuses an empty key
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad(); err == nil {
 		t.Fatal("recording a run without an id reported no error")
+	}
+}
+
+// TestRefusedRunsAreRecordedEnded: a run recorded with a refusal is never open (nothing can claim
+// it, and the sweep does not publish it again); its result is stored; the other runs of the same
+// write stay open.
+func TestRefusedRunsAreRecordedEnded(t *testing.T) {
+	s, now, _ := runFixture(t)
+	mk := func(id string) *pb.Run {
+		return &pb.Run{RunId: id, MonitorId: "mon-1", MonitorName: "orders", CheckpointId: "cp-1", CheckpointName: "paris",
+			Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED, ScheduledAt: timestamppb.New(*now), Deadline: timestamppb.New(now.Add(time.Minute))}
+	}
+	refusal := &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_POLICY, Message: "policy: no"}
+	wait, err := s.QueueRuns([]*pb.Run{mk("run-ok"), mk("run-refused")}, []*pb.RunResult{nil, refusal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored[0] != nil || stored[1].GetMessage() != "policy: no" || stored[1].Sequence == 0 {
+		t.Fatalf("stored results %v, want none for the open run and the refusal, with a sequence, for the refused one", stored)
+	}
+	if _, err := s.ClaimRun("run-refused", 1, agentA); !errors.Is(err, ErrRunClosed) {
+		t.Errorf("claiming the refused run: %v, want ErrRunClosed", err)
+	}
+	if _, err := s.ClaimRun("run-ok", 1, agentA); err != nil {
+		t.Errorf("claiming the open run of the same write: %v", err)
+	}
+	*now = now.Add(2 * time.Minute)
+	retried, err := s.RetryUnclaimed(*now, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range retried {
+		if r.RunId == "run-refused" {
+			t.Errorf("the refused run was given another attempt")
+		}
+	}
+}
+
+// TestEndRunsEndsAllOrNone: the dispatcher ends the runs it could not publish in one write; a run
+// already done keeps its result; a run that does not exist fails the write and ends none.
+func TestEndRunsEndsAllOrNone(t *testing.T) {
+	s, _, r := runFixture(t)
+	res := func(msg string) *pb.RunResult {
+		return &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE, Message: msg}
+	}
+	if _, err := s.EndRuns([]string{r.RunId, "run-missing"}, []*pb.RunResult{res("a"), res("b")}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ending a missing run with another: %v, want ErrNotFound", err)
+	}
+	if s.OpenRunCount() != 1 {
+		t.Fatalf("a failed EndRuns ended a run anyway")
+	}
+	first, err := s.EndRuns([]string{r.RunId}, []*pb.RunResult{res("first")})
+	if err != nil || first[0].GetMessage() != "first" {
+		t.Fatalf("ending the run: %v %v", first, err)
+	}
+	again, err := s.EndRuns([]string{r.RunId}, []*pb.RunResult{res("second")})
+	if err != nil || again[0].GetMessage() != "first" {
+		t.Errorf("ending a done run again: %v %v, want its first result kept", again, err)
 	}
 }

@@ -68,8 +68,9 @@ func Open(dataDir string) (*Store, error) {
 	return s, nil
 }
 
-// ObserveCommits calls fn after every group transaction (run table, results, audit, monitors) with
-// how many writes it carried and how long it took, fsync included; for metrics.
+// ObserveCommits calls fn after every group transaction that committed (run table, results,
+// audit, monitors) with how many write calls it carried (a dispatcher round is one) and how long
+// it took, fsync included; for metrics.
 func (s *Store) ObserveCommits(fn func(writes int, took time.Duration)) {
 	s.group.observe.Store(&fn)
 }
