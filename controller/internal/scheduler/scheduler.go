@@ -26,8 +26,9 @@ type DispatchFunc func(due []*pb.Monitor)
 // Options configure a Scheduler.
 type Options struct {
 	Dispatch DispatchFunc
-	// Tick is the least time between two dispatch rounds, so that monitors due close together go
-	// out in one round (one run-table commit); default 10ms. It is also the most a run starts late.
+	// Tick is the least time between the starts of two dispatch rounds, so that monitors due close
+	// together go out in one round (one run-table commit); default 10ms. A run starts late by at
+	// most a Tick, or by the previous round's dispatch time when that is longer.
 	Tick time.Duration
 	Now  func() time.Time
 }
@@ -100,22 +101,31 @@ func (s *Scheduler) upsertLocked(m *pb.Monitor, now time.Time, fresh bool) {
 	}
 	e.m = m
 	switch {
-	case m.Paused:
+	case m.Paused || iv <= 0: // no interval (validation refuses one) would make it due forever
 		s.unqueue(e)
 	case !known && fresh:
 		e.next = now
 		s.enqueue(e)
 	case e.at < 0: // new to this scheduler at start-up, or resumed
-		e.next = slotAfter(m.Id, iv, now)
+		// A monitor paused and resumed within an interval keeps the next run it had.
+		if !e.next.After(now) || e.next.After(now.Add(iv)) {
+			e.next = slotAfter(m.Id, iv, now)
+		}
 		s.enqueue(e)
 	case e.next.After(now.Add(iv)): // the interval shrank below the time left
 		e.next = slotAfter(m.Id, iv, now)
 		heap.Fix(&s.queue, e.at)
+		s.wake()
 	}
 }
 
 func (s *Scheduler) enqueue(e *entry) {
 	heap.Push(&s.queue, e)
+	s.wake()
+}
+
+// wake tells Run that the soonest entry may have changed.
+func (s *Scheduler) wake() {
 	select {
 	case s.kick <- struct{}{}:
 	default:
@@ -164,7 +174,8 @@ func (s *Scheduler) untilNext(now time.Time) time.Duration {
 }
 
 // Run dispatches due monitors until ctx ends: a round as soon as something is due (or a monitor
-// was added), at most one round per Tick.
+// was added), at most one round per Tick. Rounds run one at a time: a slow one (a slow disk under
+// the run table) delays the next, whose round then holds every monitor that fell due meanwhile.
 func (s *Scheduler) Run(ctx context.Context) {
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -180,10 +191,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 		return true
 	}
 	for {
+		start := time.Now()
 		if due := s.due(s.o.Now()); len(due) > 0 {
 			s.o.Dispatch(due)
 		}
-		if !wait(s.o.Tick, nil) {
+		if rest := s.o.Tick - time.Since(start); rest > 0 && !wait(rest, nil) {
 			return
 		}
 		if d := s.untilNext(s.o.Now()); d > 0 && !wait(d, s.kick) {

@@ -3,8 +3,10 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -191,5 +193,133 @@ func TestRunDispatchesInRounds(t *testing.T) {
 	case r := <-rounds:
 		t.Errorf("a monitor with a 1 h interval was dispatched again: %v", r)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// TestRunWakesForChanges: an idle loop (nothing due within maxSleep) dispatches a newly applied
+// monitor at once, and a monitor whose interval shrank at its new slot exactly, not at the end of
+// its sleep. Fake time (synctest) makes "at once" exact.
+func TestRunWakesForChanges(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		type round struct {
+			at  time.Time
+			ids []string
+		}
+		rounds := make(chan round, 16)
+		s := New(Options{Dispatch: func(due []*pb.Monitor) { rounds <- round{time.Now(), names(due)} }})
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go s.Run(ctx)
+
+		time.Sleep(300 * time.Millisecond) // Run is idle, in a maxSleep wait
+		applied := time.Now()
+		s.Upsert(monitor("a", time.Hour))
+		synctest.Wait()
+		select {
+		case r := <-rounds:
+			if !r.at.Equal(applied) || !slices.Equal(r.ids, []string{"a"}) {
+				t.Fatalf("round %v at +%v, want [a] at once", r.ids, r.at.Sub(applied))
+			}
+		default:
+			t.Fatal("a newly applied monitor was not dispatched at once")
+		}
+
+		// With nothing due for an hour, Run sleeps a Tick then maxSleep, over and over: it wakes at
+		// applied + k × (Tick + maxSleep). Shrink a's interval just after such a wake, at a moment
+		// when a's new slot comes before the next one, so that only being woken gets it
+		// dispatched on time.
+		wakeAt := func(k int) time.Time { return applied.Add(time.Duration(k) * (10*time.Millisecond + maxSleep)) }
+		var shrunk time.Time
+		for k := 1; ; k++ {
+			shrunk = wakeAt(k).Add(50 * time.Millisecond)
+			if slotAfter("a", 10*time.Second, shrunk).Before(wakeAt(k + 1)) {
+				break
+			}
+		}
+		time.Sleep(shrunk.Sub(time.Now()))
+		s.Upsert(monitor("a", 10*time.Second))
+		want := slotAfter("a", 10*time.Second, shrunk)
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		select {
+		case r := <-rounds:
+			if !r.at.Equal(want) {
+				t.Errorf("after its interval shrank, a ran at %v, want its slot %v", r.at.Sub(shrunk), want.Sub(shrunk))
+			}
+		default:
+			t.Error("after its interval shrank, a did not run within 10 s")
+		}
+	})
+}
+
+// TestNextRunKeepsHalfAnInterval: a monitor that ran off its slots (just applied) runs next no
+// sooner than half an interval later and no later than one and a half, whatever its slot.
+func TestNextRunKeepsHalfAnInterval(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	s := New(Options{Now: c.now})
+	const iv = 10 * time.Second
+	for i := range 200 {
+		s.Upsert(monitor(fmt.Sprintf("mon_%03d", i), iv))
+	}
+	if n := len(s.due(c.t)); n != 200 {
+		t.Fatalf("%d of 200 new monitors due at once", n)
+	}
+	for id, e := range s.entries {
+		if gap := e.next.Sub(c.t); gap < iv/2 || gap > iv+iv/2 {
+			t.Errorf("%s runs again %v after its first run, want between 5s and 15s", id, gap)
+		}
+	}
+}
+
+// TestQueueStaysConsistent: random applies, pauses, resumes, deletes and rounds keep the heap's
+// indexes and order right and Len equal to the monitors not paused.
+func TestQueueStaysConsistent(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	s := New(Options{Now: c.now})
+	rng := rand.New(rand.NewPCG(1, 2))
+	paused := map[string]bool{}
+	for step := range 5000 {
+		id := fmt.Sprintf("m%02d", rng.IntN(40))
+		switch op := rng.IntN(10); {
+		case op < 4:
+			m := monitor(id, time.Duration(10+rng.IntN(50))*time.Second)
+			m.Paused = rng.IntN(3) == 0
+			paused[id] = m.Paused
+			s.Upsert(m)
+		case op < 5:
+			var keep []*pb.Monitor
+			for kid, p := range paused {
+				if kid != id {
+					m := monitor(kid, 30*time.Second)
+					m.Paused = p
+					keep = append(keep, m)
+				}
+			}
+			delete(paused, id)
+			s.Sync(keep)
+		default:
+			c.t = c.t.Add(time.Duration(rng.IntN(3000)) * time.Millisecond)
+			s.due(c.t)
+		}
+		want := 0
+		for _, p := range paused {
+			if !p {
+				want++
+			}
+		}
+		if s.Len() != want {
+			t.Fatalf("step %d: Len %d, want %d", step, s.Len(), want)
+		}
+		for i, e := range s.queue {
+			if e.at != i {
+				t.Fatalf("step %d: entry %s at %d thinks it is at %d", step, e.m.Id, i, e.at)
+			}
+			if i > 0 && s.queue[(i-1)/2].next.After(e.next) {
+				t.Fatalf("step %d: heap order broken at %d", step, i)
+			}
+		}
 	}
 }
