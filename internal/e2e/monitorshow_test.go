@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
@@ -88,23 +91,28 @@ steps:
 
 // TestApplyPaused: `monitor apply --paused` stores a monitor without running it; re-applying its
 // file keeps it paused; once resumed it runs on its slot within one interval; and --paused pauses
-// a live monitor. Runs are counted by the scheduler's lookout_runs_dispatched_total.
+// a live monitor without making a new version. A real agent runs the monitors (their target
+// refuses the connection, so each run fails fast with a stored result).
 func TestApplyPaused(t *testing.T) {
 	dir := t.TempDir()
 	metricsAddr := freeAddr(t)
 	c := testutil.StartController(t, filepath.Join(dir, "data"), "--metrics-listen", metricsAddr)
-	c.MustCLI(t, "", "checkpoint", "token", "--name", "stage-site", "--kind", "public")
+	tok := strings.TrimSpace(c.MustCLI(t, "", "checkpoint", "token", "--name", "stage-site", "--kind", "public"))
+	_, agentBin := testutil.Binaries(t)
+	agent := testutil.Start(t, "agent stage-site", agentBin, "--controller", c.Addr, "--token-file", testutil.WriteFile(t, dir, "a.token", []byte(tok)),
+		"--state-dir", filepath.Join(dir, "agent"), "--ca-file", c.CAFile, "--log-format", "json")
+	agent.WaitFor(t, "agent to be ready", 30*time.Second, testutil.Contains(`"msg":"agent ready"`))
 	file := func(name, interval string) string {
 		return testutil.WriteFile(t, dir, name+".yaml", []byte(fmt.Sprintf(
 			"name: %s\ninterval: %s\ntimeout: 5s\ncheckpoints: [stage-site]\nsteps:\n  - request:\n      url: \"http://127.0.0.1:9/\"\n", name, interval)))
 	}
 	dispatched := func() float64 { return metric(t, metricsAddr, "lookout_runs_dispatched_total") }
-	waitDispatched := func(want float64, within time.Duration) {
+	firstResult := func(monitor string) {
 		t.Helper()
-		for deadline := time.Now().Add(within); dispatched() < want; time.Sleep(100 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("runs dispatched: %v after %s, want %v", dispatched(), within, want)
-			}
+		out := c.MustCLI(t, "", "results", "tail", "--from-start", "--monitor", monitor, "--count", "1", "-o", "json")
+		res := &pb.RunResult{}
+		if err := protojson.Unmarshal([]byte(out), res); err != nil || res.MonitorName != monitor {
+			t.Fatalf("results tail --monitor %s printed %q (%v)", monitor, out, err)
 		}
 	}
 
@@ -112,9 +120,11 @@ func TestApplyPaused(t *testing.T) {
 	if out := c.MustCLI(t, "", "monitor", "apply", "--paused", "-f", staged); !strings.Contains(out, "created (version 1, paused)") {
 		t.Fatalf("monitor apply --paused: %s", out)
 	}
-	// A live monitor applied after it runs at once; by then the staged one would have run too.
 	c.MustCLI(t, "", "monitor", "apply", "-f", file("live", "1h"))
-	waitDispatched(1, 15*time.Second)
+	// The scheduler dispatches rounds one after another and counts a round's runs before starting
+	// the next. Had the staged monitor been scheduled, its round (it was applied first) would be
+	// counted by the time the live monitor's run has a result.
+	firstResult("live")
 	if n := dispatched(); n != 1 {
 		t.Fatalf("%v runs dispatched, want 1 (the live monitor's; the staged one is paused)", n)
 	}
@@ -126,9 +136,9 @@ func TestApplyPaused(t *testing.T) {
 		t.Errorf("re-applying the staged monitor's file without --paused: %s", out)
 	}
 	c.MustCLI(t, "", "monitor", "resume", "staged")
-	waitDispatched(2, 15*time.Second) // its slot comes within its 10 s interval
+	firstResult("staged") // on its slot, within its 10 s interval
 
-	if out := c.MustCLI(t, "", "monitor", "apply", "--paused", "-f", file("live", "1h")); !strings.Contains(out, "paused") {
+	if out := c.MustCLI(t, "", "monitor", "apply", "--paused", "-f", file("live", "1h")); !strings.Contains(out, "(version 1, paused)") {
 		t.Errorf("monitor apply --paused of a live monitor: %s", out)
 	}
 	if list := c.MustCLI(t, "", "monitor", "list"); !strings.Contains(list, "live") || strings.Count(list, "paused") != 1 {

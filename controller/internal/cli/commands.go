@@ -333,7 +333,7 @@ func monitorApply(ctx context.Context, env Env, args []string) error {
 	c.register(fs, env)
 	file := fs.String("f", "", "monitor file (required)")
 	format := fs.String("format", "lookout", "file format: lookout")
-	paused := fs.Bool("paused", false, "store the monitor paused: it runs only once resumed (`monitor resume`)")
+	paused := fs.Bool("paused", false, "store the monitor paused: it runs only once resumed with 'monitor resume'")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func newMetrics(st *store.Store) *metrics {
 			Help:    "Time per group commit of the run table, results, audit and monitors (writes and fsync).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14)}),
 		writes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lookout_store_commit_writes",
-			Help:    "Writes sharing one group commit.",
+			Help:    "Write calls sharing one group commit (a dispatcher round of runs is one call).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
 	}
 	st.ObserveCommits(func(n int, took time.Duration) {

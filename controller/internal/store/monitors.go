@@ -11,7 +11,8 @@ import (
 )
 
 // PutMonitor creates or replaces the monitor with m's name. It keeps the id and creation time of an
-// existing monitor and bumps the version only when the definition changed.
+// existing monitor and bumps the version only when the definition changed. m.Paused stores the
+// monitor paused; otherwise an existing monitor keeps its paused state.
 func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed bool, err error) {
 	in := m
 	// Group-committed like the run table, so a bulk apply shares transactions. The function may
@@ -27,13 +28,18 @@ func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed 
 				return err
 			}
 			// Paused is the operator's, not the file's: applying the file again keeps it, unless
-			// the caller asks for the monitor paused.
-			m.Id, m.CreatedAt, m.Version, m.UpdatedAt, m.Paused = old.Id, old.CreatedAt, old.Version, old.UpdatedAt, old.Paused || in.Paused
-			if proto.Equal(m, old) {
+			// the caller asks for the monitor paused. Pausing is not a new version.
+			m.Id, m.CreatedAt, m.Version, m.UpdatedAt, m.Paused = old.Id, old.CreatedAt, old.Version, old.UpdatedAt, old.Paused
+			if !proto.Equal(m, old) {
+				m.Version, m.UpdatedAt, changed = old.Version+1, now, true
+			}
+			if in.Paused && !m.Paused {
+				m.Paused, changed = true, true
+			}
+			if !changed {
 				stored = old
 				return nil
 			}
-			m.Version, m.UpdatedAt, changed = old.Version+1, now, true
 		} else {
 			m.Id, m.Version, m.CreatedAt, m.UpdatedAt = NewID("mon_"), 1, now, now
 			created, changed = true, true

@@ -214,7 +214,7 @@ func (c commits) String() string {
 	if c.count == 0 {
 		return "no commits"
 	}
-	return fmt.Sprintf("%.0f commits, %.2f ms and %.1f writes each", c.count, c.seconds/c.count*1000, c.writes/c.count)
+	return fmt.Sprintf("%.0f commits, %.2f ms and %.1f write calls each", c.count, c.seconds/c.count*1000, c.writes/c.count)
 }
 
 func (b *bench) window(ctx context.Context, round int, set loadSet, rate int, d time.Duration, name string) (*window, error) {
@@ -222,7 +222,7 @@ func (b *bench) window(ctx context.Context, round int, set loadSet, rate int, d 
 	if err := b.setLoadPaused(ctx, set, n, false); err != nil {
 		return nil, err
 	}
-	time.Sleep(250 * time.Millisecond) // the resumes' own runs settle
+	time.Sleep(250 * time.Millisecond) // the runs of the last monitors resumed get going
 	pid := b.ctl.cmd.Process.Pid
 	rec := &recorder{}
 	wait := b.profileFirst(ctx, round, name, d)
