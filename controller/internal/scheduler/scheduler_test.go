@@ -237,7 +237,7 @@ func TestRunWakesForChanges(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(shrunk.Sub(time.Now()))
+		time.Sleep(time.Until(shrunk))
 		s.Upsert(monitor("a", 10*time.Second))
 		want := slotAfter("a", 10*time.Second, shrunk)
 		time.Sleep(11 * time.Second)
