@@ -38,6 +38,8 @@ type Agents struct {
 	// Stopping closes when the controller shuts down: open RunCalls streams end with Unavailable
 	// instead of holding the graceful stop.
 	Stopping <-chan struct{}
+
+	refs refCache // vault items named by each checkpoint's monitors, for heartbeats
 }
 
 // Enroll redeems a one-time token and issues the agent its identity. The checkpoint and its kind

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -103,22 +104,65 @@ func (s *Agents) staleCached(ag store.Agent, cached []*pb.SecretRef) []*pb.Secre
 	return drop
 }
 
-// itemsUsedBy is the set of vault item ids that the monitors running on cp name.
+// itemsUsedBy is the set of vault item ids that the monitors running on cp name. The item names
+// come from refCache; their ids are looked up each time, so a replaced or re-created item counts
+// as what it is now.
 func (s *Agents) itemsUsedBy(cp *pb.Checkpoint) (map[string]bool, error) {
-	monitors, err := s.Store.Monitors()
+	names, err := s.refs.namesFor(s.Store, cp.Name)
 	if err != nil {
 		return nil, err
 	}
 	used := map[string]bool{}
-	for _, m := range monitors {
-		if !slices.Contains(m.GetCheckpoints(), cp.Name) {
-			continue
-		}
-		for _, ref := range monitorfile.VaultRefs(m) {
-			if it, err := s.Vault.Get(ref.Item); err == nil {
-				used[it.GetId()] = true
-			}
+	for _, name := range names {
+		if it, err := s.Vault.Get(name); err == nil {
+			used[it.GetId()] = true
 		}
 	}
 	return used, nil
+}
+
+// refCache holds, per checkpoint, the vault item names its monitors reference. Every heartbeat of
+// an agent that holds secrets asks for them; reading and decoding every monitor each time would
+// cost a heartbeat time in proportion to the monitors loaded. It is rebuilt, for all checkpoints
+// in one pass, after any monitor changes.
+type refCache struct {
+	mu    sync.Mutex
+	gen   uint64
+	names map[string][]string // checkpoint name → item names
+}
+
+func (c *refCache) namesFor(st *store.Store, checkpoint string) ([]string, error) {
+	gen := st.MonitorsGeneration() // before reading the monitors: a change after it makes this stale
+	c.mu.Lock()
+	if c.names != nil && c.gen == gen {
+		defer c.mu.Unlock()
+		return c.names[checkpoint], nil
+	}
+	c.mu.Unlock()
+	monitors, err := st.Monitors()
+	if err != nil {
+		return nil, err
+	}
+	sets := map[string]map[string]bool{}
+	for _, m := range monitors {
+		refs := monitorfile.VaultRefs(m)
+		for _, cp := range m.GetCheckpoints() {
+			for _, ref := range refs {
+				if sets[cp] == nil {
+					sets[cp] = map[string]bool{}
+				}
+				sets[cp][ref.Item] = true
+			}
+		}
+	}
+	all := make(map[string][]string, len(sets))
+	for cp, set := range sets {
+		for name := range set {
+			all[cp] = append(all[cp], name)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen, c.names = gen, all
+	return all[checkpoint], nil
 }

@@ -50,6 +50,9 @@ func (s *Store) PutMonitor(m *pb.Monitor) (stored *pb.Monitor, created, changed 
 		stored = m
 		return putProto(mons, m.Id, m)
 	})
+	if err == nil && changed {
+		s.monitorsGen.Add(1)
+	}
 	return stored, created, changed, err
 }
 
@@ -76,6 +79,9 @@ func (s *Store) SetMonitorPaused(nameOrID string, paused bool) (m *pb.Monitor, c
 	})
 	if err != nil {
 		return nil, false, err
+	}
+	if changed {
+		s.monitorsGen.Add(1)
 	}
 	return m, changed, nil
 }
@@ -118,10 +124,19 @@ func (s *Store) DeleteMonitor(nameOrID string) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bMonitorNames).Delete([]byte(m.Name)); err != nil {
 			return err
 		}
 		return tx.Bucket(bMonitors).Delete([]byte(m.Id))
 	})
+	if err == nil {
+		s.monitorsGen.Add(1)
+	}
+	return err
 }
+
+// MonitorsGeneration changes after every committed change to a monitor (apply, pause, resume,
+// delete). A cache of something derived from the monitors reads it before reading them and is
+// current while it has not changed.
+func (s *Store) MonitorsGeneration() uint64 { return s.monitorsGen.Load() }

@@ -2,9 +2,11 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -44,5 +46,65 @@ func TestPausedSurvivesApplyAndReopen(t *testing.T) {
 	}
 	if _, _, err := s2.SetMonitorPaused("nope", true); !errors.Is(err, ErrNotFound) {
 		t.Errorf("pausing a missing monitor: %v, want ErrNotFound", err)
+	}
+}
+
+// TestMonitorsGenerationMovesOnChanges: caches derived from the monitors (the items each
+// checkpoint's monitors use) rely on the generation changing after every committed change, and
+// only then.
+func TestMonitorsGenerationMovesOnChanges(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m := &pb.Monitor{Name: "orders", Interval: durationpb.New(time.Minute), Checkpoints: []string{"paris"}}
+	steps := []struct {
+		what   string
+		do     func() error
+		change bool
+	}{
+		{"create", func() error { _, _, _, err := s.PutMonitor(m); return err }, true},
+		{"apply unchanged", func() error { _, _, _, err := s.PutMonitor(m); return err }, false},
+		{"apply changed", func() error {
+			c := proto.Clone(m).(*pb.Monitor)
+			c.Checkpoints = []string{"paris", "lyon"}
+			_, _, _, err := s.PutMonitor(c)
+			return err
+		}, true},
+		{"pause", func() error { _, _, err := s.SetMonitorPaused("orders", true); return err }, true},
+		{"pause again", func() error { _, _, err := s.SetMonitorPaused("orders", true); return err }, false},
+		{"delete", func() error { return s.DeleteMonitor("orders") }, true},
+	}
+	for _, st := range steps {
+		before := s.MonitorsGeneration()
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		if moved := s.MonitorsGeneration() != before; moved != st.change {
+			t.Errorf("%s: generation moved = %v, want %v", st.what, moved, st.change)
+		}
+	}
+}
+
+// BenchmarkMonitors10k is what every heartbeat of an agent holding secrets used to pay before the
+// items each checkpoint uses were cached: reading and decoding all 10,000 monitors.
+func BenchmarkMonitors10k(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 10000 {
+		m := &pb.Monitor{Name: fmt.Sprintf("m-%05d", i), Interval: durationpb.New(time.Minute), Checkpoints: []string{"paris"},
+			Steps: []*pb.Step{{Name: "get", Request: &pb.HttpRequest{Method: "GET", Url: "https://api.example/orders"}}}}
+		if _, _, _, err := s.PutMonitor(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if ms, err := s.Monitors(); err != nil || len(ms) != 10000 {
+			b.Fatal(len(ms), err)
+		}
 	}
 }

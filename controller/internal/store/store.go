@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,7 +39,9 @@ type Store struct {
 	db     *bolt.DB
 	group  *committer // run-table, result and audit writes (group.go)
 	agents agentCache // agent records for the per-call identity check (agentcache.go)
-	now    func() time.Time
+	// monitorsGen counts committed monitor changes (MonitorsGeneration).
+	monitorsGen atomic.Uint64
+	now         func() time.Time
 }
 
 // Open opens (creating) dataDir/lookout.db. It fails after a second if another process holds it.
