@@ -3,6 +3,7 @@ package testutil
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -44,6 +45,9 @@ func readyAddr(out string) string {
 	return ""
 }
 
+// cliTimeout bounds one admin command run by a test.
+const cliTimeout = 2 * time.Minute
+
 // CLIResult is what an admin command printed and how it exited.
 type CLIResult struct {
 	Stdout, Stderr string
@@ -51,14 +55,21 @@ type CLIResult struct {
 }
 
 // CLI runs an admin subcommand against the controller, with stdin when given.
+// A command still running after cliTimeout (a `results tail` waiting for a result that never
+// comes, say) is killed and fails the test.
 func (c *Controller) CLI(t testing.TB, stdin string, args ...string) CLIResult {
 	t.Helper()
-	cmd := exec.Command(c.Bin, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.Bin, args...)
 	cmd.Env = append(os.Environ(), "LOOKOUT_ADDR="+c.Addr, "LOOKOUT_TOKEN_FILE="+c.TokenFile, "LOOKOUT_CA_FILE="+c.CAFile)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("lookout-controller %s: still running after %s; killed\nstdout: %s\nstderr: %s", strings.Join(args, " "), cliTimeout, out.String(), errb.String())
+	}
 	res := CLIResult{Stdout: out.String(), Stderr: errb.String()}
 	if err != nil {
 		ee, ok := err.(*exec.ExitError)

@@ -25,7 +25,7 @@ func (s *Agents) endUnreadable(run *pb.Run, err error) {
 		s.Logger.Error("ending a run whose secrets could not be read", "run", run.RunId, "err", endErr)
 		return
 	}
-	if s.Notify != nil {
+	if stored != nil && s.Notify != nil {
 		s.Notify(stored)
 	}
 }

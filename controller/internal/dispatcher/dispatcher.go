@@ -195,7 +195,9 @@ func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
 		return b.runs, fmt.Errorf("ending %d runs that could not be published: %w", len(unsent), err)
 	}
 	for i, id := range unsent {
-		d.ended(byID[id], stored[i])
+		if stored[i] != nil { // nil: something else ended it first and said so
+			d.ended(byID[id], stored[i])
+		}
 	}
 	return b.runs, nil
 }

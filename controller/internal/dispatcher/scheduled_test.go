@@ -121,8 +121,9 @@ func TestDispatchScheduledWhenPublishingFails(t *testing.T) {
 }
 
 // TestDispatchFailures: a manual run naming a checkpoint that does not exist is refused with the
-// names in the error and records nothing; a round whose records cannot be written publishes
-// nothing and says why in the log (here the store is closed, so the checkpoint lookup fails first).
+// names in the error and records nothing; a round on a closed store publishes nothing and says
+// why in the log (the checkpoint lookup fails first; store.TestQueueRunsAfterCloseQueuesNothing
+// covers a record that cannot be queued).
 func TestDispatchFailures(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

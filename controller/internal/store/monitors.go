@@ -118,17 +118,26 @@ func (s *Store) Monitors() ([]*pb.Monitor, error) {
 	return out, err
 }
 
-// DeleteMonitor removes a monitor by name or id. Its stored results stay.
+// DeleteMonitor removes a monitor by name or id. Its stored results stay. The lookup and the
+// delete are one transaction, so a concurrent delete and re-apply of the same name cannot leave
+// the new monitor without its name.
 func (s *Store) DeleteMonitor(nameOrID string) error {
-	m, err := s.Monitor(nameOrID)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bMonitorNames).Delete([]byte(m.Name)); err != nil {
-			return err
+	err := s.group.update(func(tx *bolt.Tx) error {
+		names, mons := tx.Bucket(bMonitorNames), tx.Bucket(bMonitors)
+		id := nameOrID
+		if v := names.Get([]byte(nameOrID)); v != nil {
+			id = string(v)
 		}
-		return tx.Bucket(bMonitors).Delete([]byte(m.Id))
+		m := &pb.Monitor{}
+		if err := getProto(mons, id, m); err != nil {
+			return fmt.Errorf("monitor %q: %w", nameOrID, err)
+		}
+		if string(names.Get([]byte(m.Name))) == m.Id {
+			if err := names.Delete([]byte(m.Name)); err != nil {
+				return err
+			}
+		}
+		return mons.Delete([]byte(m.Id))
 	})
 	if err == nil {
 		s.monitorsGen.Add(1)
@@ -138,5 +147,6 @@ func (s *Store) DeleteMonitor(nameOrID string) error {
 
 // MonitorsGeneration changes after every committed change to a monitor (apply, pause, resume,
 // delete). A cache of something derived from the monitors reads it before reading them and is
-// current while it has not changed.
+// rebuilt when it has changed; it can lag a change by the moment between its commit and the
+// increment.
 func (s *Store) MonitorsGeneration() uint64 { return s.monitorsGen.Load() }

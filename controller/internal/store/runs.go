@@ -279,7 +279,9 @@ func expiryResult(r *pb.Run, now time.Time) *pb.RunResult {
 	return res
 }
 
-// EndRun closes an open run with a result made by the controller (a policy refusal, say).
+// EndRun closes an open run with a result made by the controller (a policy refusal, say). It
+// returns the result stored, or nil when the run had already ended (its result was announced by
+// whoever ended it).
 func (s *Store) EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error) {
 	stored, err := s.EndRuns([]string{runID}, []*pb.RunResult{res})
 	if err != nil {
@@ -289,7 +291,8 @@ func (s *Store) EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error) {
 }
 
 // EndRuns closes open runs, runIDs[i] with res[i], in one transaction: all of them or, on an
-// error, none. A run already done keeps the result it has, which is the one returned for it.
+// error, none. It returns the results stored; a run already done keeps the result it has and
+// gets nil, so that only the caller that ended a run announces its result.
 func (s *Store) EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, error) {
 	stored := make([]*pb.RunResult, len(runIDs))
 	err := s.group.update(func(tx *bolt.Tx) error {
@@ -299,7 +302,7 @@ func (s *Store) EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, 
 				return fmt.Errorf("run %s: %w", id, err)
 			}
 			if r.State == pb.RunState_RUN_STATE_DONE {
-				stored[i] = r.Result
+				stored[i] = nil
 				continue
 			}
 			var err error

@@ -2,8 +2,8 @@ package store
 
 import (
 	"errors"
-	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,11 +210,17 @@ func TestClaimAndItsAuditCommitTogether(t *testing.T) {
 // earlier transaction; and a record that fails says so through wait.
 func TestQueuedRunsAreSeenByLaterWrites(t *testing.T) {
 	s, now, _ := runFixture(t)
-	release := make(chan struct{})
-	busy, err := s.group.submit(func(*bolt.Tx) error { <-release; return nil }) // holds the committer
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	busy, err := s.group.submit(func(*bolt.Tx) error { // holds the committer
+		once.Do(func() { close(started) })
+		<-release
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	<-started // the committer has taken it off the queue
 	r := &pb.Run{RunId: "run-queued", MonitorId: "mon-1", MonitorName: "orders", CheckpointId: "cp-1", CheckpointName: "paris",
 		Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED, ScheduledAt: timestamppb.New(*now), Deadline: timestamppb.New(now.Add(time.Minute))}
 	recorded, err := s.QueueRuns([]*pb.Run{r}, nil)
@@ -227,11 +233,16 @@ func TestQueuedRunsAreSeenByLaterWrites(t *testing.T) {
 		claimed <- err
 	}()
 	// Release the committer only once the claim is queued behind the record.
-	for queued := 0; queued < 2; {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		s.group.mu.Lock()
-		queued = len(s.group.queue)
+		queued := len(s.group.queue)
 		s.group.mu.Unlock()
-		runtime.Gosched()
+		if queued == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the claim was not queued behind the record within 10 s (queue %d)", queued)
+		}
 	}
 	close(release)
 	if err := busy(); err != nil {
@@ -293,7 +304,8 @@ func TestRefusedRunsAreRecordedEnded(t *testing.T) {
 }
 
 // TestEndRunsEndsAllOrNone: the dispatcher ends the runs it could not publish in one write; a run
-// already done keeps its result; a run that does not exist fails the write and ends none.
+// already done keeps its result and is not returned to announce again; a run that does not exist
+// fails the write and ends none.
 func TestEndRunsEndsAllOrNone(t *testing.T) {
 	s, _, r := runFixture(t)
 	res := func(msg string) *pb.RunResult {
@@ -310,7 +322,23 @@ func TestEndRunsEndsAllOrNone(t *testing.T) {
 		t.Fatalf("ending the run: %v %v", first, err)
 	}
 	again, err := s.EndRuns([]string{r.RunId}, []*pb.RunResult{res("second")})
-	if err != nil || again[0].GetMessage() != "first" {
-		t.Errorf("ending a done run again: %v %v, want its first result kept", again, err)
+	if err != nil || again[0] != nil {
+		t.Errorf("ending a done run again: %v %v, want nothing to announce", again, err)
+	}
+	if got, _ := s.Run(r.RunId); got.GetResult().GetMessage() != "first" {
+		t.Errorf("ending a done run again changed its result to %v", got.GetResult())
+	}
+}
+
+// TestQueueRunsAfterCloseQueuesNothing: once the store is closed, QueueRuns fails at once, so the
+// dispatcher publishes nothing for runs that cannot be recorded.
+func TestQueueRunsAfterCloseQueuesNothing(t *testing.T) {
+	s, now, _ := runFixture(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := &pb.Run{RunId: "run-late", CheckpointId: "cp-1", Attempt: 1, ScheduledAt: timestamppb.New(*now), Deadline: timestamppb.New(now.Add(time.Minute))}
+	if wait, err := s.QueueRuns([]*pb.Run{r}, nil); err == nil || wait != nil {
+		t.Fatalf("QueueRuns on a closed store: wait %v, err %v; want an error and nothing queued", wait != nil, err)
 	}
 }
