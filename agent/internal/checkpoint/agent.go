@@ -143,9 +143,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	if _, notAfter, err := a.id.RenewDue(time.Now()); err == nil && !time.Now().Before(notAfter) {
 		return fmt.Errorf("%w (it expired at %s)", identity.ErrExpired, notAfter.UTC().Format(time.RFC3339))
 	}
-	if a.heartbeat(ctx) {
-		return ErrRevoked
-	}
 	nc, err := a.connectNATS()
 	if err != nil {
 		return err
@@ -165,6 +162,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	} else {
 		// The controller (or its NATS) is down: the subscription goes out when it answers.
 		a.log.Warn("NATS is not reachable yet; runs will arrive once it is", "nats", a.id.NATSURL)
+	}
+	// The first heartbeat comes after the subscription: the controller lists an agent online from
+	// its heartbeats, and an operator who applies a monitor as soon as it is online expects the
+	// first run to reach it. It also tells a revoked agent to stop.
+	if a.heartbeat(ctx) {
+		_ = sub.Unsubscribe()
+		return ErrRevoked
 	}
 	a.log.Info("agent ready", "agent", a.id.AgentID, "checkpoint", a.id.CheckpointName, "kind", a.id.Kind, "nats", a.id.NATSURL)
 	if a.o.Spool != nil {
