@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -112,6 +113,29 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	for i, node := range nodes {
 		node.writeConf(t, tlsBlock, cluster(i), controllerOnly)
 		node.start(t)
+	}
+	// Reloading a node while it is still soliciting its routes races inside nats-server (Reload
+	// sorts the route URLs that a soliciting goroutine reads; the race detector caught it in CI):
+	// let the cluster form first, every node with routes to both others (several connections
+	// each, pooled) and no new one for 300 ms.
+	routeCounts := func() (n []int) {
+		for _, node := range nodes {
+			n = append(n, node.srv.NumRoutes())
+		}
+		return n
+	}
+	last, since := routeCounts(), time.Now()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		now := routeCounts()
+		if !slices.Equal(now, last) {
+			last, since = now, time.Now()
+		}
+		if slices.Min(now) >= len(nodes)-1 && time.Since(since) > 300*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the NATS cluster did not settle within 30 s: routes per node %v", now)
+		}
 	}
 
 	var hits atomic.Int64
