@@ -82,11 +82,11 @@ func (d *Dispatcher) Dispatch(m *pb.Monitor, names []string, manual bool) ([]*pb
 	}
 	var b batch
 	for _, name := range names {
-		cp, err := d.o.Store.Checkpoint(name)
+		cp, err := d.checkpoint(&b, name)
 		if err != nil {
 			return nil, fmt.Errorf("monitor %q names checkpoint %q: %w", m.Name, name, err)
 		}
-		b.add(d.prepare(m, cp, manual))
+		b.add(d.prepare(&b, m, cp, manual))
 	}
 	return d.send(&b)
 }
@@ -97,19 +97,14 @@ func (d *Dispatcher) Dispatch(m *pb.Monitor, names []string, manual bool) ([]*pb
 // recorded.
 func (d *Dispatcher) DispatchScheduled(due []*pb.Monitor) []*pb.Run {
 	var b batch
-	cps := map[string]*pb.Checkpoint{} // a round names the same few checkpoints many times
 	for _, m := range due {
 		for _, name := range m.Checkpoints {
-			cp, ok := cps[name]
-			if !ok {
-				var err error
-				if cp, err = d.o.Store.Checkpoint(name); err != nil {
-					d.o.Logger.Error("could not start a scheduled run", "monitor", m.Name, "checkpoint", name, "err", err)
-					continue
-				}
-				cps[name] = cp
+			cp, err := d.checkpoint(&b, name)
+			if err != nil {
+				d.o.Logger.Error("could not start a scheduled run", "monitor", m.Name, "checkpoint", name, "err", err)
+				continue
 			}
-			b.add(d.prepare(m, cp, false))
+			b.add(d.prepare(&b, m, cp, false))
 		}
 	}
 	runs, err := d.send(&b)
@@ -119,11 +114,47 @@ func (d *Dispatcher) DispatchScheduled(due []*pb.Monitor) []*pb.Run {
 	return runs
 }
 
-// batch is runs prepared together: recorded in one transaction, then published.
+// batch is runs prepared together: recorded in one transaction, then published. It remembers the
+// checkpoints and vault items it read: a round names the same few of each for many runs (every
+// checkpoint of a monitor, every monitor using an item), and reads each once.
 type batch struct {
 	runs     []*pb.Run
 	monitors []*pb.Monitor
-	refusals []*pb.RunResult // nil where the run may go out
+	refusals []*pb.RunResult           // nil where the run may go out
+	cps      map[string]*pb.Checkpoint // by name
+	items    map[string]*pb.VaultItem  // by the name the monitor uses
+}
+
+// checkpoint reads a checkpoint once per batch (a failed read is not remembered).
+func (d *Dispatcher) checkpoint(b *batch, name string) (*pb.Checkpoint, error) {
+	if cp, ok := b.cps[name]; ok {
+		return cp, nil
+	}
+	cp, err := d.o.Store.Checkpoint(name)
+	if err != nil {
+		return nil, err
+	}
+	if b.cps == nil {
+		b.cps = map[string]*pb.Checkpoint{}
+	}
+	b.cps[name] = cp
+	return cp, nil
+}
+
+// item reads a vault item's metadata once per batch (a failed read is not remembered).
+func (d *Dispatcher) item(b *batch, name string) (*pb.VaultItem, error) {
+	if it, ok := b.items[name]; ok {
+		return it, nil
+	}
+	it, err := d.o.Vault.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if b.items == nil {
+		b.items = map[string]*pb.VaultItem{}
+	}
+	b.items[name] = it
+	return it, nil
 }
 
 func (b *batch) add(r *pb.Run, m *pb.Monitor, refusal *pb.RunResult) {
@@ -131,7 +162,7 @@ func (b *batch) add(r *pb.Run, m *pb.Monitor, refusal *pb.RunResult) {
 }
 
 // prepare builds a run of m on cp, with what it needs from the vault, or the refusal that ends it.
-func (d *Dispatcher) prepare(m *pb.Monitor, cp *pb.Checkpoint, manual bool) (*pb.Run, *pb.Monitor, *pb.RunResult) {
+func (d *Dispatcher) prepare(b *batch, m *pb.Monitor, cp *pb.Checkpoint, manual bool) (*pb.Run, *pb.Monitor, *pb.RunResult) {
 	now := d.o.Now()
 	r := &pb.Run{
 		RunId: store.NewID("run_"), MonitorId: m.Id, MonitorName: m.Name, MonitorVersion: m.Version,
@@ -139,7 +170,7 @@ func (d *Dispatcher) prepare(m *pb.Monitor, cp *pb.Checkpoint, manual bool) (*pb
 		ScheduledAt: timestamppb.New(now), Deadline: timestamppb.New(now.Add(m.Timeout.AsDuration() + d.o.Grace)),
 		Manual: manual,
 	}
-	refs, refusal := d.secretRefs(m, cp)
+	refs, refusal := d.secretRefs(b, m, cp)
 	r.Secrets = refs
 	return r, m, refusal
 }
@@ -211,7 +242,7 @@ func (d *Dispatcher) ended(r *pb.Run, stored *pb.RunResult) {
 
 // secretRefs lists what the run will need, and refuses a run that breaks policy. The platform
 // certificate is only ever referenced for a public checkpoint.
-func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretRef, *pb.RunResult) {
+func (d *Dispatcher) secretRefs(b *batch, m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretRef, *pb.RunResult) {
 	var refs []*pb.SecretRef
 	seen := map[string]bool{}
 	add := func(ref *pb.SecretRef) {
@@ -227,7 +258,7 @@ func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretR
 	var fileBytes int64
 	addItems := func(step int) *pb.RunResult {
 		for _, ref := range byStep[step] {
-			it, refusal := d.vaultItem(m, ref)
+			it, refusal := d.vaultItem(b, m, ref)
 			if refusal != nil {
 				return refusal
 			}
@@ -262,7 +293,7 @@ func (d *Dispatcher) secretRefs(m *pb.Monitor, cp *pb.Checkpoint) ([]*pb.SecretR
 
 // vaultItem re-checks, at dispatch, an item the monitor references: it may have been deleted,
 // replaced by an item of another type, or have expired since the monitor was applied.
-func (d *Dispatcher) vaultItem(m *pb.Monitor, ref monitorfile.VaultRef) (*pb.VaultItem, *pb.RunResult) {
+func (d *Dispatcher) vaultItem(b *batch, m *pb.Monitor, ref monitorfile.VaultRef) (*pb.VaultItem, *pb.RunResult) {
 	where := "secret variable " + strings.TrimPrefix(ref.Path, "secret_variables.")
 	if ref.Step >= 0 {
 		where = fmt.Sprintf("step %d (%q)", ref.Step+1, m.Steps[ref.Step].GetName())
@@ -271,7 +302,7 @@ func (d *Dispatcher) vaultItem(m *pb.Monitor, ref monitorfile.VaultRef) (*pb.Vau
 		return &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_SECRET,
 			Message: where + fmt.Sprintf(format, args...)}
 	}
-	it, err := d.o.Vault.Get(ref.Item)
+	it, err := d.item(b, ref.Item)
 	if err != nil {
 		return nil, refuse(" needs vault item %q: %v", ref.Item, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,5 +149,44 @@ func TestDispatchFailures(t *testing.T) {
 	}
 	if msg, err := f.sub.NextMsg(200 * time.Millisecond); err == nil {
 		t.Errorf("a run was published on %s though nothing was recorded", msg.Subject)
+	}
+}
+
+// countingVault counts item reads on the real vault.
+type countingVault struct {
+	dispatcher.ItemResolver
+	mu    sync.Mutex
+	reads map[string]int
+}
+
+func (v *countingVault) Get(name string) (*pb.VaultItem, error) {
+	v.mu.Lock()
+	v.reads[name]++
+	v.mu.Unlock()
+	return v.ItemResolver.Get(name)
+}
+
+// TestDispatchScheduledReadsEachItemOnce: a round of two monitors using the same vault certificate
+// on two checkpoints each makes four runs that all reference it, and reads it once.
+func TestDispatchScheduledReadsEachItemOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.checkpoint(t, "public-1", pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC)
+	f.checkpoint(t, "public-2", pb.CheckpointKind_CHECKPOINT_KIND_PUBLIC)
+	v := &countingVault{ItemResolver: f.vault, reads: map[string]int{}}
+	d := dispatcher.New(dispatcher.Options{Store: f.store, Vault: v, Bus: deadBus{}, Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+	a, b := platformMonitor("public-1", "public-2"), platformMonitor("public-1", "public-2")
+	b.Id, b.Name = "mon_platform_2", "platform-mtls-2"
+	runs := d.DispatchScheduled([]*pb.Monitor{a, b})
+	if len(runs) != 4 {
+		t.Fatalf("%d runs, want 4", len(runs))
+	}
+	for _, r := range runs {
+		if !strings.Contains(refNames(r.Secrets), "partner-cert") {
+			t.Errorf("run %s does not reference partner-cert: %s", r.RunId, refNames(r.Secrets))
+		}
+	}
+	if n := v.reads["partner-cert"]; n != 1 {
+		t.Errorf("partner-cert was read %d times for one round, want once", n)
 	}
 }
