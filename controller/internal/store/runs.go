@@ -19,16 +19,6 @@ var (
 	ErrRunClosed = errors.New("run is no longer live")
 )
 
-// CreateRuns records new runs (state dispatched) in the run table.
-func (s *Store) CreateRuns(runs []*pb.Run) error {
-	wait, err := s.QueueRuns(runs, nil)
-	if err != nil {
-		return err
-	}
-	_, err = wait()
-	return err
-}
-
 // QueueRuns queues the recording of new runs and returns a function that waits until they are
 // durable. Every write queued after it (an agent's claim of one of the runs) sees them, so a caller
 // may publish the runs before waiting: a claim can never find its run missing unless recording it

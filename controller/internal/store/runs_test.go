@@ -13,6 +13,17 @@ import (
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
+// CreateRuns records new runs (state dispatched) and waits until they are durable; the
+// dispatcher uses QueueRuns directly.
+func (s *Store) CreateRuns(runs []*pb.Run) error {
+	wait, err := s.QueueRuns(runs, nil)
+	if err != nil {
+		return err
+	}
+	_, err = wait()
+	return err
+}
+
 // runFixture opens a real bbolt file in a temp dir with a clock the test moves, and creates one
 // dispatched run of checkpoint cp-1 with a deadline a minute ahead.
 func runFixture(t *testing.T) (*Store, *time.Time, *pb.Run) {
