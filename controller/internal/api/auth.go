@@ -50,6 +50,23 @@ func (a *Authenticator) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamS
 	if err != nil {
 		return err
 	}
+	if _, ok := ctx.Value(agentKey{}).(store.Agent); ok {
+		// A stream outlives this check: its handler repeats it for every message it serves, so a
+		// revocation or an expired certificate ends the stream's service at once. The
+		// certificate's identity is read once for the stream.
+		leaf, err := peerLeaf(ctx)
+		if err != nil {
+			return err
+		}
+		who := callerOf(leaf)
+		ctx = context.WithValue(ctx, recheckKey{}, func(call string) (store.Agent, error) {
+			ag, err := a.agentFor(who)
+			if err != nil {
+				a.auditRefusal(ag, agentPrefix+call, err)
+			}
+			return ag, err
+		})
+	}
 	return h(srv, &authorizedStream{ServerStream: ss, ctx: ctx})
 }
 
@@ -77,16 +94,7 @@ func (a *Authenticator) authorize(ctx context.Context, method string) (context.C
 			a.auditRefusal(ag, method, err)
 			return nil, err
 		}
-		ctx = context.WithValue(ctx, agentKey{}, ag)
-		// A stream outlives this check: its handler repeats it for every message it serves, so a
-		// revocation or an expired certificate ends the stream's service at once.
-		return context.WithValue(ctx, recheckKey{}, func(call string) (store.Agent, error) {
-			ag, err := a.agentFor(who)
-			if err != nil {
-				a.auditRefusal(ag, agentPrefix+call, err)
-			}
-			return ag, err
-		}), nil
+		return context.WithValue(ctx, agentKey{}, ag), nil
 	}
 }
 
@@ -167,7 +175,8 @@ func agentFrom(ctx context.Context) store.Agent {
 
 type recheckKey struct{}
 
-// recheckFrom returns the check authorize made for an agent's call, to repeat per stream message.
+// recheckFrom returns the check the stream interceptor made for an agent's stream, to repeat per
+// message.
 func recheckFrom(ctx context.Context) func(call string) (store.Agent, error) {
 	f, _ := ctx.Value(recheckKey{}).(func(string) (store.Agent, error))
 	return f
