@@ -34,6 +34,7 @@ type simAgent struct {
 	conn   *grpc.ClientConn
 	client *runcalls.Client // FetchRunSecrets and ReportResult on one stream, as the real agent
 	work   chan *nats.Msg
+	quit   chan struct{} // closed by close: the NATS callback and the workers stop taking runs
 	wg     sync.WaitGroup
 }
 
@@ -92,7 +93,7 @@ func enrollSim(ctx context.Context, grpcAddr string, caPool *x509.CertPool, toke
 		return nil, err
 	}
 	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: caPool, MinVersion: tls.VersionTLS12}
-	a := &simAgent{work: make(chan *nats.Msg, 4096)}
+	a := &simAgent{work: make(chan *nats.Msg, 4096), quit: make(chan struct{})}
 	if a.conn, err = grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsConf))); err != nil {
 		return nil, err
 	}
@@ -103,7 +104,13 @@ func enrollSim(ctx context.Context, grpcAddr string, caPool *x509.CertPool, toke
 		a.conn.Close()
 		return nil, fmt.Errorf("NATS for %s: %w", name, err)
 	}
-	sub, err := a.nc.QueueSubscribe(resp.RunSubject, resp.QueueGroup, func(m *nats.Msg) { a.work <- m })
+	sub, err := a.nc.QueueSubscribe(resp.RunSubject, resp.QueueGroup, func(m *nats.Msg) {
+		// Never a send on a closed channel: nats.Conn.Close does not wait for a callback in flight.
+		select {
+		case a.work <- m:
+		case <-a.quit:
+		}
+	})
 	if err != nil {
 		a.close()
 		return nil, err
@@ -117,8 +124,13 @@ func enrollSim(ctx context.Context, grpcAddr string, caPool *x509.CertPool, toke
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			for m := range a.work {
-				a.answer(ctx, m.Data, rec.Load())
+			for {
+				select {
+				case m := <-a.work:
+					a.answer(ctx, m.Data, rec.Load())
+				case <-a.quit:
+					return
+				}
 			}
 		}()
 	}
@@ -151,13 +163,11 @@ func (a *simAgent) answer(ctx context.Context, data []byte, rec *recorder) {
 }
 
 func (a *simAgent) close() {
+	close(a.quit)
 	if a.nc != nil {
 		a.nc.Close()
 	}
-	if a.work != nil {
-		close(a.work)
-		a.wg.Wait()
-	}
+	a.wg.Wait()
 	if a.client != nil {
 		a.client.Close()
 	}
