@@ -123,13 +123,14 @@ func (b *bench) profileFirst(ctx context.Context, round int, name string, d time
 	return b.profile(ctx, name, d)
 }
 
-// drain waits until the simulated agents have answered everything sent so far: no completion for
-// 500 ms, bounded at 60 s.
+// drain waits until the simulated agents have answered everything sent so far: no run completed
+// or failed for 500 ms (a backlog past its deadline fails its claims), bounded at 60 s.
 func (b *bench) drain(context.Context) {
 	rec := b.rec.Load()
-	last, quiet := rec.completed.Load(), time.Now()
+	answered := func() int64 { return rec.completed.Load() + rec.failed.Load() }
+	last, quiet := answered(), time.Now()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if n := rec.completed.Load(); n != last {
+		if n := answered(); n != last {
 			last, quiet = n, time.Now()
 		} else if time.Since(quiet) > 500*time.Millisecond {
 			return
