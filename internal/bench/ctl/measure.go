@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,22 +203,57 @@ type window struct {
 	commits commits
 }
 
-// commits are the controller's group commits in a window, from its Prometheus histograms.
-type commits struct{ count, seconds, writes float64 }
+// commits are the controller's group commits in a window, from its Prometheus histograms: how
+// many, their total time and write calls, and the cumulative count of the time histogram's
+// buckets by upper bound (seconds).
+type commits struct {
+	count, seconds, writes float64
+	le                     map[float64]float64
+}
 
 func (b *bench) commitTotals() commits {
 	m, err := scrape(b.metrics, "lookout_store_commit_")
 	if err != nil {
 		return commits{}
 	}
-	return commits{m["lookout_store_commit_seconds_count"], m["lookout_store_commit_seconds_sum"], m["lookout_store_commit_writes_sum"]}
+	c := commits{m["lookout_store_commit_seconds_count"], m["lookout_store_commit_seconds_sum"], m["lookout_store_commit_writes_sum"], map[float64]float64{}}
+	for k, v := range m {
+		bound, ok := strings.CutPrefix(k, `lookout_store_commit_seconds_bucket{le="`)
+		if !ok {
+			continue
+		}
+		if le, err := strconv.ParseFloat(strings.TrimSuffix(bound, `"}`), 64); err == nil {
+			c.le[le] = v
+		}
+	}
+	return c
+}
+
+// since is what was committed between c0 and c.
+func (c commits) since(c0 commits) commits {
+	d := commits{c.count - c0.count, c.seconds - c0.seconds, c.writes - c0.writes, map[float64]float64{}}
+	for le, v := range c.le {
+		d.le[le] = v - c0.le[le]
+	}
+	return d
+}
+
+// p99 is the upper bound of the histogram bucket that holds the 99th percentile commit time.
+func (c commits) p99() time.Duration {
+	bounds := slices.Sorted(maps.Keys(c.le))
+	for _, le := range bounds {
+		if c.le[le] >= 0.99*c.count {
+			return time.Duration(le * float64(time.Second))
+		}
+	}
+	return 0
 }
 
 func (c commits) String() string {
 	if c.count == 0 {
 		return "no commits"
 	}
-	return fmt.Sprintf("%.0f commits, %.2f ms and %.1f write calls each", c.count, c.seconds/c.count*1000, c.writes/c.count)
+	return fmt.Sprintf("%.0f commits, %.2f ms (p99 ≤ %v) and %.1f write calls each", c.count, c.seconds/c.count*1000, c.p99(), c.writes/c.count)
 }
 
 func (b *bench) window(ctx context.Context, round int, set loadSet, rate int, d time.Duration, name string) (*window, error) {
@@ -238,7 +276,7 @@ func (b *bench) window(ctx context.Context, round int, set loadSet, rate int, d 
 		offered: float64(n*set.per) / loadInterval.Seconds()}
 	cpu1, _ := cpuSeconds(pid)
 	w.cpu = cpu1 - cpu0
-	w.commits = commits{c1.count - c0.count, c1.seconds - c0.seconds, c1.writes - c0.writes}
+	w.commits = c1.since(c0)
 	wait()
 	if err := b.setLoadPaused(ctx, set, n, true); err != nil {
 		return nil, err

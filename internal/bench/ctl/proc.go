@@ -151,7 +151,8 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// scrape reads the unlabelled samples of a Prometheus text endpoint whose names start with prefix.
+// scrape reads the samples of a Prometheus text endpoint whose names start with prefix, keyed by
+// name with its labels as written (`x_bucket{le="0.001"}`).
 func scrape(addr, prefix string) (map[string]float64, error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -162,7 +163,7 @@ func scrape(addr, prefix string) (map[string]float64, error) {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, v, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !strings.HasPrefix(name, prefix) || strings.Contains(name, "{") {
+		if !ok || !strings.HasPrefix(name, prefix) {
 			continue
 		}
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
