@@ -188,3 +188,77 @@ func waitQueued(t *testing.T, g *committer, n int) {
 	}
 	t.Fatalf("writes did not queue behind the held commit")
 }
+
+// TestApplyInAGroupWithAFailingWrite: a write applied in a group that a later write rolls back is
+// committed again without it, and apply tells its caller once: decided, then durable; the failing
+// write gets its own error and the one after it commits too.
+func TestApplyInAGroupWithAFailingWrite(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	put := func(k string) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error { return tx.Bucket(bAudit).Put([]byte(k), []byte("v")) }
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	busy, err := s.group.submit(func(*bolt.Tx) error { // holds the committer while the group queues
+		select {
+		case <-started:
+		default:
+			close(started)
+		}
+		<-release
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	type outcome struct {
+		durable func() error
+		err     error
+	}
+	applied := make(chan outcome, 1)
+	go func() {
+		d, err := s.group.apply(put("a"))
+		applied <- outcome{d, err}
+	}()
+	waitQueued(t, s.group, 1)
+	failing, err := s.group.submit(func(*bolt.Tx) error { return errors.New("refused") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.group.submit(put("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := busy(); err != nil {
+		t.Fatal(err)
+	}
+	o := <-applied
+	if o.err != nil {
+		t.Fatalf("apply: %v", o.err)
+	}
+	if err := o.durable(); err != nil {
+		t.Fatalf("durable: %v", err)
+	}
+	if err := failing(); err == nil || err.Error() != "refused" {
+		t.Fatalf("failing write: %v", err)
+	}
+	if err := after(); err != nil {
+		t.Fatalf("write after the failing one: %v", err)
+	}
+	var keys []string
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bAudit).ForEach(func(k, _ []byte) error { keys = append(keys, string(k)); return nil })
+	})
+	if d := cmp.Diff(keys, []string{"a", "c"}); d != "" {
+		t.Fatalf("committed keys (-got +want):\n%s", d)
+	}
+	if d, err := s.group.apply(func(*bolt.Tx) error { return errors.New("no") }); d != nil || err == nil || err.Error() != "no" {
+		t.Fatalf("apply of a failing write: durable %v, err %v", d != nil, err)
+	}
+}
+
