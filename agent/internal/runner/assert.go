@@ -87,7 +87,8 @@ func evaluateExpanded(a *lookoutv1.Assertion, rsp *response, now time.Time,
 	return evaluate(resolved, rsp, now, redact)
 }
 
-// evaluate checks one assertion against the response.
+// evaluate checks one assertion against the response. The result keeps a
+// itself: pass a copy of anything the monitor owns.
 func evaluate(a *lookoutv1.Assertion, rsp *response, now time.Time, redact func(string) string) *lookoutv1.AssertionResult {
 	o := observe(a, rsp, now)
 	passed, err := false, o.err
@@ -97,7 +98,7 @@ func evaluate(a *lookoutv1.Assertion, rsp *response, now time.Time, redact func(
 	shown := o
 	shown.value = redact(o.value)
 	return &lookoutv1.AssertionResult{
-		Assertion: proto.CloneOf(a),
+		Assertion: a,
 		Passed:    passed && err == nil,
 		Actual:    clipUTF8(shown.value, maxActual),
 		Message:   message(a.GetComparison(), shown, redact(a.GetValue()), passed, err),

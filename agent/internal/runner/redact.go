@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -72,11 +73,51 @@ func redactMessage(m protoreflect.Message, redact func(string) string) {
 					m.Set(fd, protoreflect.ValueOfString(r))
 				}
 			}
-		case fd.Message() != nil:
+		case fd.Message() != nil && holdsStrings(fd.Message()):
 			redactMessage(v.Message(), redact)
 		}
 		return true
 	})
+}
+
+// holdsStrings says whether a message of type md can hold a string anywhere inside it. The walk
+// skips the others (timestamps, durations, timings): visiting them finds nothing and costs a
+// good part of the walk. A property of the schema, so it is worked out once per type.
+func holdsStrings(md protoreflect.MessageDescriptor) bool {
+	if v, ok := stringHolders.Load(md.FullName()); ok {
+		return v.(bool)
+	}
+	return scanStrings(md, map[protoreflect.FullName]bool{})
+}
+
+var stringHolders sync.Map // protoreflect.FullName → bool
+
+// scanStrings is holdsStrings; onPath holds the types being scanned further up. A type met again
+// on its own path (a recursive type) counts as holding strings, so an answer can only err toward
+// walking: false is always exact (no guess fed it), and a true that a guess fed costs a walk.
+func scanStrings(md protoreflect.MessageDescriptor, onPath map[protoreflect.FullName]bool) (holds bool) {
+	name := md.FullName()
+	if v, ok := stringHolders.Load(name); ok {
+		return v.(bool)
+	}
+	if onPath[name] {
+		return true
+	}
+	onPath[name] = true
+	defer delete(onPath, name)
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if fd.Kind() == protoreflect.StringKind || fd.Message() != nil && scanStrings(fd.Message(), onPath) {
+			holds = true
+			break
+		}
+	}
+	stringHolders.Store(name, holds)
+	return holds
 }
 
 func redactList(fd protoreflect.FieldDescriptor, l protoreflect.List, redact func(string) string) {
@@ -88,7 +129,7 @@ func redactList(fd protoreflect.FieldDescriptor, l protoreflect.List, redact fun
 					l.Set(i, protoreflect.ValueOfString(r))
 				}
 			}
-		case fd.Message() != nil:
+		case fd.Message() != nil && holdsStrings(fd.Message()):
 			redactMessage(l.Get(i).Message(), redact)
 		}
 	}
@@ -102,7 +143,7 @@ func redactMap(fd protoreflect.FieldDescriptor, m protoreflect.Map, redact func(
 		switch {
 		case val.Kind() == protoreflect.StringKind:
 			m.Set(k, protoreflect.ValueOfString(redact(v.String())))
-		case val.Message() != nil:
+		case val.Message() != nil && holdsStrings(val.Message()):
 			redactMessage(v.Message(), redact)
 		}
 		return true

@@ -12,6 +12,9 @@ import (
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 func TestRedactor(t *testing.T) {
@@ -168,6 +171,31 @@ func assertNoSecret(t *testing.T, res *lookoutv1.RunResult, secrets ...string) {
 		for name, b := range map[string][]byte{"binary": bin, "json": text} {
 			if strings.Contains(string(b), s) {
 				t.Errorf("%s result holds %q:\n%s", name, s, text)
+			}
+		}
+	}
+}
+
+// TestHoldsStrings: the redaction walk skips only types that cannot hold a string anywhere, and a
+// type met twice (Timings' six durations) or recursively (structpb) is judged right.
+func TestHoldsStrings(t *testing.T) {
+	for _, c := range []struct {
+		m    proto.Message
+		want bool
+	}{
+		{&durationpb.Duration{}, false},
+		{&timestamppb.Timestamp{}, false},
+		{&lookoutv1.Timings{}, false},
+		{&lookoutv1.StepResult{}, true},
+		{&lookoutv1.RunResult{}, true},
+		{&lookoutv1.CertificateInfo{}, true},
+		{&structpb.ListValue{}, true},
+		{&structpb.Value{}, true},
+	} {
+		md := c.m.ProtoReflect().Descriptor()
+		for range 2 { // computed, then remembered
+			if got := holdsStrings(md); got != c.want {
+				t.Errorf("holdsStrings(%s) = %v, want %v", md.FullName(), got, c.want)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"time"
 
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -32,40 +33,60 @@ type identity struct {
 
 var noIdentity = identity{key: "none"}
 
-// pickIdentity resolves a step's client certificate choice against the run's secrets.
-func pickIdentity(cc *lookoutv1.ClientCertificate, s *Secrets) (identity, error) {
+// pickIdentity resolves a step's client certificate choice against the run's secrets. A run's
+// steps mostly share one certificate: its public facts are worked out once per run.
+func (rs *runState) pickIdentity(cc *lookoutv1.ClientCertificate) (identity, error) {
+	s := rs.secrets
 	switch cc.GetSource() {
 	case lookoutv1.CertificateSource_CERTIFICATE_SOURCE_VAULT:
-		return vaultIdentity(cc.GetItem(), s.Certificates[cc.GetItem()])
+		item := cc.GetItem()
+		if item == "" {
+			return identity{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
+				"the step asks for a vault client certificate but names no vault item")
+		}
+		cert := s.Certificates[item]
+		if cert == nil {
+			return identity{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
+				"client certificate %q was not provided for this run", item)
+		}
+		return rs.identity("vault:"+item, cert)
 	case lookoutv1.CertificateSource_CERTIFICATE_SOURCE_PLATFORM:
 		if s.Platform == nil {
 			return identity{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_POLICY,
 				"the platform certificate is not available on this checkpoint")
 		}
-		return newIdentity("platform", s.Platform)
+		return rs.identity("platform", s.Platform)
 	}
 	return noIdentity, nil
 }
 
-func vaultIdentity(item string, cert *tls.Certificate) (identity, error) {
-	if item == "" {
-		return identity{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
-			"the step asks for a vault client certificate but names no vault item")
+// identity returns the identity for cert under key, with a CertificateInfo of its own for the
+// step's result (the facts in it are computed on the run's first use of cert).
+func (rs *runState) identity(key string, cert *tls.Certificate) (identity, error) {
+	f, ok := rs.certs[cert]
+	if !ok {
+		leaf, err := leafOf(cert)
+		if err != nil {
+			return identity{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
+				"client certificate (%s) is unusable: %v", key, err)
+		}
+		f = certFacts{subject: leaf.Subject.String(), fingerprint: fingerprint(leaf.Raw), notAfter: leaf.NotAfter}
+		if rs.certs == nil {
+			rs.certs = map[*tls.Certificate]certFacts{}
+		}
+		rs.certs[cert] = f
 	}
-	if cert == nil {
-		return identity{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
-			"client certificate %q was not provided for this run", item)
-	}
-	return newIdentity("vault:"+item, cert)
+	return identity{key: key, cert: cert, info: f.info()}, nil
 }
 
-func newIdentity(key string, cert *tls.Certificate) (identity, error) {
-	leaf, err := leafOf(cert)
-	if err != nil {
-		return identity{}, failf(lookoutv1.ErrorClass_ERROR_CLASS_SECRET,
-			"client certificate (%s) is unusable: %v", key, err)
-	}
-	return identity{key: key, cert: cert, info: certificateInfo(leaf)}, nil
+// certFacts are the public facts of a client certificate that results show.
+type certFacts struct {
+	subject, fingerprint string
+	notAfter             time.Time
+}
+
+func (f certFacts) info() *lookoutv1.CertificateInfo {
+	return &lookoutv1.CertificateInfo{Subject: f.subject, Sha256Fingerprint: f.fingerprint, NotAfter: timestamppb.New(f.notAfter)}
 }
 
 func leafOf(cert *tls.Certificate) (*x509.Certificate, error) {
@@ -83,15 +104,6 @@ type constError string
 func (e constError) Error() string { return string(e) }
 
 const errNoCertificate = constError("it holds no certificate")
-
-// certificateInfo describes a client certificate for results: public facts only.
-func certificateInfo(leaf *x509.Certificate) *lookoutv1.CertificateInfo {
-	return &lookoutv1.CertificateInfo{
-		Subject:           leaf.Subject.String(),
-		Sha256Fingerprint: fingerprint(leaf.Raw),
-		NotAfter:          timestamppb.New(leaf.NotAfter),
-	}
-}
 
 // fingerprint is the lower-case hex SHA-256 of a certificate's DER.
 func fingerprint(der []byte) string {

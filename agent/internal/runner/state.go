@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"crypto/tls"
 	"maps"
 	"time"
 
@@ -23,6 +24,7 @@ type runState struct {
 	digests     map[digestKey]*digest.Transport // digest clients with their cached challenges
 	bodyCap     int64
 	now         func() time.Time
+	certs       map[*tls.Certificate]certFacts // client certificates' public facts, by first use
 }
 
 func newRunState(r *Runner, m *lookoutv1.Monitor, s *Secrets) *runState {

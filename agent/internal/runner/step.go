@@ -156,7 +156,7 @@ func (rs *runState) attemptHTTP(ctx context.Context, step *lookoutv1.Step) stepR
 		rec.err = err
 		return rec
 	}
-	id, err := pickIdentity(step.GetRequest().GetClientCertificate(), rs.secrets)
+	id, err := rs.pickIdentity(step.GetRequest().GetClientCertificate())
 	rec.res.ClientCertificate = id.info
 	if err != nil {
 		rec.err = err
