@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,7 +22,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime/pprof"
-	"sort"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -31,14 +32,15 @@ import (
 )
 
 const (
-	rounds     = 5
-	newconnN   = 200 // runs per round, each a fresh connection
-	keepaliveN = 40  // runs per round, each keepaliveSteps steps on one connection
+	samples    = 41 // paired samples of each case and its baseline
+	newconnN   = 20 // runs per side of a sample, each on a fresh connection
+	keepaliveN = 10 // runs per side of a sample, each keepSteps steps on one connection
 	keepSteps  = 20
 )
 
 var (
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the measured cases to this file")
+	memProfile = flag.String("memprofile", "", "write the allocations of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	only       = flag.String("only", "", "run only the case with this name (e.g. runner_keepalive), for profiling")
 )
 
@@ -60,6 +62,12 @@ func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
+	}
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -147,90 +155,135 @@ func run() error {
 		return nil
 	}
 
-	// Each case returns the time per step of one round.
-	cases := []struct {
-		name string
-		fn   func() (time.Duration, error)
-	}{
-		{"runner_newconn", func() (time.Duration, error) {
-			t0 := time.Now()
-			for i := 0; i < newconnN; i++ {
-				if err := runOnce(one); err != nil {
-					return 0, err
-				}
+	// Each case runs n times and returns the time per step.
+	type caseFn func(n int) (time.Duration, error)
+	runnerNew := func(n int) (time.Duration, error) {
+		t0 := time.Now()
+		for range n {
+			if err := runOnce(one); err != nil {
+				return 0, err
 			}
-			return time.Since(t0) / newconnN, nil
-		}},
-		{"bare_newconn", func() (time.Duration, error) {
-			t0 := time.Now()
-			for i := 0; i < newconnN; i++ {
-				tr := bareTransport()
-				if err := get(&http.Client{Transport: tr}); err != nil {
-					return 0, err
-				}
-				tr.CloseIdleConnections()
-			}
-			return time.Since(t0) / newconnN, nil
-		}},
-		{"runner_keepalive", func() (time.Duration, error) {
-			t0 := time.Now()
-			for i := 0; i < keepaliveN; i++ {
-				if err := runOnce(many); err != nil {
-					return 0, err
-				}
-			}
-			return time.Since(t0) / (keepaliveN * keepSteps), nil
-		}},
-		{"bare_keepalive", func() (time.Duration, error) {
-			t0 := time.Now()
-			for i := 0; i < keepaliveN; i++ {
-				tr := bareTransport()
-				c := &http.Client{Transport: tr}
-				for s := 0; s < keepSteps; s++ {
-					if err := get(c); err != nil {
-						return 0, err
-					}
-				}
-				tr.CloseIdleConnections()
-			}
-			return time.Since(t0) / (keepaliveN * keepSteps), nil
-		}},
+		}
+		return time.Since(t0) / time.Duration(n), nil
 	}
-	samples := map[string][]time.Duration{}
-	for round := 0; round < rounds; round++ {
-		for _, c := range cases {
-			if *only != "" && c.name != *only {
+	bareNew := func(n int) (time.Duration, error) {
+		t0 := time.Now()
+		for range n {
+			tr := bareTransport()
+			if err := get(&http.Client{Transport: tr}); err != nil {
+				return 0, err
+			}
+			tr.CloseIdleConnections()
+		}
+		return time.Since(t0) / time.Duration(n), nil
+	}
+	runnerKeep := func(n int) (time.Duration, error) {
+		t0 := time.Now()
+		for range n {
+			if err := runOnce(many); err != nil {
+				return 0, err
+			}
+		}
+		return time.Since(t0) / time.Duration(n*keepSteps), nil
+	}
+	bareKeep := func(n int) (time.Duration, error) {
+		t0 := time.Now()
+		for range n {
+			tr := bareTransport()
+			c := &http.Client{Transport: tr}
+			for range keepSteps {
+				if err := get(c); err != nil {
+					return 0, err
+				}
+			}
+			tr.CloseIdleConnections()
+		}
+		return time.Since(t0) / time.Duration(n*keepSteps), nil
+	}
+	// Pairs are measured side by side: each sample times the runner and the bare client back to
+	// back (which goes first alternates), and the ratio is the median of the samples' ratios, so a
+	// slow spell of the shared machine lands on both sides of a sample rather than on one case.
+	pairs := []struct {
+		name         string // the ratio's figure
+		runner, bare string
+		n            int // runs per side per sample
+		runnerFn     caseFn
+		bareFn       caseFn
+	}{
+		{"agent_step_ratio_newconn", "runner_newconn", "bare_newconn", newconnN, runnerNew, bareNew},
+		{"agent_step_ratio_keepalive", "runner_keepalive", "bare_keepalive", keepaliveN, runnerKeep, bareKeep},
+	}
+	times := map[string][]time.Duration{}
+	ratios := map[string][]float64{}
+	for i := range samples {
+		for _, p := range pairs {
+			if *only != "" && *only != p.runner && *only != p.bare {
 				continue
 			}
-			d, err := c.fn()
-			if err != nil {
-				return fmt.Errorf("%s: %w", c.name, err)
+			sides := []struct {
+				name string
+				fn   caseFn
+			}{{p.runner, p.runnerFn}, {p.bare, p.bareFn}}
+			if i%2 == 1 {
+				sides[0], sides[1] = sides[1], sides[0]
 			}
-			samples[c.name] = append(samples[c.name], d)
+			got := map[string]time.Duration{}
+			for _, side := range sides {
+				if *only != "" && *only != side.name {
+					continue
+				}
+				d, err := side.fn(p.n)
+				if err != nil {
+					return fmt.Errorf("%s: %w", side.name, err)
+				}
+				got[side.name] = d
+				times[side.name] = append(times[side.name], d)
+			}
+			if *only == "" {
+				ratios[p.name] = append(ratios[p.name], float64(got[p.runner])/float64(got[p.bare]))
+			}
 		}
 	}
-	med := func(name string) time.Duration {
-		s := append([]time.Duration(nil), samples[name]...)
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		return s[len(s)/2]
-	}
-	fmt.Printf("%-18s %12s %12s %12s\n", "agent step (µs)", "median", "min", "max")
-	for _, c := range cases {
-		if len(samples[c.name]) == 0 {
-			continue
+	fmt.Printf("%-26s %10s %10s %10s\n", "per step (µs) / ratio", "median", "min", "max")
+	for _, p := range pairs {
+		for _, name := range []string{p.runner, p.bare} {
+			if s := sorted(times[name]); len(s) > 0 {
+				fmt.Printf("%-26s %10.1f %10.1f %10.1f\n", name, us(s[len(s)/2]), us(s[0]), us(s[len(s)-1]))
+			}
 		}
-		s := append([]time.Duration(nil), samples[c.name]...)
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		fmt.Printf("%-18s %12.1f %12.1f %12.1f\n", c.name, us(s[len(s)/2]), us(s[0]), us(s[len(s)-1]))
+		if s := sorted(ratios[p.name]); len(s) > 0 {
+			fmt.Printf("%-26s %10.2f %10.2f %10.2f\n", p.name, s[len(s)/2], s[0], s[len(s)-1])
+		}
 	}
 	if *only != "" {
 		return nil
 	}
-	fmt.Printf("agent_step_newconn_us=%.1f\nbare_step_newconn_us=%.1f\n", us(med("runner_newconn")), us(med("bare_newconn")))
-	fmt.Printf("agent_step_keepalive_us=%.1f\nbare_step_keepalive_us=%.1f\n", us(med("runner_keepalive")), us(med("bare_keepalive")))
-	fmt.Printf("agent_step_ratio_newconn=%.2f\n", float64(med("runner_newconn"))/float64(med("bare_newconn")))
-	fmt.Printf("agent_step_ratio_keepalive=%.2f\n", float64(med("runner_keepalive"))/float64(med("bare_keepalive")))
+	med := func(name string) float64 { s := sorted(times[name]); return us(s[len(s)/2]) }
+	fmt.Printf("agent_step_newconn_us=%.1f\nbare_step_newconn_us=%.1f\n", med("runner_newconn"), med("bare_newconn"))
+	fmt.Printf("agent_step_keepalive_us=%.1f\nbare_step_keepalive_us=%.1f\n", med("runner_keepalive"), med("bare_keepalive"))
+	for _, p := range pairs {
+		s := sorted(ratios[p.name])
+		fmt.Printf("%s=%.2f\n", p.name, s[len(s)/2])
+	}
 	return nil
+}
+
+func sorted[T cmp.Ordered](s []T) []T {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
