@@ -101,20 +101,25 @@ func removeHeader(headers []*lookoutv1.Header, name string) []*lookoutv1.Header 
 	return out
 }
 
+func invalidURL(u string) error {
+	return failf(lookoutv1.ErrorClass_ERROR_CLASS_HTTP, "invalid URL %q: want an absolute http:// or https:// URL", u)
+}
+
 // buildRequest turns a prepared request into an *http.Request bound to ctx.
 func buildRequest(ctx context.Context, p preparedRequest) (*http.Request, error) {
-	u, err := url.Parse(p.url)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, failf(lookoutv1.ErrorClass_ERROR_CLASS_HTTP,
-			"invalid URL %q: want an absolute http:// or https:// URL", p.url)
-	}
 	var body io.Reader
 	if p.body != "" {
 		body = strings.NewReader(p.body)
 	}
 	req, err := http.NewRequestWithContext(ctx, p.method, p.url, body)
 	if err != nil {
+		if _, uerr := url.Parse(p.url); uerr != nil {
+			return nil, invalidURL(p.url)
+		}
 		return nil, failf(lookoutv1.ErrorClass_ERROR_CLASS_HTTP, "invalid request: %v", err)
+	}
+	if u := req.URL; (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, invalidURL(p.url)
 	}
 	for _, h := range p.headers {
 		if strings.EqualFold(h.GetName(), "Host") {

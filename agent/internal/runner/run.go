@@ -120,6 +120,9 @@ func stepLabel(i int, name string) string {
 func (r *Runner) logRun(res *lookoutv1.RunResult) {
 	r.log.Info("run finished", "run_id", res.GetRunId(), "monitor", res.GetMonitorName(),
 		"outcome", res.GetOutcome().String(), "error_class", res.GetErrorClass().String(), "message", res.GetMessage())
+	if !r.log.Enabled(context.Background(), slog.LevelDebug) {
+		return // skip building each step's attributes only to drop them
+	}
 	for _, st := range res.GetSteps() {
 		r.log.Debug("step finished", "run_id", res.GetRunId(), "step", st.GetName(), "passed", st.GetPassed(),
 			"skipped", st.GetSkipped(), "attempts", st.GetAttempts(), "error", st.GetError())
