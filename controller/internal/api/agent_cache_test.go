@@ -5,6 +5,9 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/sealing"
@@ -19,6 +22,7 @@ func TestFetchSendsOnlyWhatTheAgentLacks(t *testing.T) {
 	c := startController(t)
 	c.addCredentials(t)
 	ag := c.enroll(t, "site-a", "public", "a1")
+	other := c.enroll(t, "site-a", "public", "a2")
 	c.applyMonitor(t, "orders", "site-a")
 
 	fetch := func(have ...*pb.SecretRef) (*pb.Run, []byte) {
@@ -30,6 +34,12 @@ func TestFetchSendsOnlyWhatTheAgentLacks(t *testing.T) {
 		resp, err := ag.client.FetchRunSecrets(t.Context(), &pb.FetchRunSecretsRequest{RunId: run.RunId, Attempt: run.Attempt, Have: have})
 		if err != nil {
 			t.Fatalf("fetch: %v", err)
+		}
+		// The claim holds even when the answer did not wait for its commit: the other instance's
+		// claim, queued after it, is refused, and once that refusal is back the claim is on record.
+		_, err = other.client.FetchRunSecrets(t.Context(), &pb.FetchRunSecretsRequest{RunId: run.RunId, Attempt: run.Attempt})
+		if status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("the other instance's claim after the fetch: %v, want PermissionDenied", err)
 		}
 		if r := c.run(t, run.RunId); r.State != pb.RunState_RUN_STATE_RUNNING || r.AgentId != ag.id() {
 			t.Fatalf("after the fetch the run is %v claimed by %q, want running and claimed", r.State, r.AgentId)

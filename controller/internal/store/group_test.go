@@ -261,4 +261,3 @@ func TestApplyInAGroupWithAFailingWrite(t *testing.T) {
 		t.Fatalf("apply of a failing write: durable %v, err %v", d != nil, err)
 	}
 }
-
