@@ -116,7 +116,7 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	// The claim and its audit entry (what will be sent, what the agent holds) commit together.
 	var need []*pb.SecretRef
 	var planned, reused []string
-	run, durable, err := s.Store.ClaimRunAudited(req.RunId, req.Attempt, ag, "fetch_run_secrets", func(r *pb.Run) string {
+	run, err := s.Store.ClaimRunAudited(req.RunId, req.Attempt, ag, "fetch_run_secrets", func(r *pb.Run) string {
 		need, reused = splitHeld(r.Secrets, req.Have)
 		planned = refNames(need)
 		return "items=" + orNone(planned) + " reused=" + strings.Join(reused, ",")
@@ -127,14 +127,8 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	}
 	s.Secrets.reused(len(reused))
 	if len(need) == 0 {
-		// The agent holds every item at the version this run names (or the run needs none): the
-		// claim is all it gets, and it is answered without waiting for the commit. Nothing leaves
-		// that the audit log must show first, and a result the agent reports next commits after
-		// the claim (see store.ClaimRunAudited). Any secret material waits for the commit below.
+		// The agent holds every item at the version this run names: the claim is all it needs.
 		return &pb.FetchRunSecretsResponse{}, nil
-	}
-	if err := durable(); err != nil {
-		return nil, toStatus(err)
 	}
 	cp, err := s.Store.Checkpoint(run.CheckpointId)
 	if err != nil {

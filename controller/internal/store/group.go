@@ -39,11 +39,8 @@ type committer struct {
 }
 
 type groupCall struct {
-	fn func(*bolt.Tx) error
-	// applied, when not nil, is closed once fn and every other write of its transaction have run
-	// without error, just before the commit: fn's outcome is then decided.
-	applied chan struct{}
-	done    chan error
+	fn   func(*bolt.Tx) error
+	done chan error
 }
 
 func newCommitter(db *bolt.DB) *committer {
@@ -67,40 +64,10 @@ func (g *committer) update(fn func(*bolt.Tx) error) error {
 // fn wrote. It fails at once, queueing nothing, once the committer is closed.
 func (g *committer) submit(fn func(*bolt.Tx) error) (wait func() error, err error) {
 	c := &groupCall{fn: fn, done: make(chan error, 1)}
-	if err := g.enqueue(c); err != nil {
-		return nil, err
-	}
-	return func() error { return <-c.done }, nil
-}
-
-// apply queues fn and returns as soon as fn's outcome is decided, before its transaction is
-// durable: with fn's error if it failed, or with durable, which waits for the commit. Every write
-// queued after apply returns sees what fn wrote, unless the commit itself fails (an I/O error, or
-// the process dies first): what a caller lets out before durable returns must be something it could
-// afford to have been forgotten.
-func (g *committer) apply(fn func(*bolt.Tx) error) (durable func() error, err error) {
-	c := &groupCall{fn: fn, applied: make(chan struct{}), done: make(chan error, 1)}
-	if err := g.enqueue(c); err != nil {
-		return nil, err
-	}
-	select {
-	case <-c.applied:
-		return func() error { return <-c.done }, nil
-	case err := <-c.done:
-		select {
-		case <-c.applied: // applied, and the commit has already ended: err is the commit's
-			return func() error { return err }, nil
-		default: // fn failed
-			return nil, err
-		}
-	}
-}
-
-func (g *committer) enqueue(c *groupCall) error {
 	g.mu.Lock()
 	if g.shut {
 		g.mu.Unlock()
-		return berrors.ErrDatabaseNotOpen
+		return nil, berrors.ErrDatabaseNotOpen
 	}
 	g.queue = append(g.queue, c)
 	g.mu.Unlock()
@@ -108,7 +75,7 @@ func (g *committer) enqueue(c *groupCall) error {
 	case g.wake <- struct{}{}:
 	default: // the committer is already awake and will see the queue
 	}
-	return nil
+	return func() error { return <-c.done }, nil
 }
 
 // close commits what is queued and stops the committer; later updates fail.
@@ -168,13 +135,6 @@ func (g *committer) commit(batch []*groupCall) {
 				if err := runGuarded(c.fn, tx); err != nil {
 					failed, ferr = i, err
 					return errRollback
-				}
-			}
-			// Every write ran: this transaction commits (or fails as a whole), and none of its
-			// writes runs again.
-			for _, c := range batch {
-				if c.applied != nil {
-					close(c.applied)
 				}
 			}
 			return nil

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -69,29 +68,17 @@ func (s *Store) QueueRuns(runs []*pb.Run, refused []*pb.RunResult) (wait func() 
 
 // ClaimRun marks the run running on behalf of agentID. Only an instance of the run's checkpoint may
 // claim it, only the attempt in flight, only before its deadline; the first instance to claim it
-// owns it (a second instance of the same checkpoint is refused). It returns once the claim is
-// durable.
+// owns it (a second instance of the same checkpoint is refused).
 func (s *Store) ClaimRun(runID string, attempt int32, a Agent) (*pb.Run, error) {
-	r, durable, err := s.ClaimRunAudited(runID, attempt, a, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	return r, durable()
+	return s.ClaimRunAudited(runID, attempt, a, "", nil)
 }
 
 // ClaimRunAudited claims the run like ClaimRun and, in the same transaction, appends the audit
 // entry (actor a, this action, the run as target) whose detail detail computes from the claimed
-// run: the claim and its entry are durable together, at the cost of one commit.
-//
-// It returns as soon as the claim is decided, before it is durable; durable waits for the commit.
-// A caller must wait for it before it lets out anything that must not happen unrecorded (secret
-// material). Every later write sees the claim: a result reported after the claim is answered
-// commits after it, so a stored result always has its claim and audit entry stored. If the
-// controller dies between the two, the run is back to unclaimed and CompleteRun takes the
-// claiming agent's result all the same.
-func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action string, detail func(*pb.Run) string) (run *pb.Run, durable func() error, err error) {
+// run: the claim and its record are durable together, at the cost of one commit.
+func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action string, detail func(*pb.Run) string) (*pb.Run, error) {
 	r := &pb.Run{}
-	durable, err = s.group.apply(func(tx *bolt.Tx) error {
+	err := s.group.update(func(tx *bolt.Tx) error {
 		if err := s.claim(tx, r, runID, attempt, a); err != nil {
 			return err
 		}
@@ -101,9 +88,9 @@ func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action str
 		return appendAudit(tx, AuditEntry{Time: s.now(), Actor: a.ID, Action: action, Target: runID, Detail: detail(r)})
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return r, durable, nil
+	return r, nil
 }
 
 func (s *Store) claim(tx *bolt.Tx, r *pb.Run, runID string, attempt int32, a Agent) error {
@@ -154,13 +141,12 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 		if err := checkOwner(r, res.Attempt, a); err != nil {
 			return err
 		}
+		if r.AgentId == "" {
+			return fmt.Errorf("%w: run %s was never claimed (FetchRunSecrets first)", ErrNotYours, res.RunId)
+		}
 		if r.State == pb.RunState_RUN_STATE_DONE && !lostBy(r, a, res.Attempt) {
 			return fmt.Errorf("%w: run %s already ended: %s", ErrRunClosed, res.RunId, r.GetResult().GetMessage())
 		}
-		// An open run with no claim is one whose claim was answered but never became durable (the
-		// controller died in between, see ClaimRunAudited): the reporting instance of its checkpoint
-		// claims it now.
-		r.AgentId = cmp.Or(r.AgentId, a.ID)
 		var err error
 		stored, err = s.closeRun(tx, r, res, true)
 		return err
