@@ -35,8 +35,8 @@ func TestFetchSendsOnlyWhatTheAgentLacks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("fetch: %v", err)
 		}
-		// The claim holds even when the answer did not wait for its commit: the other instance's
-		// claim, queued after it, is refused, and once that refusal is back the claim is on record.
+		// The claim holds, whether or not material was sent: the checkpoint's other instance is
+		// refused the run.
 		_, err = other.client.FetchRunSecrets(t.Context(), &pb.FetchRunSecretsRequest{RunId: run.RunId, Attempt: run.Attempt})
 		if status.Code(err) != codes.PermissionDenied {
 			t.Fatalf("the other instance's claim after the fetch: %v, want PermissionDenied", err)
