@@ -87,8 +87,8 @@ func evaluateExpanded(a *lookoutv1.Assertion, rsp *response, now time.Time,
 	return evaluate(resolved, rsp, now, redact)
 }
 
-// evaluate checks one assertion against the response. The result keeps a
-// itself: pass a copy of anything the monitor owns.
+// evaluate checks one assertion against the response. The result holds the
+// assertion `a` itself, not a copy: pass a copy of anything the monitor owns.
 func evaluate(a *lookoutv1.Assertion, rsp *response, now time.Time, redact func(string) string) *lookoutv1.AssertionResult {
 	o := observe(a, rsp, now)
 	passed, err := false, o.err

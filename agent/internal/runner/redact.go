@@ -84,27 +84,28 @@ func redactMessage(m protoreflect.Message, redact func(string) string) {
 // skips the others (timestamps, durations, timings): visiting them finds nothing and costs a
 // good part of the walk. A property of the schema, so it is worked out once per type.
 func holdsStrings(md protoreflect.MessageDescriptor) bool {
-	if v, ok := stringHolders.Load(md.FullName()); ok {
+	if v, ok := stringHolders.Load(md); ok {
 		return v.(bool)
 	}
-	return scanStrings(md, map[protoreflect.FullName]bool{})
+	return scanStrings(md, map[protoreflect.MessageDescriptor]bool{})
 }
 
-var stringHolders sync.Map // protoreflect.FullName → bool
+// stringHolders remembers holdsStrings by descriptor (not by name: two descriptors may share a
+// name, as dynamic messages can).
+var stringHolders sync.Map // protoreflect.MessageDescriptor → bool
 
 // scanStrings is holdsStrings; onPath holds the types being scanned further up. A type met again
 // on its own path (a recursive type) counts as holding strings, so an answer can only err toward
 // walking: false is always exact (no guess fed it), and a true that a guess fed costs a walk.
-func scanStrings(md protoreflect.MessageDescriptor, onPath map[protoreflect.FullName]bool) (holds bool) {
-	name := md.FullName()
-	if v, ok := stringHolders.Load(name); ok {
+func scanStrings(md protoreflect.MessageDescriptor, onPath map[protoreflect.MessageDescriptor]bool) (holds bool) {
+	if v, ok := stringHolders.Load(md); ok {
 		return v.(bool)
 	}
-	if onPath[name] {
+	if onPath[md] {
 		return true
 	}
-	onPath[name] = true
-	defer delete(onPath, name)
+	onPath[md] = true
+	defer delete(onPath, md)
 	fields := md.Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
@@ -116,7 +117,7 @@ func scanStrings(md protoreflect.MessageDescriptor, onPath map[protoreflect.Full
 			break
 		}
 	}
-	stringHolders.Store(name, holds)
+	stringHolders.Store(md, holds)
 	return holds
 }
 

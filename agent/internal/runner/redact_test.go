@@ -12,6 +12,9 @@ import (
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -198,5 +201,29 @@ func TestHoldsStrings(t *testing.T) {
 				t.Errorf("holdsStrings(%s) = %v, want %v", md.FullName(), got, c.want)
 			}
 		}
+	}
+	// Two schemas that both name their message test.Node: in one a Node holds only numbers and
+	// Nodes (recursive: judged as holding strings, erring toward the walk); in the other, only
+	// numbers. Each is judged on its own.
+	node := func(file string, recursive bool) protoreflect.MessageDescriptor {
+		fields := []*descriptorpb.FieldDescriptorProto{{Name: proto.String("v"), Number: proto.Int32(1),
+			Type: descriptorpb.FieldDescriptorProto_TYPE_INT64.Enum(), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()}}
+		if recursive {
+			fields = append(fields, &descriptorpb.FieldDescriptorProto{Name: proto.String("children"), Number: proto.Int32(2),
+				Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".test.Node"),
+				Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum()})
+		}
+		fd, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{Name: proto.String(file), Package: proto.String("test"),
+			Syntax: proto.String("proto3"), MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Node"), Field: fields}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd.Messages().Get(0)
+	}
+	if !holdsStrings(node("recursive.proto", true)) {
+		t.Error("a recursive type was judged to hold no strings: the walk could skip one")
+	}
+	if holdsStrings(node("flat.proto", false)) {
+		t.Error("a type of numbers only, named like a recursive one, was judged to hold strings")
 	}
 }

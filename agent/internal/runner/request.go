@@ -101,6 +101,10 @@ func removeHeader(headers []*lookoutv1.Header, name string) []*lookoutv1.Header 
 	return out
 }
 
+func absoluteHTTP(u *url.URL) bool {
+	return (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 func invalidURL(u string) error {
 	return failf(lookoutv1.ErrorClass_ERROR_CLASS_HTTP, "invalid URL %q: want an absolute http:// or https:// URL", u)
 }
@@ -113,12 +117,12 @@ func buildRequest(ctx context.Context, p preparedRequest) (*http.Request, error)
 	}
 	req, err := http.NewRequestWithContext(ctx, p.method, p.url, body)
 	if err != nil {
-		if _, uerr := url.Parse(p.url); uerr != nil {
-			return nil, invalidURL(p.url)
+		if u, uerr := url.Parse(p.url); uerr != nil || !absoluteHTTP(u) {
+			return nil, invalidURL(p.url) // a bad URL is reported first, as a bad method is
 		}
 		return nil, failf(lookoutv1.ErrorClass_ERROR_CLASS_HTTP, "invalid request: %v", err)
 	}
-	if u := req.URL; (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !absoluteHTTP(req.URL) {
 		return nil, invalidURL(p.url)
 	}
 	for _, h := range p.headers {
