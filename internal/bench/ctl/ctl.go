@@ -37,7 +37,7 @@ type Options struct {
 	ScaleFor    time.Duration // length of one scale-curve phase; default 2s
 	Log         io.Writer     // progress; nil = none
 	Sizes       []int         // monitor counts of the scale curve; default 100, 1000, 10000 (the last one is the RSS figure)
-	ProfileDir  string        // when set, CPU profiles of the controller are written here (see profile)
+	ProfileDir  string        // when set, profiles and traces of the controller are written here (see profile)
 }
 
 func (o *Options) defaults() {

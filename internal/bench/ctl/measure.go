@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,6 +61,9 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 		return err
 	}
 	res.add("controller_rss_mib_0", rss0)
+	if b.o.ProfileDir != "" {
+		fmt.Fprintln(b.o.Log, "profiling: the first round of each phase is traced and runs slower; its figures are perturbed")
+	}
 	fmt.Fprintln(b.o.Log, "enrolling simulated agents …")
 	if err := b.enrollFleet(ctx); err != nil {
 		return err
@@ -238,22 +242,28 @@ func (c commits) since(c0 commits) commits {
 	return d
 }
 
-// p99 is the upper bound of the histogram bucket that holds the 99th percentile commit time.
-func (c commits) p99() time.Duration {
+// p99 names the upper bound of the histogram bucket that holds the 99th percentile commit time
+// ("≤ 6.4ms"), or the last finite bound when that bucket is the open one ("> 819.2ms").
+func (c commits) p99() string {
 	bounds := slices.Sorted(maps.Keys(c.le))
+	last := 0.0
 	for _, le := range bounds {
 		if c.le[le] >= 0.99*c.count {
-			return time.Duration(le * float64(time.Second))
+			if math.IsInf(le, 1) {
+				break
+			}
+			return "≤ " + time.Duration(le*float64(time.Second)).String()
 		}
+		last = le
 	}
-	return 0
+	return "> " + time.Duration(last*float64(time.Second)).String()
 }
 
 func (c commits) String() string {
 	if c.count == 0 {
 		return "no commits"
 	}
-	return fmt.Sprintf("%.0f commits, %.2f ms (p99 ≤ %v) and %.1f write calls each", c.count, c.seconds/c.count*1000, c.p99(), c.writes/c.count)
+	return fmt.Sprintf("%.0f commits, %.2f ms (p99 %s) and %.1f write calls each", c.count, c.seconds/c.count*1000, c.p99(), c.writes/c.count)
 }
 
 func (b *bench) window(ctx context.Context, round int, set loadSet, rate int, d time.Duration, name string) (*window, error) {
