@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -53,5 +54,24 @@ func TestCommandHelp(t *testing.T) {
 		if code != 0 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "-addr") {
 			t.Errorf("%s: exit %d, want 0 and %q with the flags\n%s", args, code, want, stderr.String())
 		}
+	}
+}
+
+// TestTuneGC: the controller's own GC target applies only when the environment sets no GOGC.
+func TestTuneGC(t *testing.T) {
+	orig := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(orig) })
+	tuneGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("with GOGC unset the GC target is %d, want %d", got, defaultGCPercent)
+	}
+	tuneGC(func(k string) string {
+		if k == "GOGC" {
+			return "100"
+		}
+		return ""
+	})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC=100 set the GC target became %d; the operator's value must win", got)
 	}
 }
