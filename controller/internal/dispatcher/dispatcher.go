@@ -114,47 +114,55 @@ func (d *Dispatcher) DispatchScheduled(due []*pb.Monitor) []*pb.Run {
 	return runs
 }
 
-// batch is runs prepared together: recorded in one transaction, then published. It remembers the
-// checkpoints and vault items it read: a round names the same few of each for many runs (every
-// checkpoint of a monitor, every monitor using an item), and reads each once.
+// batch is runs prepared together: recorded in one transaction, then published. It remembers what
+// it read or worked out per checkpoint, vault item and monitor: a round names the same few of each
+// for many runs (every checkpoint of a monitor, every monitor using an item), and reads each once.
 type batch struct {
 	runs     []*pb.Run
 	monitors []*pb.Monitor
-	refusals []*pb.RunResult           // nil where the run may go out
-	cps      map[string]*pb.Checkpoint // by name
-	items    map[string]*pb.VaultItem  // by the name the monitor uses
+	refusals []*pb.RunResult                                // nil where the run may go out
+	cps      map[string]*pb.Checkpoint                      // by name
+	items    map[string]*pb.VaultItem                       // by the name the monitor uses
+	refs     map[*pb.Monitor]map[int][]monitorfile.VaultRef // by step, -1 for secret variables
 }
 
-// checkpoint reads a checkpoint once per batch (a failed read is not remembered).
+// remember returns (*m)[k], loading it on first use; a failed load is not remembered.
+func remember[K comparable, V any](m *map[K]V, k K, load func(K) (V, error)) (V, error) {
+	if v, ok := (*m)[k]; ok {
+		return v, nil
+	}
+	v, err := load(k)
+	if err != nil {
+		return v, err
+	}
+	if *m == nil {
+		*m = map[K]V{}
+	}
+	(*m)[k] = v
+	return v, nil
+}
+
+// checkpoint reads a checkpoint once per batch.
 func (d *Dispatcher) checkpoint(b *batch, name string) (*pb.Checkpoint, error) {
-	if cp, ok := b.cps[name]; ok {
-		return cp, nil
-	}
-	cp, err := d.o.Store.Checkpoint(name)
-	if err != nil {
-		return nil, err
-	}
-	if b.cps == nil {
-		b.cps = map[string]*pb.Checkpoint{}
-	}
-	b.cps[name] = cp
-	return cp, nil
+	return remember(&b.cps, name, d.o.Store.Checkpoint)
 }
 
-// item reads a vault item's metadata once per batch (a failed read is not remembered).
+// item reads a vault item's metadata once per batch.
 func (d *Dispatcher) item(b *batch, name string) (*pb.VaultItem, error) {
-	if it, ok := b.items[name]; ok {
-		return it, nil
-	}
-	it, err := d.o.Vault.Get(name)
-	if err != nil {
-		return nil, err
-	}
-	if b.items == nil {
-		b.items = map[string]*pb.VaultItem{}
-	}
-	b.items[name] = it
-	return it, nil
+	return remember(&b.items, name, d.o.Vault.Get)
+}
+
+// vaultRefs is the vault items m references, by step (-1: its secret variables), worked out once
+// per batch rather than for each of the monitor's checkpoints.
+func vaultRefs(b *batch, m *pb.Monitor) map[int][]monitorfile.VaultRef {
+	byStep, _ := remember(&b.refs, m, func(m *pb.Monitor) (map[int][]monitorfile.VaultRef, error) {
+		byStep := map[int][]monitorfile.VaultRef{}
+		for _, ref := range monitorfile.VaultRefs(m) {
+			byStep[ref.Step] = append(byStep[ref.Step], ref)
+		}
+		return byStep, nil
+	})
+	return byStep
 }
 
 func (b *batch) add(r *pb.Run, m *pb.Monitor, refusal *pb.RunResult) {
@@ -194,14 +202,15 @@ func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recording runs: %w", err)
 	}
-	var unsent []string
+	var unsent []int // indices in b.runs
+	var ids []string
 	var why []*pb.RunResult
 	for i, r := range b.runs {
 		if b.refusals[i] != nil {
 			continue
 		}
 		if err := d.publish(r, b.monitors[i]); err != nil {
-			unsent = append(unsent, r.RunId)
+			unsent, ids = append(unsent, i), append(ids, r.RunId)
 			why = append(why, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
 				Message: "could not publish the run request: " + err.Error(), StartedAt: r.ScheduledAt, FinishedAt: now})
 		}
@@ -210,9 +219,7 @@ func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recording runs: %w", err)
 	}
-	byID := make(map[string]*pb.Run, len(b.runs))
 	for i, r := range b.runs {
-		byID[r.RunId] = r
 		if refused[i] != nil {
 			d.ended(r, refused[i])
 		}
@@ -220,14 +227,14 @@ func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
 	if len(unsent) == 0 {
 		return b.runs, nil
 	}
-	stored, err := d.o.Store.EndRuns(unsent, why)
+	stored, err := d.o.Store.EndRuns(ids, why)
 	if err != nil {
 		// They stay dispatched: the sweep publishes them again at their deadline.
 		return b.runs, fmt.Errorf("ending %d runs that could not be published: %w", len(unsent), err)
 	}
-	for i, id := range unsent {
-		if stored[i] != nil { // nil: something else ended it first and said so
-			d.ended(byID[id], stored[i])
+	for j, i := range unsent {
+		if stored[j] != nil { // nil: something else ended it first and said so
+			d.ended(b.runs[i], stored[j])
 		}
 	}
 	return b.runs, nil
@@ -251,10 +258,7 @@ func (d *Dispatcher) secretRefs(b *batch, m *pb.Monitor, cp *pb.Checkpoint) ([]*
 			refs = append(refs, ref)
 		}
 	}
-	byStep := map[int][]monitorfile.VaultRef{} // -1: the monitor's secret variables
-	for _, ref := range monitorfile.VaultRefs(m) {
-		byStep[ref.Step] = append(byStep[ref.Step], ref)
-	}
+	byStep := vaultRefs(b, m)
 	var fileBytes int64
 	addItems := func(step int) *pb.RunResult {
 		for _, ref := range byStep[step] {
