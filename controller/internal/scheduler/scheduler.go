@@ -40,7 +40,8 @@ const maxSleep = time.Second
 type entry struct {
 	m    *pb.Monitor
 	next time.Time
-	at   int // index in the heap; -1 while the monitor is paused
+	at   int    // index in the heap; -1 while the monitor is paused
+	hash uint64 // idHash(m.Id): places its slots
 }
 
 // Scheduler runs monitors at their interval.
@@ -96,7 +97,7 @@ func (s *Scheduler) upsertLocked(m *pb.Monitor, now time.Time, fresh bool) {
 	iv := m.Interval.AsDuration()
 	e, known := s.entries[m.Id]
 	if !known {
-		e = &entry{at: -1}
+		e = &entry{at: -1, hash: idHash(m.Id)}
 		s.entries[m.Id] = e
 	}
 	e.m = m
@@ -109,11 +110,11 @@ func (s *Scheduler) upsertLocked(m *pb.Monitor, now time.Time, fresh bool) {
 	case e.at < 0: // new to this scheduler at start-up, or resumed
 		// A monitor paused and resumed within an interval keeps the next run it had.
 		if !e.next.After(now) || e.next.After(now.Add(iv)) {
-			e.next = slotAfter(m.Id, iv, now)
+			e.next = slotAfter(e.hash, iv, now)
 		}
 		s.enqueue(e)
 	case e.next.After(now.Add(iv)): // the interval shrank below the time left
-		e.next = slotAfter(m.Id, iv, now)
+		e.next = slotAfter(e.hash, iv, now)
 		heap.Fix(&s.queue, e.at)
 		s.wake()
 	}
@@ -157,7 +158,7 @@ func (s *Scheduler) due(now time.Time) []*pb.Monitor {
 		e := s.queue[0]
 		out = append(out, e.m)
 		iv := e.m.Interval.AsDuration()
-		e.next = slotAfter(e.m.Id, iv, now.Add(iv/2-1))
+		e.next = slotAfter(e.hash, iv, now.Add(iv/2-1))
 		heap.Fix(&s.queue, 0)
 	}
 	return out
@@ -204,22 +205,27 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// slotAfter is the first slot of monitor id strictly after t: the time offset + k·interval (on
-// the Unix clock) where offset is a hash of id modulo the interval.
-func slotAfter(id string, interval time.Duration, t time.Time) time.Time {
+// slotAfter is the first slot strictly after t of the monitor whose id hashes to hash: the time
+// offset + k·interval (on the Unix clock) where offset is hash modulo the interval.
+func slotAfter(hash uint64, interval time.Duration, t time.Time) time.Time {
 	iv := int64(interval)
 	if iv <= 0 {
 		return t
 	}
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	off := int64(h.Sum64() % uint64(iv))
+	off := int64(hash % uint64(iv))
 	n := t.UnixNano() - off
 	k := n / iv
 	if n >= 0 {
 		k++
 	}
 	return time.Unix(0, off+k*iv)
+}
+
+// idHash places a monitor's slots; it is worked out once per monitor, not per run.
+func idHash(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return h.Sum64()
 }
 
 // byNext is a min-heap of entries by next time; it keeps each entry's index current.

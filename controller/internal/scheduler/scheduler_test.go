@@ -233,13 +233,13 @@ func TestRunWakesForChanges(t *testing.T) {
 		var shrunk time.Time
 		for k := 1; ; k++ {
 			shrunk = wakeAt(k).Add(50 * time.Millisecond)
-			if slotAfter("a", 10*time.Second, shrunk).Before(wakeAt(k + 1)) {
+			if slotAfter(idHash("a"), 10*time.Second, shrunk).Before(wakeAt(k + 1)) {
 				break
 			}
 		}
 		time.Sleep(time.Until(shrunk))
 		s.Upsert(monitor("a", 10*time.Second))
-		want := slotAfter("a", 10*time.Second, shrunk)
+		want := slotAfter(idHash("a"), 10*time.Second, shrunk)
 		time.Sleep(11 * time.Second)
 		synctest.Wait()
 		select {
