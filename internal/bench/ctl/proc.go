@@ -154,7 +154,8 @@ func freeAddr() (string, error) {
 // scrape reads the samples of a Prometheus text endpoint whose names start with prefix, keyed by
 // name with its labels as written (`x_bucket{le="0.001"}`).
 func scrape(addr, prefix string) (map[string]float64, error) {
-	resp, err := http.Get("http://" + addr + "/metrics")
+	c := http.Client{Timeout: 10 * time.Second} // a stuck controller fails the phase, not hangs it
+	resp, err := c.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return nil, err
 	}
