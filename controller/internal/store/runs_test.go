@@ -353,3 +353,45 @@ func TestQueueRunsAfterCloseQueuesNothing(t *testing.T) {
 		t.Fatalf("QueueRuns on a closed store: wait %v, err %v; want an error and nothing queued", wait != nil, err)
 	}
 }
+
+// TestSweepWritesOnlyWhenARunIsDue: the sweep runs every second; with every open run inside its
+// deadline it must not write (an empty bbolt commit still writes and syncs its meta page), and once
+// one is past it, it retries or ends exactly that run.
+func TestSweepWritesOnlyWhenARunIsDue(t *testing.T) {
+	s, now, r := runFixture(t)
+	writes := func() int64 { st := s.DB().Stats(); return st.TxStats.GetWrite() }
+	before := writes()
+	for range 3 {
+		if retried, err := s.RetryUnclaimed(now.Add(30*time.Second), 2); err != nil || len(retried) != 0 {
+			t.Fatalf("retry before the deadline: %v %v", retried, err)
+		}
+		if ended, err := s.ExpireRuns(now.Add(30 * time.Second)); err != nil || len(ended) != 0 {
+			t.Fatalf("expire before the deadline: %v %v", ended, err)
+		}
+	}
+	if got := writes(); got != before {
+		t.Fatalf("sweeps with nothing due wrote %d pages", got-before)
+	}
+	retried, err := s.RetryUnclaimed(now.Add(2*time.Minute), 2)
+	if err != nil || len(retried) != 1 || retried[0].RunId != r.RunId || retried[0].Attempt != 2 {
+		t.Fatalf("retry past the deadline: %v %v", retried, err)
+	}
+	if writes() == before {
+		t.Fatal("the retry wrote nothing")
+	}
+	// The second attempt's deadline is ahead again: nothing to end yet, and nothing written.
+	before = writes()
+	if ended, err := s.ExpireRuns(now.Add(2 * time.Minute)); err != nil || len(ended) != 0 {
+		t.Fatalf("expire inside the retried deadline: %v %v", ended, err)
+	}
+	if writes() != before {
+		t.Fatal("an expiry with nothing due wrote")
+	}
+	ended, err := s.ExpireRuns(now.Add(10 * time.Minute))
+	if err != nil || len(ended) != 1 || ended[0].Attempt != 2 || ended[0].ErrorClass != pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE {
+		t.Fatalf("expire past the retried deadline: %v %v", ended, err)
+	}
+	if s.OpenRunCount() != 0 {
+		t.Fatal("the expired run is still open")
+	}
+}
