@@ -41,7 +41,7 @@ type Client struct {
 type callStream struct {
 	stream grpc.BidiStreamingClient[pb.RunCall, pb.RunCallReply]
 	cancel context.CancelFunc
-	sendMu sync.Mutex
+	turn   chan struct{} // held (a token in it) by the call that is sending
 
 	mu      sync.Mutex
 	pending map[uint64]pendingCall
@@ -135,10 +135,11 @@ func (r *Client) call(ctx context.Context, method string, c *pb.RunCall) (*pb.Ru
 	if err := cs.add(id, pendingCall{method: method, reply: ch}); err != nil {
 		return nil, err
 	}
-	cs.sendMu.Lock()
-	err = cs.stream.Send(c)
-	cs.sendMu.Unlock()
-	if err != nil {
+	if err := cs.send(ctx, c); err != nil {
+		if ctx.Err() != nil {
+			cs.take(id)
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 		// io.EOF means the stream ended; its reason arrives through the receive loop.
 		if !errors.Is(err, io.EOF) {
 			cs.fail(err)
@@ -160,6 +161,26 @@ func (r *Client) call(ctx context.Context, method string, c *pb.RunCall) (*pb.Ru
 	}
 }
 
+// send puts c on the stream, waiting for its turn and for HTTP/2 flow control no longer than ctx:
+// a controller that stops reading must not hold the agent's calls past their deadlines. A message
+// gRPC has begun to send cannot be withdrawn, so when ctx ends during the Send the stream is given
+// up: the calls waiting on it fail with Unavailable, which their callers retry, and the next call
+// opens a new stream. A call that gives up while still waiting for its turn leaves the stream be.
+func (cs *callStream) send(ctx context.Context, c *pb.RunCall) error {
+	select {
+	case cs.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-cs.turn }()
+	stop := context.AfterFunc(ctx, func() {
+		cs.fail(status.Error(codes.Unavailable, "a call could not be sent before its deadline: the controller is not reading the stream"))
+		cs.cancel()
+	})
+	defer stop()
+	return cs.stream.Send(c)
+}
+
 // open returns the current stream, opening one when there is none, and the id for the next call.
 // One opening is in progress at a time and callers wait for it no longer than their context: a
 // stream opened while the controller is unreachable can take a whole connection attempt.
@@ -171,9 +192,12 @@ func (r *Client) open(ctx context.Context) (*callStream, uint64, error) {
 	}
 	r.nextID++
 	id, cs := r.nextID, r.cur
-	if cs != nil {
+	if cs != nil && cs.failure() == nil {
 		r.mu.Unlock()
 		return cs, id, nil
+	}
+	if cs != nil {
+		r.cur = nil // broken, and its receive loop has not noticed yet: open another
 	}
 	if r.opening == nil {
 		r.opening = make(chan struct{})
@@ -215,7 +239,7 @@ func (r *Client) openStream(opened chan struct{}) {
 		}
 		return
 	}
-	cs := &callStream{stream: stream, cancel: cancel, pending: map[uint64]pendingCall{}}
+	cs := &callStream{stream: stream, cancel: cancel, turn: make(chan struct{}, 1), pending: map[uint64]pendingCall{}}
 	r.cur, r.openErr = cs, nil
 	go r.receive(cs)
 }

@@ -3,6 +3,7 @@ package runcalls
 import (
 	"context"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +189,81 @@ func TestCallsToAnUnreachableControllerFailTransiently(t *testing.T) {
 	}
 	if c.UsesUnary() {
 		t.Error("an unreachable controller made the client fall back to unary calls")
+	}
+}
+
+// stallServer stops reading its first RunCalls stream (a controller too busy to take a message,
+// or wedged), so HTTP/2 flow control holds the agent's Send; later streams are served normally.
+type stallServer struct {
+	server
+	once    sync.Once
+	stalled chan struct{} // closed when the first stream is open and left unread
+}
+
+func (s *stallServer) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.RunCallReply]) error {
+	first := false
+	s.once.Do(func() { first = true })
+	if first {
+		close(s.stalled)
+		<-stream.Context().Done()
+		return nil
+	}
+	return s.server.RunCalls(stream)
+}
+
+// TestCallsOnAStalledStreamEndAtTheirDeadline: when the controller stops reading, a call whose
+// message cannot be sent, and a call queued behind it, each return at their own deadline instead of
+// hanging on flow control; the stalled stream is given up, and the next call goes on a new one.
+func TestCallsOnAStalledStreamEndAtTheirDeadline(t *testing.T) {
+	t.Parallel()
+	srv := &stallServer{stalled: make(chan struct{})}
+	// A fixed 64 KiB stream window (no dynamic growth), so a 1 MiB message cannot all be sent.
+	g := grpc.NewServer(grpc.InitialWindowSize(64 << 10))
+	pb.RegisterAgentServiceServer(g, srv)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := New(pb.NewAgentServiceClient(conn), nil)
+	t.Cleanup(c.Close)
+
+	big := &pb.ReportResultRequest{Result: &pb.RunResult{RunId: "big", Message: strings.Repeat("x", 1<<20)}}
+	errs := make(chan error, 2)
+	call := func(f func(context.Context) error) {
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		errs <- f(ctx)
+	}
+	go call(func(ctx context.Context) error { _, err := c.ReportResult(ctx, big); return err })
+	<-srv.stalled
+	time.Sleep(100 * time.Millisecond) // let the big Send fill the window and block
+	go call(func(ctx context.Context) error {
+		_, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "queued"})
+		return err
+	})
+	for range 2 {
+		select {
+		case err := <-errs:
+			if code := status.Code(err); code != codes.DeadlineExceeded && code != codes.Unavailable {
+				t.Errorf("a call on the stalled stream returned %v, want DeadlineExceeded or Unavailable (both retried)", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a call on a stalled stream did not return at its deadline: it hangs on flow control")
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "after"}); err != nil {
+		t.Fatalf("the call after the stall: %v", err)
+	}
+	if streams, _ := srv.counts(); streams < 1 {
+		t.Errorf("the call after the stall went on %d new streams, want a new one", streams)
 	}
 }
