@@ -19,6 +19,7 @@ type metrics struct {
 	fleet      prometheus.Collector
 	commits    prometheus.Histogram // seconds per group commit
 	writes     prometheus.Histogram // writes per group commit
+	pruned     *prometheus.CounterVec
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -35,6 +36,8 @@ func newMetrics(st *store.Store) *metrics {
 		writes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lookout_store_commit_writes",
 			Help:    "Write calls sharing one group commit (a dispatcher round of runs is one call).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lookout_store_pruned_total",
+			Help: "Records deleted past retention: finished runs, results and audit entries."}, []string{"kind"}),
 	}
 	st.ObserveCommits(func(n int, took time.Duration) {
 		m.commits.Observe(took.Seconds())
@@ -48,7 +51,7 @@ func (m *metrics) observe(res *pb.RunResult) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	cs := append([]prometheus.Collector{m.dispatched, m.results, m.open, m.commits, m.writes}, m.secrets.Collectors()...)
+	cs := append([]prometheus.Collector{m.dispatched, m.results, m.open, m.commits, m.writes, m.pruned}, m.secrets.Collectors()...)
 	if m.vault != nil {
 		cs = append(cs, m.vault)
 	}

@@ -55,6 +55,9 @@ type Options struct {
 	// AgentCertTTL is the lifetime of the client certificates agents get at enrollment and renewal;
 	// default 30 days. Agents renew when a third of it is left.
 	AgentCertTTL time.Duration
+	// Retention bounds how long finished runs, their results and audit entries are kept; zero
+	// keeps them forever (serve's flags default to 30 and 90 days).
+	Retention store.Retention
 }
 
 // Server is a running controller.
@@ -316,6 +319,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	go func() {
 		defer close(s.done)
 		go disp.RunSweeper(ctx, time.Second)
+		go s.runPruner(ctx, m.pruned)
 		sched.Run(ctx)
 	}()
 	s.log.Info("controller ready", "grpc", lis.Addr().String(), "data_dir", s.o.DataDir)

@@ -1,0 +1,144 @@
+package store
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+// idAt makes an id as NewID would have at t.
+func idAt(prefix string, t time.Time, n int) string {
+	var b [12]byte
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	b[11] = byte(n)
+	b[10] = byte(n >> 8)
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func TestIDTimeReadsNewID(t *testing.T) {
+	before := time.Now().Truncate(time.Millisecond)
+	got, ok := IDTime(NewID("run_"))
+	if !ok || got.Before(before) || got.After(time.Now()) {
+		t.Fatalf("IDTime(NewID) = %v %v, want a time from %v to now", got, ok, before)
+	}
+	for _, id := range []string{"run-1", "", "run_zzzzzzzzzzzzzzzzzzzzzzzz"} {
+		if _, ok := IDTime(id); ok {
+			t.Errorf("IDTime(%q) claims a time", id)
+		}
+	}
+}
+
+// TestPruneDeletesOnlyWhatIsPastRetention: old finished runs, their results and old audit entries
+// go; an old run still open, newer runs, their results and newer entries stay; a zero retention
+// keeps everything; a prune with nothing to delete writes nothing.
+func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
+	s, now, _ := runFixture(t)
+	at := func(ago time.Duration, n int) *pb.Run {
+		c := now.Add(-ago)
+		return &pb.Run{RunId: idAt("run_", c, n), MonitorId: "mon-1", MonitorName: "orders", CheckpointId: "cp-1", CheckpointName: "paris",
+			Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED, ScheduledAt: timestamppb.New(c), Deadline: timestamppb.New(now.Add(time.Hour))}
+	}
+	day := 24 * time.Hour
+	oldDone, oldOpen, newDone := at(40*day, 1), at(40*day, 2), at(day, 3)
+	if err := s.CreateRuns([]*pb.Run{oldDone, oldOpen, newDone}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*pb.Run{oldDone, newDone} {
+		if _, err := s.ClaimRun(r.RunId, 1, agentA); err != nil {
+			t.Fatal(err)
+		}
+		// The agent's clock says the old run finished just now, the new one long ago: neither counts.
+		finished := map[bool]time.Time{true: *now, false: now.Add(-400 * day)}[r == oldDone]
+		if _, _, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED, FinishedAt: timestamppb.New(finished)}, agentA); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, e := range []AuditEntry{{Time: now.Add(-100 * day), Actor: "admin", Action: "old"}, {Time: now.Add(-day), Actor: "admin", Action: "new"}} {
+		if err := s.Audit(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if got, err := s.Prune(t.Context(), Retention{}, *now); err != nil || got.Total() != 0 {
+		t.Fatalf("prune with no retention: %+v %v, want nothing deleted", got, err)
+	}
+	got, err := s.Prune(t.Context(), Retention{Runs: 30 * day, Audit: 90 * day}, *now)
+	if err != nil || got != (Pruned{Runs: 1, Results: 1, Audit: 1}) {
+		t.Fatalf("prune: %+v %v, want the old done run, its result and the old audit entry", got, err)
+	}
+	if _, err := s.Run(oldDone.RunId); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the old finished run: %v, want deleted", err)
+	}
+	for _, r := range []*pb.Run{oldOpen, newDone} {
+		if _, err := s.Run(r.RunId); err != nil {
+			t.Errorf("run %s was deleted: %v", r.RunId, err)
+		}
+	}
+	var kept []string
+	if err := s.Results(0, func(res *pb.RunResult) bool { kept = append(kept, res.RunId); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(kept) != fmt.Sprint([]string{newDone.RunId}) {
+		t.Errorf("results kept: %v, want only the new run's", kept)
+	}
+	log, err := s.AuditLog()
+	if err != nil || len(log) != 1 || log[0].Action != "new" {
+		t.Errorf("audit log kept: %+v %v, want the new entry only", log, err)
+	}
+
+	fileWrites := func() int64 { st := s.DB().Stats(); return st.TxStats.GetWrite() }
+	writes := fileWrites()
+	if got, err := s.Prune(t.Context(), Retention{Runs: 30 * day, Audit: 90 * day}, *now); err != nil || got.Total() != 0 {
+		t.Fatalf("second prune: %+v %v, want nothing", got, err)
+	}
+	if fileWrites() != writes {
+		t.Error("a prune with nothing to delete wrote to the file")
+	}
+}
+
+// TestPruneWorksThroughABacklogInChunks: more old runs than one transaction takes are all deleted,
+// and runs created after the cut are not.
+func TestPruneWorksThroughABacklogInChunks(t *testing.T) {
+	s, now, _ := runFixture(t)
+	n := 2*pruneChunk + 17
+	var runs []*pb.Run
+	var ids []string
+	for i := range n + 5 {
+		ago := 40 * 24 * time.Hour
+		if i >= n {
+			ago = time.Hour
+		}
+		c := now.Add(-ago).Add(time.Duration(i) * time.Millisecond)
+		runs = append(runs, &pb.Run{RunId: idAt("run_", c, i), CheckpointId: "cp-1", Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED,
+			ScheduledAt: timestamppb.New(c), Deadline: timestamppb.New(now.Add(time.Hour))})
+		ids = append(ids, runs[i].RunId)
+	}
+	if err := s.CreateRuns(runs); err != nil {
+		t.Fatal(err)
+	}
+	res := make([]*pb.RunResult, len(ids))
+	for i := range res {
+		res[i] = &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, Message: "ended by the test"}
+	}
+	if _, err := s.EndRuns(ids, res); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Prune(t.Context(), Retention{Runs: 24 * time.Hour}, *now)
+	if err != nil || got != (Pruned{Runs: n, Results: n}) {
+		t.Fatalf("prune: %+v %v, want %d runs and results", got, err, n)
+	}
+	left := 0
+	if err := s.Results(0, func(*pb.RunResult) bool { left++; return true }); err != nil || left != 5 {
+		t.Fatalf("%d results left (%v), want the 5 newer ones", left, err)
+	}
+}

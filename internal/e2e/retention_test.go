@@ -1,0 +1,95 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
+)
+
+// TestRetentionDeletesOldRunsResultsAndAudit: a controller with a short retention deletes a
+// finished run's result and its audit entries once they are older than the retention, says so in
+// its log and metrics, and goes on storing new results.
+func TestRetentionDeletesOldRunsResultsAndAudit(t *testing.T) {
+	dir := t.TempDir()
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "ok") }))
+	t.Cleanup(target.Close)
+	metrics := freeAddr(t)
+	c := testutil.StartController(t, filepath.Join(dir, "data"), "--metrics-listen", metrics, "--retention", "3s", "--audit-retention", "3s")
+	_, agentBin := testutil.Binaries(t)
+	tok := strings.TrimSpace(c.MustCLI(t, "", "checkpoint", "token", "--name", "keep-site", "--kind", "public"))
+	agent := testutil.Start(t, "agent keep-site", agentBin, "--controller", c.Addr,
+		"--token-file", testutil.WriteFile(t, dir, "agent.token", []byte(tok)),
+		"--state-dir", filepath.Join(dir, "agent"), "--ca-file", c.CAFile, "--log-format", "json")
+	agent.WaitFor(t, "agent to be ready", 30*time.Second, testutil.Contains(`"msg":"agent ready"`))
+	c.MustCLI(t, "", "monitor", "apply", "-f", testutil.WriteFile(t, dir, "m.yaml", []byte(fmt.Sprintf(`name: kept-briefly
+interval: 1h
+checkpoints: [keep-site]
+steps:
+  - request: {url: %q}
+`, target.URL))))
+	run := func() string {
+		t.Helper()
+		r := c.CLI(t, "", "run", "kept-briefly", "--wait", "-o", "json", "--timeout", "60s")
+		res := &pb.RunResult{}
+		if err := protojson.Unmarshal([]byte(r.Stdout), res); err != nil || r.Code != 0 {
+			t.Fatalf("run: exit %d (%v)\n%s%s", r.Code, err, r.Stdout, r.Stderr)
+		}
+		return res.RunId
+	}
+	stored := func() []string {
+		var ids []string
+		for _, res := range storedResults(t, c) {
+			ids = append(ids, res.RunId)
+		}
+		return ids
+	}
+	first := run()
+	if ids := stored(); !slices.Contains(ids, first) {
+		t.Fatalf("the run's result is not stored: %v", ids)
+	}
+
+	deadline := time.Now().Add(60 * time.Second)
+	for metricWithLabels(t, metrics, `lookout_store_pruned_total{kind="results"}`) < 1 ||
+		metricWithLabels(t, metrics, `lookout_store_pruned_total{kind="runs"}`) < 1 ||
+		metricWithLabels(t, metrics, `lookout_store_pruned_total{kind="audit"}`) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing pruned 60 s after the run, with a 3 s retention\n%s", c.Output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if ids := stored(); slices.Contains(ids, first) {
+		t.Errorf("the result of run %s is still stored past its retention: %v", first, ids)
+	}
+	if !strings.Contains(c.Output(), "deleted records past retention") {
+		t.Errorf("the controller did not log what it deleted\n%s", c.Output())
+	}
+
+	second := run()
+	if ids := stored(); !slices.Contains(ids, second) {
+		t.Errorf("a run after pruning: its result %s is not stored: %v", second, ids)
+	}
+}
+
+// TestRetentionFlagsRefuseNonsense: a negative or sub-second retention is refused at start, naming
+// the flag.
+func TestRetentionFlagsRefuseNonsense(t *testing.T) {
+	bin, _ := testutil.Binaries(t)
+	for _, args := range [][]string{{"--retention", "-1h"}, {"--audit-retention", "10ms"}} {
+		cmd := exec.Command(bin, append([]string{"serve", "--data-dir", t.TempDir()}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), args[0]+" must be 0 (keep forever) or at least 1s") {
+			t.Errorf("serve %v: %v\n%s", args, err, out)
+		}
+	}
+}
