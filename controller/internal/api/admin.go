@@ -434,3 +434,37 @@ func (a *Admin) scheduleChanged(m *pb.Monitor) {
 	}
 	a.Resync()
 }
+
+// maxAuditLimit caps one ListAuditEntries answer; defaultAuditLimit is what 0 asks for.
+const (
+	defaultAuditLimit = 100
+	maxAuditLimit     = 10000
+)
+
+// ListAuditEntries returns the newest audit entries that match the request, oldest first.
+func (a *Admin) ListAuditEntries(_ context.Context, req *pb.ListAuditEntriesRequest) (*pb.ListAuditEntriesResponse, error) {
+	limit := int(req.Limit)
+	switch {
+	case limit == 0:
+		limit = defaultAuditLimit
+	case limit > maxAuditLimit:
+		return nil, status.Errorf(codes.InvalidArgument, "limit: %d is more than %d entries; narrow the query with since, actor, action or target", limit, maxAuditLimit)
+	}
+	f := store.AuditFilter{Actor: req.Actor, Action: req.Action, Target: req.Target}
+	if req.Since != nil {
+		if err := req.Since.CheckValid(); err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "since: %v", err)
+		}
+		f.Since = req.Since.AsTime()
+	}
+	entries, seqs, truncated, err := a.Store.AuditEntries(f, limit)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.ListAuditEntriesResponse{Truncated: truncated}
+	for i, e := range entries {
+		resp.Entries = append(resp.Entries, &pb.AuditEntry{Sequence: seqs[i], Time: timestamppb.New(e.Time),
+			Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Detail})
+	}
+	return resp, nil
+}

@@ -49,6 +49,7 @@ func Commands() []Command {
 		{"checkpoint revoke", "revoke every agent of a checkpoint", checkpointRevoke},
 		{"checkpoint nats-config", "print the nats-server authorization block for an external NATS deployment", checkpointNATSConfig},
 		{"platform-certificate", "print the platform certificate (public part) and its fingerprint", platformCertificate},
+		{"audit", "read the audit log, newest entries last [--since 24h] [--actor A] [--action X] [--target T]", auditList},
 	}
 }
 

@@ -1,6 +1,10 @@
 package store
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -46,4 +50,46 @@ func (s *Store) AuditLog() ([]AuditEntry, error) {
 		})
 	})
 	return out, err
+}
+
+// AuditFilter selects audit entries: each field that is set must match exactly.
+type AuditFilter struct {
+	Since                  time.Time // entries written at or after it; zero: any
+	Actor, Action, Target string
+}
+
+func (f AuditFilter) match(e AuditEntry) bool {
+	return (f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action) && (f.Target == "" || e.Target == f.Target)
+}
+
+// AuditEntries returns the newest limit entries that match f, oldest first, with their sequence
+// numbers, and whether older matches were left out. It reads from the newest entry back and stops
+// at the limit or at the first entry older than f.Since, so a recent query on a long log is cheap.
+func (s *Store) AuditEntries(f AuditFilter, limit int) (entries []AuditEntry, seqs []uint64, truncated bool, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAudit)
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var e AuditEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("audit entry %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if !f.Since.IsZero() && e.Time.Before(f.Since) {
+				return nil
+			}
+			if !f.match(e) {
+				continue
+			}
+			if len(entries) == limit {
+				truncated = true
+				return nil
+			}
+			entries = append(entries, e)
+			seqs = append(seqs, binary.BigEndian.Uint64(k))
+		}
+		return nil
+	})
+	slices.Reverse(entries)
+	slices.Reverse(seqs)
+	return entries, seqs, truncated, err
 }

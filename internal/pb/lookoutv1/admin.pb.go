@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1453,12 +1454,225 @@ func (x *GetPlatformCertificateResponse) GetInfo() *CertificateInfo {
 	return nil
 }
 
+type AuditEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sequence      uint64                 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"` // order of writing
+	Time          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Actor         string                 `protobuf:"bytes,3,opt,name=actor,proto3" json:"actor,omitempty"`   // "admin" or an agent id
+	Action        string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"` // e.g. fetch_run_secrets, denied_fetch_run_secrets, vault_delete
+	Target        string                 `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"` // a run id, an item or checkpoint name …
+	Detail        string                 `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"` // item names and versions, or why a call was refused
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_lookout_v1_admin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_admin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AuditEntry) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *AuditEntry) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+// ListAuditEntriesRequest selects entries; every filter set must match (exact, case-sensitive).
+type ListAuditEntriesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Since         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"` // only entries written at or after this; unset: any
+	Actor         string                 `protobuf:"bytes,2,opt,name=actor,proto3" json:"actor,omitempty"`
+	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
+	Target        string                 `protobuf:"bytes,4,opt,name=target,proto3" json:"target,omitempty"`
+	Limit         uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"` // the newest this many matches; 0 means 100; at most 10000
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEntriesRequest) Reset() {
+	*x = ListAuditEntriesRequest{}
+	mi := &file_lookout_v1_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEntriesRequest) ProtoMessage() {}
+
+func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListAuditEntriesRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ListAuditEntriesRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ListAuditEntriesRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ListAuditEntriesRequest) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *ListAuditEntriesRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListAuditEntriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`      // oldest first
+	Truncated     bool                   `protobuf:"varint,2,opt,name=truncated,proto3" json:"truncated,omitempty"` // older matches were left out by the limit
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEntriesResponse) Reset() {
+	*x = ListAuditEntriesResponse{}
+	mi := &file_lookout_v1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEntriesResponse) ProtoMessage() {}
+
+func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_lookout_v1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_lookout_v1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListAuditEntriesResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
 var File_lookout_v1_admin_proto protoreflect.FileDescriptor
 
 const file_lookout_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16lookout/v1/admin.proto\x12\n" +
-	"lookout.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1blookout/v1/checkpoint.proto\x1a\x18lookout/v1/monitor.proto\x1a\x14lookout/v1/run.proto\x1a\x16lookout/v1/vault.proto\"\x83\x01\n" +
+	"lookout.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1blookout/v1/checkpoint.proto\x1a\x18lookout/v1/monitor.proto\x1a\x14lookout/v1/run.proto\x1a\x16lookout/v1/vault.proto\"\x83\x01\n" +
 	"\x15AddCertificateRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x18\n" +
@@ -1541,7 +1755,24 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"configured\x18\x01 \x01(\bR\n" +
 	"configured\x12'\n" +
 	"\x0fcertificate_pem\x18\x02 \x01(\tR\x0ecertificatePem\x12/\n" +
-	"\x04info\x18\x03 \x01(\v2\x1b.lookout.v1.CertificateInfoR\x04info2\xcc\x0e\n" +
+	"\x04info\x18\x03 \x01(\v2\x1b.lookout.v1.CertificateInfoR\x04info\"\xb6\x01\n" +
+	"\n" +
+	"AuditEntry\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
+	"\x05actor\x18\x03 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\"\xa7\x01\n" +
+	"\x17ListAuditEntriesRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x16\n" +
+	"\x06target\x18\x04 \x01(\tR\x06target\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\rR\x05limit\"j\n" +
+	"\x18ListAuditEntriesResponse\x120\n" +
+	"\aentries\x18\x01 \x03(\v2\x16.lookout.v1.AuditEntryR\aentries\x12\x1c\n" +
+	"\ttruncated\x18\x02 \x01(\bR\ttruncated2\xab\x0f\n" +
 	"\fAdminService\x12U\n" +
 	"\x0eAddCertificate\x12!.lookout.v1.AddCertificateRequest\x1a .lookout.v1.AddVaultItemResponse\x12U\n" +
 	"\x0eAddCredentials\x12!.lookout.v1.AddCredentialsRequest\x1a .lookout.v1.AddVaultItemResponse\x12W\n" +
@@ -1566,7 +1797,8 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"TriggerRun\x12\x1d.lookout.v1.TriggerRunRequest\x1a\x1e.lookout.v1.TriggerRunResponse\x124\n" +
 	"\x06GetRun\x12\x19.lookout.v1.GetRunRequest\x1a\x0f.lookout.v1.Run\x12o\n" +
-	"\x16GetPlatformCertificate\x12).lookout.v1.GetPlatformCertificateRequest\x1a*.lookout.v1.GetPlatformCertificateResponseB=Z;github.com/lookout-synthetics/lookout/internal/pb/lookoutv1b\x06proto3"
+	"\x16GetPlatformCertificate\x12).lookout.v1.GetPlatformCertificateRequest\x1a*.lookout.v1.GetPlatformCertificateResponse\x12]\n" +
+	"\x10ListAuditEntries\x12#.lookout.v1.ListAuditEntriesRequest\x1a$.lookout.v1.ListAuditEntriesResponseB=Z;github.com/lookout-synthetics/lookout/internal/pb/lookoutv1b\x06proto3"
 
 var (
 	file_lookout_v1_admin_proto_rawDescOnce sync.Once
@@ -1580,7 +1812,7 @@ func file_lookout_v1_admin_proto_rawDescGZIP() []byte {
 	return file_lookout_v1_admin_proto_rawDescData
 }
 
-var file_lookout_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_lookout_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_lookout_v1_admin_proto_goTypes = []any{
 	(*AddCertificateRequest)(nil),          // 0: lookout.v1.AddCertificateRequest
 	(*AddCredentialsRequest)(nil),          // 1: lookout.v1.AddCredentialsRequest
@@ -1611,74 +1843,83 @@ var file_lookout_v1_admin_proto_goTypes = []any{
 	(*GetRunRequest)(nil),                  // 26: lookout.v1.GetRunRequest
 	(*GetPlatformCertificateRequest)(nil),  // 27: lookout.v1.GetPlatformCertificateRequest
 	(*GetPlatformCertificateResponse)(nil), // 28: lookout.v1.GetPlatformCertificateResponse
-	(*VaultItem)(nil),                      // 29: lookout.v1.VaultItem
-	(*Monitor)(nil),                        // 30: lookout.v1.Monitor
-	(CheckpointKind)(0),                    // 31: lookout.v1.CheckpointKind
-	(*durationpb.Duration)(nil),            // 32: google.protobuf.Duration
-	(*Checkpoint)(nil),                     // 33: lookout.v1.Checkpoint
-	(*Run)(nil),                            // 34: lookout.v1.Run
-	(*CertificateInfo)(nil),                // 35: lookout.v1.CertificateInfo
+	(*AuditEntry)(nil),                     // 29: lookout.v1.AuditEntry
+	(*ListAuditEntriesRequest)(nil),        // 30: lookout.v1.ListAuditEntriesRequest
+	(*ListAuditEntriesResponse)(nil),       // 31: lookout.v1.ListAuditEntriesResponse
+	(*VaultItem)(nil),                      // 32: lookout.v1.VaultItem
+	(*Monitor)(nil),                        // 33: lookout.v1.Monitor
+	(CheckpointKind)(0),                    // 34: lookout.v1.CheckpointKind
+	(*durationpb.Duration)(nil),            // 35: google.protobuf.Duration
+	(*Checkpoint)(nil),                     // 36: lookout.v1.Checkpoint
+	(*Run)(nil),                            // 37: lookout.v1.Run
+	(*CertificateInfo)(nil),                // 38: lookout.v1.CertificateInfo
+	(*timestamppb.Timestamp)(nil),          // 39: google.protobuf.Timestamp
 }
 var file_lookout_v1_admin_proto_depIdxs = []int32{
-	29, // 0: lookout.v1.AddVaultItemResponse.item:type_name -> lookout.v1.VaultItem
-	29, // 1: lookout.v1.ListVaultItemsResponse.items:type_name -> lookout.v1.VaultItem
-	30, // 2: lookout.v1.ApplyMonitorResponse.monitor:type_name -> lookout.v1.Monitor
-	30, // 3: lookout.v1.ListMonitorsResponse.monitors:type_name -> lookout.v1.Monitor
-	31, // 4: lookout.v1.CreateEnrollmentTokenRequest.kind:type_name -> lookout.v1.CheckpointKind
-	32, // 5: lookout.v1.CreateEnrollmentTokenRequest.ttl:type_name -> google.protobuf.Duration
-	33, // 6: lookout.v1.CreateEnrollmentTokenResponse.checkpoint:type_name -> lookout.v1.Checkpoint
-	33, // 7: lookout.v1.ListCheckpointsResponse.checkpoints:type_name -> lookout.v1.Checkpoint
-	34, // 8: lookout.v1.TriggerRunResponse.runs:type_name -> lookout.v1.Run
-	35, // 9: lookout.v1.GetPlatformCertificateResponse.info:type_name -> lookout.v1.CertificateInfo
-	0,  // 10: lookout.v1.AdminService.AddCertificate:input_type -> lookout.v1.AddCertificateRequest
-	1,  // 11: lookout.v1.AdminService.AddCredentials:input_type -> lookout.v1.AddCredentialsRequest
-	5,  // 12: lookout.v1.AdminService.ListVaultItems:input_type -> lookout.v1.ListVaultItemsRequest
-	7,  // 13: lookout.v1.AdminService.GetVaultItem:input_type -> lookout.v1.GetVaultItemRequest
-	8,  // 14: lookout.v1.AdminService.DeleteVaultItem:input_type -> lookout.v1.DeleteVaultItemRequest
-	0,  // 15: lookout.v1.AdminService.ReplaceCertificate:input_type -> lookout.v1.AddCertificateRequest
-	1,  // 16: lookout.v1.AdminService.ReplaceCredentials:input_type -> lookout.v1.AddCredentialsRequest
-	2,  // 17: lookout.v1.AdminService.AddSecret:input_type -> lookout.v1.AddSecretRequest
-	2,  // 18: lookout.v1.AdminService.ReplaceSecret:input_type -> lookout.v1.AddSecretRequest
-	3,  // 19: lookout.v1.AdminService.AddFile:input_type -> lookout.v1.AddFileRequest
-	3,  // 20: lookout.v1.AdminService.ReplaceFile:input_type -> lookout.v1.AddFileRequest
-	10, // 21: lookout.v1.AdminService.ApplyMonitor:input_type -> lookout.v1.ApplyMonitorRequest
-	12, // 22: lookout.v1.AdminService.ListMonitors:input_type -> lookout.v1.ListMonitorsRequest
-	14, // 23: lookout.v1.AdminService.GetMonitor:input_type -> lookout.v1.GetMonitorRequest
-	15, // 24: lookout.v1.AdminService.DeleteMonitor:input_type -> lookout.v1.DeleteMonitorRequest
-	16, // 25: lookout.v1.AdminService.SetMonitorPaused:input_type -> lookout.v1.SetMonitorPausedRequest
-	18, // 26: lookout.v1.AdminService.CreateEnrollmentToken:input_type -> lookout.v1.CreateEnrollmentTokenRequest
-	20, // 27: lookout.v1.AdminService.ListCheckpoints:input_type -> lookout.v1.ListCheckpointsRequest
-	22, // 28: lookout.v1.AdminService.RevokeCheckpoint:input_type -> lookout.v1.RevokeCheckpointRequest
-	24, // 29: lookout.v1.AdminService.TriggerRun:input_type -> lookout.v1.TriggerRunRequest
-	26, // 30: lookout.v1.AdminService.GetRun:input_type -> lookout.v1.GetRunRequest
-	27, // 31: lookout.v1.AdminService.GetPlatformCertificate:input_type -> lookout.v1.GetPlatformCertificateRequest
-	4,  // 32: lookout.v1.AdminService.AddCertificate:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 33: lookout.v1.AdminService.AddCredentials:output_type -> lookout.v1.AddVaultItemResponse
-	6,  // 34: lookout.v1.AdminService.ListVaultItems:output_type -> lookout.v1.ListVaultItemsResponse
-	29, // 35: lookout.v1.AdminService.GetVaultItem:output_type -> lookout.v1.VaultItem
-	9,  // 36: lookout.v1.AdminService.DeleteVaultItem:output_type -> lookout.v1.DeleteVaultItemResponse
-	4,  // 37: lookout.v1.AdminService.ReplaceCertificate:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 38: lookout.v1.AdminService.ReplaceCredentials:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 39: lookout.v1.AdminService.AddSecret:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 40: lookout.v1.AdminService.ReplaceSecret:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 41: lookout.v1.AdminService.AddFile:output_type -> lookout.v1.AddVaultItemResponse
-	4,  // 42: lookout.v1.AdminService.ReplaceFile:output_type -> lookout.v1.AddVaultItemResponse
-	11, // 43: lookout.v1.AdminService.ApplyMonitor:output_type -> lookout.v1.ApplyMonitorResponse
-	13, // 44: lookout.v1.AdminService.ListMonitors:output_type -> lookout.v1.ListMonitorsResponse
-	30, // 45: lookout.v1.AdminService.GetMonitor:output_type -> lookout.v1.Monitor
-	17, // 46: lookout.v1.AdminService.DeleteMonitor:output_type -> lookout.v1.DeleteMonitorResponse
-	30, // 47: lookout.v1.AdminService.SetMonitorPaused:output_type -> lookout.v1.Monitor
-	19, // 48: lookout.v1.AdminService.CreateEnrollmentToken:output_type -> lookout.v1.CreateEnrollmentTokenResponse
-	21, // 49: lookout.v1.AdminService.ListCheckpoints:output_type -> lookout.v1.ListCheckpointsResponse
-	23, // 50: lookout.v1.AdminService.RevokeCheckpoint:output_type -> lookout.v1.RevokeCheckpointResponse
-	25, // 51: lookout.v1.AdminService.TriggerRun:output_type -> lookout.v1.TriggerRunResponse
-	34, // 52: lookout.v1.AdminService.GetRun:output_type -> lookout.v1.Run
-	28, // 53: lookout.v1.AdminService.GetPlatformCertificate:output_type -> lookout.v1.GetPlatformCertificateResponse
-	32, // [32:54] is the sub-list for method output_type
-	10, // [10:32] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	32, // 0: lookout.v1.AddVaultItemResponse.item:type_name -> lookout.v1.VaultItem
+	32, // 1: lookout.v1.ListVaultItemsResponse.items:type_name -> lookout.v1.VaultItem
+	33, // 2: lookout.v1.ApplyMonitorResponse.monitor:type_name -> lookout.v1.Monitor
+	33, // 3: lookout.v1.ListMonitorsResponse.monitors:type_name -> lookout.v1.Monitor
+	34, // 4: lookout.v1.CreateEnrollmentTokenRequest.kind:type_name -> lookout.v1.CheckpointKind
+	35, // 5: lookout.v1.CreateEnrollmentTokenRequest.ttl:type_name -> google.protobuf.Duration
+	36, // 6: lookout.v1.CreateEnrollmentTokenResponse.checkpoint:type_name -> lookout.v1.Checkpoint
+	36, // 7: lookout.v1.ListCheckpointsResponse.checkpoints:type_name -> lookout.v1.Checkpoint
+	37, // 8: lookout.v1.TriggerRunResponse.runs:type_name -> lookout.v1.Run
+	38, // 9: lookout.v1.GetPlatformCertificateResponse.info:type_name -> lookout.v1.CertificateInfo
+	39, // 10: lookout.v1.AuditEntry.time:type_name -> google.protobuf.Timestamp
+	39, // 11: lookout.v1.ListAuditEntriesRequest.since:type_name -> google.protobuf.Timestamp
+	29, // 12: lookout.v1.ListAuditEntriesResponse.entries:type_name -> lookout.v1.AuditEntry
+	0,  // 13: lookout.v1.AdminService.AddCertificate:input_type -> lookout.v1.AddCertificateRequest
+	1,  // 14: lookout.v1.AdminService.AddCredentials:input_type -> lookout.v1.AddCredentialsRequest
+	5,  // 15: lookout.v1.AdminService.ListVaultItems:input_type -> lookout.v1.ListVaultItemsRequest
+	7,  // 16: lookout.v1.AdminService.GetVaultItem:input_type -> lookout.v1.GetVaultItemRequest
+	8,  // 17: lookout.v1.AdminService.DeleteVaultItem:input_type -> lookout.v1.DeleteVaultItemRequest
+	0,  // 18: lookout.v1.AdminService.ReplaceCertificate:input_type -> lookout.v1.AddCertificateRequest
+	1,  // 19: lookout.v1.AdminService.ReplaceCredentials:input_type -> lookout.v1.AddCredentialsRequest
+	2,  // 20: lookout.v1.AdminService.AddSecret:input_type -> lookout.v1.AddSecretRequest
+	2,  // 21: lookout.v1.AdminService.ReplaceSecret:input_type -> lookout.v1.AddSecretRequest
+	3,  // 22: lookout.v1.AdminService.AddFile:input_type -> lookout.v1.AddFileRequest
+	3,  // 23: lookout.v1.AdminService.ReplaceFile:input_type -> lookout.v1.AddFileRequest
+	10, // 24: lookout.v1.AdminService.ApplyMonitor:input_type -> lookout.v1.ApplyMonitorRequest
+	12, // 25: lookout.v1.AdminService.ListMonitors:input_type -> lookout.v1.ListMonitorsRequest
+	14, // 26: lookout.v1.AdminService.GetMonitor:input_type -> lookout.v1.GetMonitorRequest
+	15, // 27: lookout.v1.AdminService.DeleteMonitor:input_type -> lookout.v1.DeleteMonitorRequest
+	16, // 28: lookout.v1.AdminService.SetMonitorPaused:input_type -> lookout.v1.SetMonitorPausedRequest
+	18, // 29: lookout.v1.AdminService.CreateEnrollmentToken:input_type -> lookout.v1.CreateEnrollmentTokenRequest
+	20, // 30: lookout.v1.AdminService.ListCheckpoints:input_type -> lookout.v1.ListCheckpointsRequest
+	22, // 31: lookout.v1.AdminService.RevokeCheckpoint:input_type -> lookout.v1.RevokeCheckpointRequest
+	24, // 32: lookout.v1.AdminService.TriggerRun:input_type -> lookout.v1.TriggerRunRequest
+	26, // 33: lookout.v1.AdminService.GetRun:input_type -> lookout.v1.GetRunRequest
+	27, // 34: lookout.v1.AdminService.GetPlatformCertificate:input_type -> lookout.v1.GetPlatformCertificateRequest
+	30, // 35: lookout.v1.AdminService.ListAuditEntries:input_type -> lookout.v1.ListAuditEntriesRequest
+	4,  // 36: lookout.v1.AdminService.AddCertificate:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 37: lookout.v1.AdminService.AddCredentials:output_type -> lookout.v1.AddVaultItemResponse
+	6,  // 38: lookout.v1.AdminService.ListVaultItems:output_type -> lookout.v1.ListVaultItemsResponse
+	32, // 39: lookout.v1.AdminService.GetVaultItem:output_type -> lookout.v1.VaultItem
+	9,  // 40: lookout.v1.AdminService.DeleteVaultItem:output_type -> lookout.v1.DeleteVaultItemResponse
+	4,  // 41: lookout.v1.AdminService.ReplaceCertificate:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 42: lookout.v1.AdminService.ReplaceCredentials:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 43: lookout.v1.AdminService.AddSecret:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 44: lookout.v1.AdminService.ReplaceSecret:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 45: lookout.v1.AdminService.AddFile:output_type -> lookout.v1.AddVaultItemResponse
+	4,  // 46: lookout.v1.AdminService.ReplaceFile:output_type -> lookout.v1.AddVaultItemResponse
+	11, // 47: lookout.v1.AdminService.ApplyMonitor:output_type -> lookout.v1.ApplyMonitorResponse
+	13, // 48: lookout.v1.AdminService.ListMonitors:output_type -> lookout.v1.ListMonitorsResponse
+	33, // 49: lookout.v1.AdminService.GetMonitor:output_type -> lookout.v1.Monitor
+	17, // 50: lookout.v1.AdminService.DeleteMonitor:output_type -> lookout.v1.DeleteMonitorResponse
+	33, // 51: lookout.v1.AdminService.SetMonitorPaused:output_type -> lookout.v1.Monitor
+	19, // 52: lookout.v1.AdminService.CreateEnrollmentToken:output_type -> lookout.v1.CreateEnrollmentTokenResponse
+	21, // 53: lookout.v1.AdminService.ListCheckpoints:output_type -> lookout.v1.ListCheckpointsResponse
+	23, // 54: lookout.v1.AdminService.RevokeCheckpoint:output_type -> lookout.v1.RevokeCheckpointResponse
+	25, // 55: lookout.v1.AdminService.TriggerRun:output_type -> lookout.v1.TriggerRunResponse
+	37, // 56: lookout.v1.AdminService.GetRun:output_type -> lookout.v1.Run
+	28, // 57: lookout.v1.AdminService.GetPlatformCertificate:output_type -> lookout.v1.GetPlatformCertificateResponse
+	31, // 58: lookout.v1.AdminService.ListAuditEntries:output_type -> lookout.v1.ListAuditEntriesResponse
+	36, // [36:59] is the sub-list for method output_type
+	13, // [13:36] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_admin_proto_init() }
@@ -1696,7 +1937,7 @@ func file_lookout_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lookout_v1_admin_proto_rawDesc), len(file_lookout_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,7 @@ const (
 	AdminService_TriggerRun_FullMethodName             = "/lookout.v1.AdminService/TriggerRun"
 	AdminService_GetRun_FullMethodName                 = "/lookout.v1.AdminService/GetRun"
 	AdminService_GetPlatformCertificate_FullMethodName = "/lookout.v1.AdminService/GetPlatformCertificate"
+	AdminService_ListAuditEntries_FullMethodName       = "/lookout.v1.AdminService/ListAuditEntries"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -80,6 +81,10 @@ type AdminServiceClient interface {
 	TriggerRun(ctx context.Context, in *TriggerRunRequest, opts ...grpc.CallOption) (*TriggerRunResponse, error)
 	GetRun(ctx context.Context, in *GetRunRequest, opts ...grpc.CallOption) (*Run, error)
 	GetPlatformCertificate(ctx context.Context, in *GetPlatformCertificateRequest, opts ...grpc.CallOption) (*GetPlatformCertificateResponse, error)
+	// ListAuditEntries reads the audit log: who released, reused or was refused which
+	// secrets, enrolled, renewed, and what the admin changed. Entries name items, never
+	// their values.
+	ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error)
 }
 
 type adminServiceClient struct {
@@ -310,6 +315,16 @@ func (c *adminServiceClient) GetPlatformCertificate(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *adminServiceClient) ListAuditEntries(ctx context.Context, in *ListAuditEntriesRequest, opts ...grpc.CallOption) (*ListAuditEntriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditEntriesResponse)
+	err := c.cc.Invoke(ctx, AdminService_ListAuditEntries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -347,6 +362,10 @@ type AdminServiceServer interface {
 	TriggerRun(context.Context, *TriggerRunRequest) (*TriggerRunResponse, error)
 	GetRun(context.Context, *GetRunRequest) (*Run, error)
 	GetPlatformCertificate(context.Context, *GetPlatformCertificateRequest) (*GetPlatformCertificateResponse, error)
+	// ListAuditEntries reads the audit log: who released, reused or was refused which
+	// secrets, enrolled, renewed, and what the admin changed. Entries name items, never
+	// their values.
+	ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -422,6 +441,9 @@ func (UnimplementedAdminServiceServer) GetRun(context.Context, *GetRunRequest) (
 }
 func (UnimplementedAdminServiceServer) GetPlatformCertificate(context.Context, *GetPlatformCertificateRequest) (*GetPlatformCertificateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPlatformCertificate not implemented")
+}
+func (UnimplementedAdminServiceServer) ListAuditEntries(context.Context, *ListAuditEntriesRequest) (*ListAuditEntriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAuditEntries not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -840,6 +862,24 @@ func _AdminService_GetPlatformCertificate_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_ListAuditEntries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditEntriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).ListAuditEntries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_ListAuditEntries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).ListAuditEntries(ctx, req.(*ListAuditEntriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -934,6 +974,10 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPlatformCertificate",
 			Handler:    _AdminService_GetPlatformCertificate_Handler,
+		},
+		{
+			MethodName: "ListAuditEntries",
+			Handler:    _AdminService_ListAuditEntries_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,59 @@
+package store
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// TestAuditEntriesNewestMatchesOldestFirst: filters match exactly, the limit keeps the newest
+// matches and says older ones were left out, since stops the scan, and sequences come back in order.
+func TestAuditEntriesNewestMatchesOldestFirst(t *testing.T) {
+	s, now, _ := runFixture(t)
+	for i := range 10 {
+		actor := "admin"
+		if i%2 == 1 {
+			actor = "ag_1"
+		}
+		e := AuditEntry{Time: now.Add(time.Duration(i-10) * time.Hour), Actor: actor, Action: fmt.Sprintf("act%d", i%3), Target: fmt.Sprintf("t%d", i)}
+		if err := s.Audit(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	targets := func(es []AuditEntry) string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Target)
+		}
+		return fmt.Sprint(out)
+	}
+	for _, tc := range []struct {
+		name      string
+		f         AuditFilter
+		limit     int
+		want      string
+		truncated bool
+	}{
+		{"all", AuditFilter{}, 100, "[t0 t1 t2 t3 t4 t5 t6 t7 t8 t9]", false},
+		{"newest three", AuditFilter{}, 3, "[t7 t8 t9]", true},
+		{"exactly as many as match", AuditFilter{Actor: "ag_1"}, 5, "[t1 t3 t5 t7 t9]", false},
+		{"actor and action", AuditFilter{Actor: "admin", Action: "act0"}, 100, "[t0 t6]", false},
+		{"target", AuditFilter{Target: "t4"}, 100, "[t4]", false},
+		{"since", AuditFilter{Since: now.Add(-3 * time.Hour)}, 100, "[t7 t8 t9]", false},
+		{"since and limit", AuditFilter{Since: now.Add(-3 * time.Hour)}, 2, "[t8 t9]", true},
+		{"no match", AuditFilter{Actor: "nobody"}, 100, "[]", false},
+	} {
+		got, seqs, truncated, err := s.AuditEntries(tc.f, tc.limit)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if targets(got) != tc.want || truncated != tc.truncated {
+			t.Errorf("%s: %s truncated=%v, want %s truncated=%v", tc.name, targets(got), truncated, tc.want, tc.truncated)
+		}
+		for i := 1; i < len(seqs); i++ {
+			if seqs[i] <= seqs[i-1] {
+				t.Errorf("%s: sequences %v not increasing", tc.name, seqs)
+			}
+		}
+	}
+}
