@@ -38,6 +38,7 @@ type Options struct {
 	Log         io.Writer     // progress; nil = none
 	Sizes       []int         // monitor counts of the scale curve; default 100, 1000, 10000 (the last one is the RSS figure)
 	ProfileDir  string        // when set, profiles and traces of the controller are written here (see profile)
+	LatencyDir  string        // when set, every latency phase's runs are written here, one line each (writeLatencies)
 }
 
 func (o *Options) defaults() {

@@ -327,13 +327,19 @@ func (b *bench) paced(ctx context.Context, res *results, round, rate int, suffix
 	if got < 0.6*w.offered {
 		return fmt.Errorf("fixed-rate phase: %.0f runs/s answered of %.0f offered: the controller did not keep up", got, w.offered)
 	}
+	if b.o.LatencyDir != "" {
+		if err := writeLatencies(filepath.Join(b.o.LatencyDir, fmt.Sprintf("paced%s-round%d.tsv", suffix, round+1)), rec); err != nil {
+			return err
+		}
+	}
 	p50, p99 := percentiles(rec.lat)
 	fmt.Fprintf(b.o.Log, "  %.0f runs/s offered, %.0f answered: p50 %.2f ms, p99 %.2f ms", w.offered, got, p50, p99)
 	for i, name := range []string{"delivered", "claim", "report"} {
 		q50, q99 := percentiles(rec.parts[i])
 		fmt.Fprintf(b.o.Log, "; %s %.2f/%.2f", name, q50, q99)
 	}
-	fmt.Fprintf(b.o.Log, "; %s\n", w.commits)
+	hit, windows := tailWindows(rec.at, rec.lat, 50*time.Millisecond)
+	fmt.Fprintf(b.o.Log, "; slowest 1%% in %d of %d 50-ms windows; %s\n", hit, windows, w.commits)
 	res.add("e2e_p50_ms"+suffix, p50)
 	res.add("e2e_p99_ms"+suffix, p99)
 	return nil
@@ -432,4 +438,40 @@ func percentiles(d []time.Duration) (p50, p99 float64) {
 		return float64(s[min(len(s)-1, int(q*float64(len(s))))].Microseconds()) / 1000
 	}
 	return at(0.50), at(0.99)
+}
+
+// tailWindows cuts the phase into windows of width w by dispatch time and counts the windows that
+// hold at least one of the slowest 1% of runs. Few windows mean the tail is made of stalls that
+// catch every run in flight (a garbage collection, the cores busy elsewhere); many, that it is
+// spread over the run, each slow on its own.
+func tailWindows(at []time.Time, lat []time.Duration, w time.Duration) (hit, windows int) {
+	if len(at) == 0 {
+		return 0, 0
+	}
+	sorted := slices.Clone(lat)
+	slices.Sort(sorted)
+	cut := sorted[len(sorted)*99/100]
+	first, last := slices.MinFunc(at, time.Time.Compare), slices.MaxFunc(at, time.Time.Compare)
+	slow := map[int64]bool{}
+	for i, d := range lat {
+		if d >= cut {
+			slow[int64(at[i].Sub(first)/w)] = true
+		}
+	}
+	return len(slow), int(last.Sub(first)/w) + 1
+}
+
+// writeLatencies writes one line per run of a phase, for finding when the slow ones happened: the
+// time it was dispatched (µs since the Unix epoch) and its latency, whole and by stage, in µs.
+func writeLatencies(path string, rec *recorder) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var sb strings.Builder
+	sb.WriteString("dispatched_unix_us\ttotal_us\tdelivered_us\tclaim_us\treport_us\n")
+	for i := range rec.lat {
+		fmt.Fprintf(&sb, "%d\t%d\t%d\t%d\t%d\n", rec.at[i].UnixMicro(), rec.lat[i].Microseconds(),
+			rec.parts[0][i].Microseconds(), rec.parts[1][i].Microseconds(), rec.parts[2][i].Microseconds())
+	}
+	return os.WriteFile(path, []byte(sb.String()), 0o644)
 }

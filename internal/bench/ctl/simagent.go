@@ -42,16 +42,18 @@ type simAgent struct {
 type recorder struct {
 	mu        sync.Mutex
 	lat       []time.Duration
+	at        []time.Time        // per run: when the controller dispatched it (scheduled_at)
 	parts     [3][]time.Duration // per run: dispatch→delivered, FetchRunSecrets, ReportResult
 	completed atomic.Int64
 	failed    atomic.Int64
 	firstErr  atomic.Value
 }
 
-func (r *recorder) add(d time.Duration, parts [3]time.Duration) {
+func (r *recorder) add(sched time.Time, d time.Duration, parts [3]time.Duration) {
 	r.completed.Add(1)
 	r.mu.Lock()
 	r.lat = append(r.lat, d)
+	r.at = append(r.at, sched)
 	for i, p := range parts {
 		r.parts[i] = append(r.parts[i], p)
 	}
@@ -159,7 +161,7 @@ func (a *simAgent) answer(ctx context.Context, data []byte, rec *recorder) {
 	}
 	acked := time.Now()
 	sched := req.ScheduledAt.AsTime()
-	rec.add(acked.Sub(sched), [3]time.Duration{delivered.Sub(sched), fetched.Sub(delivered), acked.Sub(fetched)})
+	rec.add(sched, acked.Sub(sched), [3]time.Duration{delivered.Sub(sched), fetched.Sub(delivered), acked.Sub(fetched)})
 }
 
 func (a *simAgent) close() {

@@ -32,6 +32,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Offered, "offered", 12000, "runs/s the scheduler offers in the throughput phase")
 	fs.IntVar(&o.Checkpoints, "checkpoints", 16, "simulated checkpoints; every load monitor runs on all of them")
 	fs.StringVar(&o.ProfileDir, "profile", "", "write the controller's CPU profile, execution trace and allocations (first round of each phase) to this directory; tracing slows that round, so read its figures as perturbed")
+	fs.StringVar(&o.LatencyDir, "latencies", "", "write every run of each latency phase (dispatch time, latency by stage) to a file in this directory")
 	sizes := fs.String("sizes", "100,1000,10000", "monitor counts of the scale curve, comma-separated, ascending")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	if err := fs.Parse(args); err != nil {
