@@ -8,6 +8,7 @@ import (
 	"io"
 	"path"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -163,9 +164,11 @@ func (r *Client) call(ctx context.Context, method string, c *pb.RunCall) (*pb.Ru
 
 // send puts c on the stream, waiting for its turn and for HTTP/2 flow control no longer than ctx:
 // a controller that stops reading must not hold the agent's calls past their deadlines. A message
-// gRPC has begun to send cannot be withdrawn, so when ctx ends during the Send the stream is given
-// up: the calls waiting on it fail with Unavailable, which their callers retry, and the next call
-// opens a new stream. A call that gives up while still waiting for its turn leaves the stream be.
+// gRPC has begun to send cannot be withdrawn, so when ctx ends while the Send is blocked the stream
+// is given up: the calls waiting on it fail with Unavailable, which their callers retry, and the
+// next call opens a new stream. A call that gives up while still waiting for its turn leaves the
+// stream be, and so does one whose Send returned: only a Send still in progress is a stall. Calls
+// must carry a deadline; the agent's always do (the run's).
 func (cs *callStream) send(ctx context.Context, c *pb.RunCall) error {
 	select {
 	case cs.turn <- struct{}{}:
@@ -173,12 +176,22 @@ func (cs *callStream) send(ctx context.Context, c *pb.RunCall) error {
 		return ctx.Err()
 	}
 	defer func() { <-cs.turn }()
+	if err := ctx.Err(); err != nil { // select picks at random when both were ready
+		return err
+	}
+	// 0 while the Send is in progress; whoever moves it first, the Send returning (1) or ctx
+	// ending (2), decides whether the stream is given up.
+	var state atomic.Int32
 	stop := context.AfterFunc(ctx, func() {
-		cs.fail(status.Error(codes.Unavailable, "a call could not be sent before its deadline: the controller is not reading the stream"))
-		cs.cancel()
+		if state.CompareAndSwap(0, 2) {
+			cs.fail(status.Error(codes.Unavailable, "a call could not be sent before its deadline: the controller is not reading the stream"))
+			cs.cancel()
+		}
 	})
 	defer stop()
-	return cs.stream.Send(c)
+	err := cs.stream.Send(c)
+	state.CompareAndSwap(0, 1)
+	return err
 }
 
 // open returns the current stream, opening one when there is none, and the id for the next call.

@@ -217,7 +217,8 @@ func (s *stallServer) RunCalls(stream grpc.BidiStreamingServer[pb.RunCall, pb.Ru
 func TestCallsOnAStalledStreamEndAtTheirDeadline(t *testing.T) {
 	t.Parallel()
 	srv := &stallServer{stalled: make(chan struct{})}
-	// A fixed 64 KiB stream window (no dynamic growth), so a 1 MiB message cannot all be sent.
+	// A fixed 64 KiB stream window (no dynamic growth): once one 1 MiB message has used up the
+	// stream's write quota, the next Send blocks until the server reads, which it never does.
 	g := grpc.NewServer(grpc.InitialWindowSize(64 << 10))
 	pb.RegisterAgentServiceServer(g, srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -234,28 +235,47 @@ func TestCallsOnAStalledStreamEndAtTheirDeadline(t *testing.T) {
 	c := New(pb.NewAgentServiceClient(conn), nil)
 	t.Cleanup(c.Close)
 
-	big := &pb.ReportResultRequest{Result: &pb.RunResult{RunId: "big", Message: strings.Repeat("x", 1<<20)}}
-	errs := make(chan error, 2)
-	call := func(f func(context.Context) error) {
+	// Open the stream the server will leave unread.
+	opened := make(chan error, 1)
+	go func() {
 		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 		defer cancel()
-		errs <- f(ctx)
-	}
-	go call(func(ctx context.Context) error { _, err := c.ReportResult(ctx, big); return err })
+		_, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "first"})
+		opened <- err
+	}()
 	<-srv.stalled
-	time.Sleep(100 * time.Millisecond) // let the big Send fill the window and block
-	go call(func(ctx context.Context) error {
-		_, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "queued"})
-		return err
-	})
-	for range 2 {
-		select {
-		case err := <-errs:
-			if code := status.Code(err); code != codes.DeadlineExceeded && code != codes.Unavailable {
-				t.Errorf("a call on the stalled stream returned %v, want DeadlineExceeded or Unavailable (both retried)", err)
+	c.mu.Lock()
+	stalled := c.cur
+	c.mu.Unlock()
+
+	// Three large reports and a claim, in whatever order they get their turns: at most the claim
+	// and one report get through the write quota, the next call blocks in Send, the last waits
+	// for its turn; so both ways of waiting are exercised.
+	big := &pb.ReportResultRequest{Result: &pb.RunResult{RunId: "big", Message: strings.Repeat("x", 1<<20)}}
+	errs := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+			defer cancel()
+			if i == 0 {
+				_, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "queued"})
+				errs <- err
+				return
 			}
+			_, err := c.ReportResult(ctx, big)
+			errs <- err
+		}()
+	}
+	for range 5 {
+		var err error
+		select {
+		case err = <-errs:
+		case err = <-opened:
 		case <-time.After(20 * time.Second):
 			t.Fatal("a call on a stalled stream did not return at its deadline: it hangs on flow control")
+		}
+		if code := status.Code(err); code != codes.DeadlineExceeded && code != codes.Unavailable {
+			t.Errorf("a call on the stalled stream returned %v, want DeadlineExceeded or Unavailable (both retried)", err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -263,7 +283,33 @@ func TestCallsOnAStalledStreamEndAtTheirDeadline(t *testing.T) {
 	if _, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "after"}); err != nil {
 		t.Fatalf("the call after the stall: %v", err)
 	}
-	if streams, _ := srv.counts(); streams < 1 {
-		t.Errorf("the call after the stall went on %d new streams, want a new one", streams)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == stalled {
+		t.Error("the call after the stall went on the stalled stream")
+	}
+}
+
+// TestACallThatEndsOnItsOwnLeavesTheStreamBe: a call whose context is already over when it gets its
+// turn, or that ends after its message went out, does not give up a healthy stream the other
+// calls are using.
+func TestACallThatEndsOnItsOwnLeavesTheStreamBe(t *testing.T) {
+	t.Parallel()
+	srv, c, _ := start(t)
+	if _, err := c.FetchRunSecrets(t.Context(), &pb.FetchRunSecretsRequest{RunId: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		if _, err := c.FetchRunSecrets(ctx, &pb.FetchRunSecretsRequest{RunId: "r"}); status.Code(err) != codes.Canceled {
+			t.Fatalf("a call with a cancelled context: %v, want Canceled", err)
+		}
+	}
+	if _, err := c.FetchRunSecrets(t.Context(), &pb.FetchRunSecretsRequest{RunId: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if streams, _ := srv.counts(); streams != 1 {
+		t.Errorf("%d streams opened; calls that ended on their own gave up a healthy stream", streams)
 	}
 }
