@@ -353,10 +353,8 @@ func (d *Dispatcher) publish(r *pb.Run, m *pb.Monitor) error {
 // ends every other run past its deadline and notifies their results.
 func (d *Dispatcher) SweepExpired() error {
 	now := d.o.Now()
-	retried, err := d.o.Store.RetryUnclaimed(now, int32(d.o.RunAttempts))
-	if err != nil {
-		return err
-	}
+	// Runs retried before an error are recorded with their new attempt: publish them all the same.
+	retried, retryErr := d.o.Store.RetryUnclaimed(now, int32(d.o.RunAttempts))
 	for _, r := range retried {
 		m, err := d.o.Store.Monitor(r.MonitorId)
 		if err == nil {
@@ -368,6 +366,11 @@ func (d *Dispatcher) SweepExpired() error {
 			continue
 		}
 		d.o.Logger.Warn("re-dispatched a run no agent picked up before its deadline", "run", r.RunId, "monitor", r.MonitorName, "checkpoint", r.CheckpointName, "attempt", r.Attempt)
+	}
+	if retryErr != nil {
+		// The runs it did not reach would be ended below instead of retried: leave them to the
+		// next sweep.
+		return retryErr
 	}
 	ended, err := d.o.Store.ExpireRuns(now)
 	for _, res := range ended {

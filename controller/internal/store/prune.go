@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -14,7 +16,7 @@ import (
 
 // Retention says how long the store keeps what piles up with every run. Zero keeps it forever.
 type Retention struct {
-	// Runs: finished runs and their results, counted from when the run was created.
+	// Runs: finished runs and their results, counted from when the result was stored.
 	Runs time.Duration
 	// Audit: audit entries, counted from when they were written.
 	Audit time.Duration
@@ -31,13 +33,14 @@ func (p Pruned) Total() int { return p.Runs + p.Results + p.Audit }
 // backlog (the first prune of a large file, or one after a long stop).
 const pruneChunk = 1000
 
-// Prune deletes, oldest first, finished runs created before now minus r.Runs, the results of runs
-// created before then, and audit entries written before now minus r.Audit. A run that is still
-// open is never deleted, however old (the sweep ends it; a later prune deletes it). It works in
-// small transactions until nothing is left to delete or ctx ends, and returns what it deleted.
+// Prune deletes, oldest first, runs and results whose result was stored before now minus r.Runs,
+// and audit entries written before now minus r.Audit. A run that is still open is never deleted,
+// however old (the sweep ends it; a later prune deletes it), and a run that has just ended is kept
+// for the whole retention however long ago it started. It works in small transactions until
+// nothing is left to delete or ctx ends, and returns what it deleted.
 //
-// Times are the controller's own: a run's creation time is in its id (NewID), an audit entry's is
-// written by the controller. A result is aged by its run's id, never by the agent's clock.
+// Times are the controller's own, never an agent's: a result's stored_at is set when the
+// controller stores it, an audit entry's time when it writes it.
 func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, error) {
 	var total Pruned
 	for ctx.Err() == nil {
@@ -100,8 +103,9 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 	return total, ctx.Err()
 }
 
-// oldRuns lists up to pruneChunk keys of done runs created before cut. Run ids begin with their
-// creation time, so the scan stops at the first run created at or after cut.
+// oldRuns lists up to pruneChunk keys of done runs whose result was stored before cut. Run ids
+// begin with their creation time (NewID) and a run is stored after it is created, so the scan stops
+// at the first run created at or after cut.
 func oldRuns(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 	var keys [][]byte
 	c := tx.Bucket(bRuns).Cursor()
@@ -112,40 +116,46 @@ func oldRuns(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 		}
 		r := &pb.Run{}
 		if err := proto.Unmarshal(v, r); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("run %s: %w", k, err)
 		}
-		if !ok && !r.GetScheduledAt().AsTime().Before(cut) {
-			continue // an id without a time (not made by NewID): aged by its schedule instead
+		if r.State != pb.RunState_RUN_STATE_DONE {
+			continue
 		}
-		if r.State == pb.RunState_RUN_STATE_DONE {
+		if stored, ok := storedAt(r.Result); ok && stored.Before(cut) {
 			keys = append(keys, bytes.Clone(k))
 		}
 	}
 	return keys, nil
 }
 
-// oldResults lists up to pruneChunk keys of results of runs created before cut, from the oldest
-// sequence, stopping at the first result of a newer run. Results are stored as runs end, in nearly
-// the order the runs were created; one that is out of order holds back those after it for at most
-// its run's time in flight, and they go on a later prune.
+// oldResults lists up to pruneChunk keys of results stored before cut. They are kept in the order
+// they were stored, so the scan stops at the first one stored at or after cut, or whose time is
+// not known.
 func oldResults(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 	var keys [][]byte
 	c := tx.Bucket(bResults).Cursor()
 	for k, v := c.First(); k != nil && len(keys) < pruneChunk; k, v = c.Next() {
 		res := &pb.RunResult{}
 		if err := proto.Unmarshal(v, res); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(k), err)
 		}
-		created, ok := IDTime(res.RunId)
-		if !ok {
-			created = res.GetFinishedAt().AsTime()
-		}
-		if !created.Before(cut) {
+		stored, ok := storedAt(res)
+		if !ok || !stored.Before(cut) {
 			break
 		}
 		keys = append(keys, bytes.Clone(k))
 	}
 	return keys, nil
+}
+
+// storedAt is when the controller stored res. A result stored before stored_at existed is dated
+// by its run's creation (the time in its id), which is earlier; one that has neither is not dated,
+// and is kept.
+func storedAt(res *pb.RunResult) (time.Time, bool) {
+	if res.GetStoredAt() != nil {
+		return res.StoredAt.AsTime(), true
+	}
+	return IDTime(res.GetRunId())
 }
 
 // oldAudit lists up to pruneChunk keys of audit entries written before cut, oldest first.

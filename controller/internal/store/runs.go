@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -179,7 +180,7 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 	if err != nil {
 		return nil, err
 	}
-	res.Sequence = seq
+	res.Sequence, res.StoredAt = seq, timestamppb.New(s.now())
 	if err := results.Put(seqKey(seq), mustMarshal(res)); err != nil {
 		return nil, err
 	}
@@ -192,23 +193,34 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 
 // ExpireRuns ends every open run whose deadline is before now with a result that says why: no
 // instance picked it up ("checkpoint unavailable") or the one that did never reported ("agent lost").
-// When no open run is past its deadline (the usual sweep) it writes nothing.
+// When no open run is past its deadline (the usual sweep) it writes nothing. On an error it returns
+// the runs it ended before it, which are stored and must be announced all the same.
 func (s *Store) ExpireRuns(now time.Time) ([]*pb.RunResult, error) {
 	due, err := s.openPast(now, func(*pb.Run) bool { return true })
-	if err != nil || len(due) == 0 {
-		return nil, err
-	}
-	var ended []*pb.RunResult
-	err = s.group.update(func(tx *bolt.Tx) error {
-		ended = ended[:0] // this function may run more than once
-		return s.eachStillPast(tx, due, now, func(*pb.Run) bool { return true }, func(r *pb.Run) error {
-			res, err := s.closeRun(tx, r, expiryResult(r, now), false)
-			ended = append(ended, res)
-			return err
-		})
-	})
 	if err != nil {
 		return nil, err
+	}
+	return s.expireListed(due, now)
+}
+
+// expireListed ends the runs of due that are still open and past their deadline at now, in
+// transactions of at most sweepChunk runs.
+func (s *Store) expireListed(due []string, now time.Time) ([]*pb.RunResult, error) {
+	var ended []*pb.RunResult
+	for chunk := range slices.Chunk(due, sweepChunk) {
+		var part []*pb.RunResult
+		err := s.group.update(func(tx *bolt.Tx) error {
+			part = part[:0] // this function may run more than once
+			return s.eachStillPast(tx, chunk, now, func(*pb.Run) bool { return true }, func(r *pb.Run) error {
+				res, err := s.closeRun(tx, r, expiryResult(r, now), false)
+				part = append(part, res)
+				return err
+			})
+		})
+		if err != nil {
+			return ended, err
+		}
+		ended = append(ended, part...)
 	}
 	return ended, nil
 }
@@ -216,30 +228,39 @@ func (s *Store) ExpireRuns(now time.Time) ([]*pb.RunResult, error) {
 // RetryUnclaimed gives every open run that no instance claimed by its deadline (now is past it)
 // another attempt, while its attempt is below maxAttempts: same run id, attempt+1, state
 // dispatched, deadline now plus the span the run had for its first attempt. It returns the runs to
-// publish again; ExpireRuns ends the ones left. When none is due it writes nothing.
+// publish again; ExpireRuns ends the ones left. When none is due it writes nothing. On an error
+// it returns the runs it retried before it, which must be published all the same.
 func (s *Store) RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, error) {
 	retryable := func(r *pb.Run) bool { return r.AgentId == "" && r.Attempt < maxAttempts }
 	due, err := s.openPast(now, retryable)
-	if err != nil || len(due) == 0 {
-		return nil, err
-	}
-	var retried []*pb.Run
-	err = s.group.update(func(tx *bolt.Tx) error {
-		retried = retried[:0] // this function may run more than once
-		return s.eachStillPast(tx, due, now, retryable, func(r *pb.Run) error {
-			span := r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime())
-			r.Attempt++
-			r.State = pb.RunState_RUN_STATE_DISPATCHED
-			r.Deadline = timestamppb.New(now.Add(span))
-			retried = append(retried, r)
-			return putProto(tx.Bucket(bRuns), r.RunId, r)
-		})
-	})
 	if err != nil {
 		return nil, err
 	}
+	var retried []*pb.Run
+	for chunk := range slices.Chunk(due, sweepChunk) {
+		var part []*pb.Run
+		err := s.group.update(func(tx *bolt.Tx) error {
+			part = part[:0] // this function may run more than once
+			return s.eachStillPast(tx, chunk, now, retryable, func(r *pb.Run) error {
+				span := r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime())
+				r.Attempt++
+				r.State = pb.RunState_RUN_STATE_DISPATCHED
+				r.Deadline = timestamppb.New(now.Add(span))
+				part = append(part, r)
+				return putProto(tx.Bucket(bRuns), r.RunId, r)
+			})
+		})
+		if err != nil {
+			return retried, err
+		}
+		retried = append(retried, part...)
+	}
 	return retried, nil
 }
+
+// sweepChunk bounds the runs one sweep transaction retries or ends: after an outage thousands can
+// be due at once, and the claims and results sharing the committer should not wait for all of them.
+const sweepChunk = 1000
 
 // openPast lists, in a read transaction, the open runs past their deadline at now for which want
 // holds. The sweep asks every second and the answer is almost always none: reading first spares
@@ -267,7 +288,9 @@ func (s *Store) openPast(now time.Time, want func(*pb.Run) bool) ([]string, erro
 func (s *Store) eachStillPast(tx *bolt.Tx, ids []string, now time.Time, want func(*pb.Run) bool, fn func(*pb.Run) error) error {
 	for _, id := range ids {
 		r := &pb.Run{}
-		if err := getProto(tx.Bucket(bRuns), id, r); err != nil {
+		if err := getProto(tx.Bucket(bRuns), id, r); errors.Is(err, ErrNotFound) {
+			continue // ended and deleted past retention since it was listed
+		} else if err != nil {
 			return err
 		}
 		if r.State == pb.RunState_RUN_STATE_DONE || !now.After(r.Deadline.AsTime()) || !want(r) {

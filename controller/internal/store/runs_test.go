@@ -395,3 +395,30 @@ func TestSweepWritesOnlyWhenARunIsDue(t *testing.T) {
 		t.Fatal("the expired run is still open")
 	}
 }
+
+// TestSweepRechecksWhatItListed: a run the sweep listed as due may get its result, or be deleted
+// past retention, before the sweep's write; the write leaves it alone instead of ending it again
+// or failing the sweep.
+func TestSweepRechecksWhatItListed(t *testing.T) {
+	s, now, r := runFixture(t)
+	if _, err := s.ClaimRun(r.RunId, 1, agentA); err != nil {
+		t.Fatal(err)
+	}
+	late := now.Add(2 * time.Minute)
+	due, err := s.openPast(late, func(*pb.Run) bool { return true })
+	if err != nil || len(due) != 1 {
+		t.Fatalf("listed %v (%v), want the run", due, err)
+	}
+	stored, _, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Outcome: pb.Outcome_OUTCOME_PASSED}, agentA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := s.expireListed(append(due, "run-deleted-since"), late)
+	if err != nil || len(ended) != 0 {
+		t.Fatalf("expiring a run that got its result meanwhile, and one deleted: %v %v, want nothing ended and no error", ended, err)
+	}
+	got, err := s.Run(r.RunId)
+	if err != nil || got.Result.GetSequence() != stored.Sequence || got.Result.Outcome != pb.Outcome_OUTCOME_PASSED {
+		t.Fatalf("the run's result after the sweep: %v %v, want the agent's", got.GetResult(), err)
+	}
+}

@@ -535,7 +535,8 @@ type RunResult struct {
 	ErrorClass     ErrorClass             `protobuf:"varint,11,opt,name=error_class,json=errorClass,proto3,enum=lookout.v1.ErrorClass" json:"error_class,omitempty"`
 	Message        string                 `protobuf:"bytes,12,opt,name=message,proto3" json:"message,omitempty"` // one line, readable
 	Steps          []*StepResult          `protobuf:"bytes,13,rep,name=steps,proto3" json:"steps,omitempty"`
-	Sequence       uint64                 `protobuf:"varint,14,opt,name=sequence,proto3" json:"sequence,omitempty"` // controller's storage order
+	Sequence       uint64                 `protobuf:"varint,14,opt,name=sequence,proto3" json:"sequence,omitempty"`                // controller's storage order
+	StoredAt       *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"` // when the controller stored it, by its clock; retention counts from here
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -666,6 +667,13 @@ func (x *RunResult) GetSequence() uint64 {
 		return x.Sequence
 	}
 	return 0
+}
+
+func (x *RunResult) GetStoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StoredAt
+	}
+	return nil
 }
 
 type Timings struct {
@@ -1128,7 +1136,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\x06result\x18\v \x01(\v2\x15.lookout.v1.RunResultR\x06result\x12\x16\n" +
 	"\x06manual\x18\f \x01(\bR\x06manual\x12/\n" +
 	"\asecrets\x18\r \x03(\v2\x15.lookout.v1.SecretRefR\asecrets\x12'\n" +
-	"\x0fmonitor_version\x18\x0e \x01(\x03R\x0emonitorVersion\"\xab\x04\n" +
+	"\x0fmonitor_version\x18\x0e \x01(\x03R\x0emonitorVersion\"\xe4\x04\n" +
 	"\tRunResult\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1d\n" +
@@ -1148,7 +1156,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"errorClass\x12\x18\n" +
 	"\amessage\x18\f \x01(\tR\amessage\x12,\n" +
 	"\x05steps\x18\r \x03(\v2\x16.lookout.v1.StepResultR\x05steps\x12\x1a\n" +
-	"\bsequence\x18\x0e \x01(\x04R\bsequence\"\xba\x02\n" +
+	"\bsequence\x18\x0e \x01(\x04R\bsequence\x127\n" +
+	"\tstored_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\xba\x02\n" +
 	"\aTimings\x12+\n" +
 	"\x03dns\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03dns\x123\n" +
 	"\aconnect\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\aconnect\x12+\n" +
@@ -1275,26 +1284,27 @@ var file_lookout_v1_run_proto_depIdxs = []int32{
 	1,  // 12: lookout.v1.RunResult.outcome:type_name -> lookout.v1.Outcome
 	2,  // 13: lookout.v1.RunResult.error_class:type_name -> lookout.v1.ErrorClass
 	10, // 14: lookout.v1.RunResult.steps:type_name -> lookout.v1.StepResult
-	14, // 15: lookout.v1.Timings.dns:type_name -> google.protobuf.Duration
-	14, // 16: lookout.v1.Timings.connect:type_name -> google.protobuf.Duration
-	14, // 17: lookout.v1.Timings.tls:type_name -> google.protobuf.Duration
-	14, // 18: lookout.v1.Timings.first_byte:type_name -> google.protobuf.Duration
-	14, // 19: lookout.v1.Timings.download:type_name -> google.protobuf.Duration
-	14, // 20: lookout.v1.Timings.total:type_name -> google.protobuf.Duration
-	15, // 21: lookout.v1.AssertionResult.assertion:type_name -> lookout.v1.Assertion
-	7,  // 22: lookout.v1.StepResult.timings:type_name -> lookout.v1.Timings
-	16, // 23: lookout.v1.StepResult.request_headers:type_name -> lookout.v1.Header
-	16, // 24: lookout.v1.StepResult.response_headers:type_name -> lookout.v1.Header
-	8,  // 25: lookout.v1.StepResult.assertions:type_name -> lookout.v1.AssertionResult
-	9,  // 26: lookout.v1.StepResult.variables:type_name -> lookout.v1.ExtractedVariable
-	17, // 27: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
-	2,  // 28: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
-	14, // 29: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	11, // 15: lookout.v1.RunResult.stored_at:type_name -> google.protobuf.Timestamp
+	14, // 16: lookout.v1.Timings.dns:type_name -> google.protobuf.Duration
+	14, // 17: lookout.v1.Timings.connect:type_name -> google.protobuf.Duration
+	14, // 18: lookout.v1.Timings.tls:type_name -> google.protobuf.Duration
+	14, // 19: lookout.v1.Timings.first_byte:type_name -> google.protobuf.Duration
+	14, // 20: lookout.v1.Timings.download:type_name -> google.protobuf.Duration
+	14, // 21: lookout.v1.Timings.total:type_name -> google.protobuf.Duration
+	15, // 22: lookout.v1.AssertionResult.assertion:type_name -> lookout.v1.Assertion
+	7,  // 23: lookout.v1.StepResult.timings:type_name -> lookout.v1.Timings
+	16, // 24: lookout.v1.StepResult.request_headers:type_name -> lookout.v1.Header
+	16, // 25: lookout.v1.StepResult.response_headers:type_name -> lookout.v1.Header
+	8,  // 26: lookout.v1.StepResult.assertions:type_name -> lookout.v1.AssertionResult
+	9,  // 27: lookout.v1.StepResult.variables:type_name -> lookout.v1.ExtractedVariable
+	17, // 28: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
+	2,  // 29: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
+	14, // 30: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_run_proto_init() }
