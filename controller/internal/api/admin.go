@@ -442,7 +442,7 @@ const (
 )
 
 // ListAuditEntries returns the newest audit entries that match the request, oldest first.
-func (a *Admin) ListAuditEntries(_ context.Context, req *pb.ListAuditEntriesRequest) (*pb.ListAuditEntriesResponse, error) {
+func (a *Admin) ListAuditEntries(ctx context.Context, req *pb.ListAuditEntriesRequest) (*pb.ListAuditEntriesResponse, error) {
 	limit := int(req.Limit)
 	switch {
 	case limit == 0:
@@ -457,7 +457,7 @@ func (a *Admin) ListAuditEntries(_ context.Context, req *pb.ListAuditEntriesRequ
 		}
 		f.Since = req.Since.AsTime()
 	}
-	entries, seqs, truncated, err := a.Store.AuditEntries(f, limit)
+	entries, seqs, truncated, err := a.Store.AuditEntries(ctx, f, limit)
 	if err != nil {
 		return nil, toStatus(err)
 	}

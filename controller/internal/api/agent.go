@@ -93,8 +93,16 @@ func clip(s string, n int) string {
 	return s
 }
 
+// An agent's refused call is audited with what it sent, unchecked (a run id that may be anything up
+// to the message cap): the entry keeps no more of it than these.
+const (
+	auditTargetMax = 128
+	auditDetailMax = 1024
+)
+
 func (s *Agents) audit(actor, action, target, detail string) {
-	if err := s.Store.Audit(store.AuditEntry{Actor: actor, Action: action, Target: target, Detail: detail}); err != nil {
+	e := store.AuditEntry{Actor: actor, Action: action, Target: clip(target, auditTargetMax), Detail: clip(detail, auditDetailMax)}
+	if err := s.Store.Audit(e); err != nil {
 		s.Logger.Error("writing audit entry", "err", err)
 	}
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -54,7 +56,7 @@ func (s *Store) AuditLog() ([]AuditEntry, error) {
 
 // AuditFilter selects audit entries: each field that is set must match exactly.
 type AuditFilter struct {
-	Since                  time.Time // entries written at or after it; zero: any
+	Since                 time.Time // entries written at or after it; zero: any
 	Actor, Action, Target string
 }
 
@@ -62,34 +64,73 @@ func (f AuditFilter) match(e AuditEntry) bool {
 	return (f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action) && (f.Target == "" || e.Target == f.Target)
 }
 
+// Bounds of one AuditEntries call: it reads auditScanChunk entries per read transaction (a long
+// read transaction would hold back the writer if the file has to grow) and at most auditScanMax in
+// all, so a query that matches little on a long log ends instead of reading all of it.
+var (
+	auditScanChunk = 10_000
+	auditScanMax   = 1_000_000
+)
+
 // AuditEntries returns the newest limit entries that match f, oldest first, with their sequence
-// numbers, and whether older matches were left out. It reads from the newest entry back and stops
-// at the limit or at the first entry older than f.Since, so a recent query on a long log is cheap.
-func (s *Store) AuditEntries(f AuditFilter, limit int) (entries []AuditEntry, seqs []uint64, truncated bool, err error) {
-	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bAudit)
-		c := b.Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var e AuditEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("audit entry %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			if !f.Since.IsZero() && e.Time.Before(f.Since) {
-				return nil
-			}
-			if !f.match(e) {
-				continue
-			}
-			if len(entries) == limit {
-				truncated = true
-				return nil
-			}
-			entries = append(entries, e)
-			seqs = append(seqs, binary.BigEndian.Uint64(k))
+// numbers, and whether older entries may match too (the limit was reached, or the scan stopped at
+// auditScanMax entries). It reads from the newest entry back and stops at the first entry older
+// than f.Since, so a recent query on a long log is cheap.
+func (s *Store) AuditEntries(ctx context.Context, f AuditFilter, limit int) (entries []AuditEntry, seqs []uint64, truncated bool, err error) {
+	next := uint64(math.MaxUint64) // read entries with sequence ≤ next, newest first
+	done := false
+	for scanned := 0; !done; {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, false, err
 		}
-		return nil
-	})
+		if scanned >= auditScanMax {
+			truncated = true
+			break
+		}
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bAudit).Cursor()
+			k, v := c.Seek(seqKey(next))
+			if k == nil {
+				k, v = c.Last()
+			} else if binary.BigEndian.Uint64(k) > next {
+				k, v = c.Prev()
+			}
+			for n := 0; ; k, v = c.Prev() {
+				if k == nil {
+					done = true
+					return nil
+				}
+				seq := binary.BigEndian.Uint64(k)
+				if n == auditScanChunk {
+					next = seq // the next transaction starts here
+					return nil
+				}
+				n++
+				scanned++
+				var e AuditEntry
+				if err := json.Unmarshal(v, &e); err != nil {
+					return fmt.Errorf("audit entry %d: %w", seq, err)
+				}
+				if !f.Since.IsZero() && e.Time.Before(f.Since) {
+					done = true
+					return nil
+				}
+				if !f.match(e) {
+					continue
+				}
+				if len(entries) == limit {
+					truncated, done = true, true
+					return nil
+				}
+				entries = append(entries, e)
+				seqs = append(seqs, seq)
+			}
+		})
+		if err != nil {
+			return nil, nil, false, err
+		}
+	}
 	slices.Reverse(entries)
 	slices.Reverse(seqs)
-	return entries, seqs, truncated, err
+	return entries, seqs, truncated, nil
 }

@@ -27,33 +27,50 @@ func TestAuditEntriesNewestMatchesOldestFirst(t *testing.T) {
 		}
 		return fmt.Sprint(out)
 	}
-	for _, tc := range []struct {
-		name      string
-		f         AuditFilter
-		limit     int
-		want      string
-		truncated bool
-	}{
-		{"all", AuditFilter{}, 100, "[t0 t1 t2 t3 t4 t5 t6 t7 t8 t9]", false},
-		{"newest three", AuditFilter{}, 3, "[t7 t8 t9]", true},
-		{"exactly as many as match", AuditFilter{Actor: "ag_1"}, 5, "[t1 t3 t5 t7 t9]", false},
-		{"actor and action", AuditFilter{Actor: "admin", Action: "act0"}, 100, "[t0 t6]", false},
-		{"target", AuditFilter{Target: "t4"}, 100, "[t4]", false},
-		{"since", AuditFilter{Since: now.Add(-3 * time.Hour)}, 100, "[t7 t8 t9]", false},
-		{"since and limit", AuditFilter{Since: now.Add(-3 * time.Hour)}, 2, "[t8 t9]", true},
-		{"no match", AuditFilter{Actor: "nobody"}, 100, "[]", false},
-	} {
-		got, seqs, truncated, err := s.AuditEntries(tc.f, tc.limit)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if targets(got) != tc.want || truncated != tc.truncated {
-			t.Errorf("%s: %s truncated=%v, want %s truncated=%v", tc.name, targets(got), truncated, tc.want, tc.truncated)
-		}
-		for i := 1; i < len(seqs); i++ {
-			if seqs[i] <= seqs[i-1] {
-				t.Errorf("%s: sequences %v not increasing", tc.name, seqs)
+	check := func(t *testing.T) {
+		for _, tc := range []struct {
+			name      string
+			f         AuditFilter
+			limit     int
+			want      string
+			truncated bool
+		}{
+			{"all", AuditFilter{}, 100, "[t0 t1 t2 t3 t4 t5 t6 t7 t8 t9]", false},
+			{"newest three", AuditFilter{}, 3, "[t7 t8 t9]", true},
+			{"exactly as many as match", AuditFilter{Actor: "ag_1"}, 5, "[t1 t3 t5 t7 t9]", false},
+			{"actor and action", AuditFilter{Actor: "admin", Action: "act0"}, 100, "[t0 t6]", false},
+			{"target", AuditFilter{Target: "t4"}, 100, "[t4]", false},
+			{"since", AuditFilter{Since: now.Add(-3 * time.Hour)}, 100, "[t7 t8 t9]", false},
+			{"since and limit", AuditFilter{Since: now.Add(-3 * time.Hour)}, 2, "[t8 t9]", true},
+			{"no match", AuditFilter{Actor: "nobody"}, 100, "[]", false},
+		} {
+			got, seqs, truncated, err := s.AuditEntries(t.Context(), tc.f, tc.limit)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if targets(got) != tc.want || truncated != tc.truncated {
+				t.Errorf("%s: %s truncated=%v, want %s truncated=%v", tc.name, targets(got), truncated, tc.want, tc.truncated)
+			}
+			for i := 1; i < len(seqs); i++ {
+				if seqs[i] <= seqs[i-1] {
+					t.Errorf("%s: sequences %v not increasing", tc.name, seqs)
+				}
 			}
 		}
+	}
+	t.Run("one read", check)
+	// The same answers when the scan takes several read transactions of three entries each.
+	chunk := auditScanChunk
+	auditScanChunk = 3
+	defer func() { auditScanChunk = chunk }()
+	t.Run("reads of three", check)
+
+	// A scan that reaches its cap stops there and says older entries may match.
+	limit := auditScanMax
+	auditScanMax = 6
+	defer func() { auditScanMax = limit }()
+	got, _, truncated, err := s.AuditEntries(t.Context(), AuditFilter{Actor: "admin"}, 100)
+	if err != nil || targets(got) != "[t4 t6 t8]" || !truncated {
+		t.Errorf("capped at 6 entries: %s truncated=%v %v, want [t4 t6 t8] truncated", targets(got), truncated, err)
 	}
 }
