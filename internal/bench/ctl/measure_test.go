@@ -8,6 +8,7 @@ import (
 // TestTailWindowsTellsStallsFromSpread: the slowest 1% of 1,000 runs, all in one 50 ms stretch,
 // hit one window; the same number spread over the phase hit as many windows as there are slow runs.
 func TestTailWindowsTellsStallsFromSpread(t *testing.T) {
+	t.Parallel()
 	start := time.Unix(1_800_000_000, 0)
 	at := make([]time.Time, 1000)
 	lat := make([]time.Duration, 1000)
@@ -28,6 +29,12 @@ func TestTailWindowsTellsStallsFromSpread(t *testing.T) {
 	}
 	if hit, _ := tailWindows(at, spread, 50*time.Millisecond); hit != 10 {
 		t.Errorf("slow runs spread out: slowest 1%% in %d windows, want 10", hit)
+	}
+	// All alike but one: the slowest 1% is ten runs, not the thousand tied at the cut.
+	tied := append([]time.Duration(nil), lat...)
+	tied[0] = 20 * time.Millisecond
+	if hit, _ := tailWindows(at, tied, 50*time.Millisecond); hit > 10 {
+		t.Errorf("one slow run among ties: slowest 1%% in %d windows, want at most 10", hit)
 	}
 	if hit, windows := tailWindows(nil, nil, 50*time.Millisecond); hit != 0 || windows != 0 {
 		t.Errorf("no runs: %d of %d", hit, windows)
