@@ -458,6 +458,9 @@ func (a *Admin) ListAuditEntries(ctx context.Context, req *pb.ListAuditEntriesRe
 		f.Since = req.Since.AsTime()
 	}
 	entries, seqs, truncated, err := a.Store.AuditEntries(ctx, f, limit)
+	if ctx.Err() != nil {
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -70,6 +70,9 @@ func (f AuditFilter) match(e AuditEntry) bool {
 var (
 	auditScanChunk = 10_000
 	auditScanMax   = 1_000_000
+	// auditBetweenReads, when set (by tests), runs between two read transactions of one scan,
+	// with the sequence the next one starts at: the pruner may delete entries there.
+	auditBetweenReads func(next uint64)
 )
 
 // AuditEntries returns the newest limit entries that match f, oldest first, with their sequence
@@ -128,6 +131,9 @@ func (s *Store) AuditEntries(ctx context.Context, f AuditFilter, limit int) (ent
 		})
 		if err != nil {
 			return nil, nil, false, err
+		}
+		if !done && auditBetweenReads != nil {
+			auditBetweenReads(next)
 		}
 	}
 	slices.Reverse(entries)

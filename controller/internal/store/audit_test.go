@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestAuditEntriesNewestMatchesOldestFirst: filters match exactly, the limit keeps the newest
@@ -72,5 +74,61 @@ func TestAuditEntriesNewestMatchesOldestFirst(t *testing.T) {
 	got, _, truncated, err := s.AuditEntries(t.Context(), AuditFilter{Actor: "admin"}, 100)
 	if err != nil || targets(got) != "[t4 t6 t8]" || !truncated {
 		t.Errorf("capped at 6 entries: %s truncated=%v %v, want [t4 t6 t8] truncated", targets(got), truncated, err)
+	}
+}
+
+// TestAuditEntriesResumeWhereThePrunerDeleted: between two read transactions of one scan the pruner
+// may delete the entry the next one starts at, and those older than it; the scan goes on from the
+// newest entry left below, missing none and reading none twice.
+func TestAuditEntriesResumeWhereThePrunerDeleted(t *testing.T) {
+	chunk := auditScanChunk
+	auditScanChunk = 3
+	t.Cleanup(func() { auditScanChunk, auditBetweenReads = chunk, nil })
+	for _, tc := range []struct {
+		name  string
+		older int // entries below the resume point deleted with it
+		want  string
+	}{
+		{"the resume point", 0, "[t0 t1 t2 t3 t4 t5 t7 t8 t9]"},
+		{"it and two older", 2, "[t0 t1 t2 t3 t7 t8 t9]"},
+		{"it and everything older", 6, "[t7 t8 t9]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, now, _ := runFixture(t)
+			for i := range 10 {
+				if err := s.Audit(AuditEntry{Time: now.Add(time.Duration(i-10) * time.Hour), Actor: "admin", Action: "a", Target: fmt.Sprintf("t%d", i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			once := false
+			auditBetweenReads = func(next uint64) {
+				if once {
+					return
+				}
+				once = true
+				err := s.DB().Update(func(tx *bolt.Tx) error {
+					for seq := next; seq+uint64(tc.older) >= next && seq > 0; seq-- {
+						if err := tx.Bucket(bAudit).Delete(seqKey(seq)); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, seqs, truncated, err := s.AuditEntries(t.Context(), AuditFilter{}, 100)
+			if err != nil || truncated {
+				t.Fatalf("scan: %v truncated=%v", err, truncated)
+			}
+			var targets []string
+			for _, e := range got {
+				targets = append(targets, e.Target)
+			}
+			if fmt.Sprint(targets) != tc.want {
+				t.Errorf("after deleting %s: %v, want %s (sequences %v)", tc.name, targets, tc.want, seqs)
+			}
+		})
 	}
 }

@@ -45,14 +45,14 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 	var total Pruned
 	for ctx.Err() == nil {
 		var runs, results, audit [][]byte
+		runsCut := now.Add(-r.Runs)
 		err := s.db.View(func(tx *bolt.Tx) error {
 			var err error
 			if r.Runs > 0 {
-				cut := now.Add(-r.Runs)
-				if runs, err = oldRuns(tx, cut); err != nil {
+				if runs, err = oldRuns(tx, runsCut); err != nil {
 					return err
 				}
-				if results, err = oldResults(tx, cut); err != nil {
+				if results, err = oldResults(tx, runsCut); err != nil {
 					return err
 				}
 			}
@@ -68,9 +68,13 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 		err = s.group.update(func(tx *bolt.Tx) error {
 			n = Pruned{} // this function may run more than once
 			for _, k := range runs {
-				// Still done? It was when read, and a done run never reopens; checked all the same.
+				// Still done and past retention? A late report may have replaced its result
+				// since it was listed (an "agent lost" run's claiming agent, back from an outage).
 				r := &pb.Run{}
 				if err := getProto(tx.Bucket(bRuns), string(k), r); err != nil || r.State != pb.RunState_RUN_STATE_DONE {
+					continue
+				}
+				if stored, ok := storedAt(r.Result); !ok || !stored.Before(runsCut) {
 					continue
 				}
 				if err := tx.Bucket(bRuns).Delete(k); err != nil {
