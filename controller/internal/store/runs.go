@@ -9,6 +9,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -242,7 +243,12 @@ func (s *Store) RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, err
 		err := s.group.update(func(tx *bolt.Tx) error {
 			part = part[:0] // this function may run more than once
 			return s.eachStillPast(tx, chunk, now, retryable, func(r *pb.Run) error {
-				span := r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime())
+				// The first attempt's span, kept on the first retry: later deadlines, moved by the
+				// sweep's lag, would make each attempt longer than the one before.
+				if r.AttemptSpan == nil {
+					r.AttemptSpan = durationpb.New(r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime()))
+				}
+				span := r.AttemptSpan.AsDuration()
 				r.Attempt++
 				r.State = pb.RunState_RUN_STATE_DISPATCHED
 				r.Deadline = timestamppb.New(now.Add(span))

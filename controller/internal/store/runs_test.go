@@ -422,3 +422,19 @@ func TestSweepRechecksWhatItListed(t *testing.T) {
 		t.Fatalf("the run's result after the sweep: %v %v, want the agent's", got.GetResult(), err)
 	}
 }
+
+// TestEachRetryGetsTheFirstAttemptsSpan: a run retried late by the sweep gets, on every attempt,
+// the span its first attempt had, not one stretched by how late the previous retry came.
+func TestEachRetryGetsTheFirstAttemptsSpan(t *testing.T) {
+	s, now, r := runFixture(t) // scheduled now, deadline a minute later
+	start := *now
+	for i, at := range []time.Duration{2 * time.Minute, 5 * time.Minute} {
+		retried, err := s.RetryUnclaimed(start.Add(at), 3)
+		if err != nil || len(retried) != 1 || retried[0].RunId != r.RunId {
+			t.Fatalf("retry %d: %v %v", i+1, retried, err)
+		}
+		if got, want := retried[0].Deadline.AsTime(), start.Add(at+time.Minute); !got.Equal(want) {
+			t.Errorf("attempt %d's deadline %v, want a minute after the retry (%v)", retried[0].Attempt, got, want)
+		}
+	}
+}
