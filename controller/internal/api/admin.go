@@ -457,7 +457,7 @@ func (a *Admin) ListAuditEntries(ctx context.Context, req *pb.ListAuditEntriesRe
 		}
 		f.Since = req.Since.AsTime()
 	}
-	entries, seqs, truncated, err := a.Store.AuditEntries(ctx, f, limit)
+	entries, truncated, err := a.Store.AuditEntries(ctx, f, limit)
 	if ctx.Err() != nil {
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
@@ -465,8 +465,8 @@ func (a *Admin) ListAuditEntries(ctx context.Context, req *pb.ListAuditEntriesRe
 		return nil, toStatus(err)
 	}
 	resp := &pb.ListAuditEntriesResponse{Truncated: truncated}
-	for i, e := range entries {
-		resp.Entries = append(resp.Entries, &pb.AuditEntry{Sequence: seqs[i], Time: timestamppb.New(e.Time),
+	for _, e := range entries {
+		resp.Entries = append(resp.Entries, &pb.AuditEntry{Sequence: e.Seq, Time: timestamppb.New(e.Time),
 			Actor: e.Actor, Action: e.Action, Target: e.Target, Detail: e.Detail})
 	}
 	return resp, nil

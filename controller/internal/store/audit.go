@@ -18,6 +18,8 @@ type AuditEntry struct {
 	Actor  string    `json:"actor"`  // "admin" or an agent id
 	Action string    `json:"action"` // e.g. "fetch_run_secrets", "denied_fetch_run_secrets"
 	Target string    `json:"target"` // run id, item name …
+	// Seq is the entry's place in the log (its key), filled in by AuditEntries; not stored.
+	Seq uint64 `json:"-"`
 	Detail string    `json:"detail,omitempty"`
 }
 
@@ -75,16 +77,16 @@ var (
 	auditBetweenReads func(next uint64)
 )
 
-// AuditEntries returns the newest limit entries that match f, oldest first, with their sequence
-// numbers, and whether older entries may match too (the limit was reached, or the scan stopped at
+// AuditEntries returns the newest limit entries that match f, oldest first, with Seq set, and
+// whether older entries may match too (the limit was reached, or the scan stopped at
 // auditScanMax entries). It reads from the newest entry back and stops at the first entry older
 // than f.Since, so a recent query on a long log is cheap.
-func (s *Store) AuditEntries(ctx context.Context, f AuditFilter, limit int) (entries []AuditEntry, seqs []uint64, truncated bool, err error) {
+func (s *Store) AuditEntries(ctx context.Context, f AuditFilter, limit int) (entries []AuditEntry, truncated bool, err error) {
 	next := uint64(math.MaxUint64) // read entries with sequence ≤ next, newest first
 	done := false
 	for scanned := 0; !done; {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		}
 		if scanned >= auditScanMax {
 			truncated = true
@@ -110,7 +112,7 @@ func (s *Store) AuditEntries(ctx context.Context, f AuditFilter, limit int) (ent
 				}
 				n++
 				scanned++
-				var e AuditEntry
+				e := AuditEntry{Seq: seq}
 				if err := json.Unmarshal(v, &e); err != nil {
 					return fmt.Errorf("audit entry %d: %w", seq, err)
 				}
@@ -126,17 +128,15 @@ func (s *Store) AuditEntries(ctx context.Context, f AuditFilter, limit int) (ent
 					return nil
 				}
 				entries = append(entries, e)
-				seqs = append(seqs, seq)
 			}
 		})
 		if err != nil {
-			return nil, nil, false, err
+			return nil, false, err
 		}
 		if !done && auditBetweenReads != nil {
 			auditBetweenReads(next)
 		}
 	}
 	slices.Reverse(entries)
-	slices.Reverse(seqs)
-	return entries, seqs, truncated, nil
+	return entries, truncated, nil
 }

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -165,12 +165,11 @@ func storedAt(res *pb.RunResult) (time.Time, bool) {
 // oldAudit lists up to pruneChunk keys of audit entries written before cut, oldest first.
 func oldAudit(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 	var keys [][]byte
-	b := tx.Bucket(bAudit)
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil && len(keys) < pruneChunk; k, _ = c.Next() {
+	c := tx.Bucket(bAudit).Cursor()
+	for k, v := c.First(); k != nil && len(keys) < pruneChunk; k, v = c.Next() {
 		var e AuditEntry
-		if err := getJSON(b, k, &e); err != nil {
-			return nil, err
+		if err := json.Unmarshal(v, &e); err != nil {
+			return nil, fmt.Errorf("audit entry %d: %w", binary.BigEndian.Uint64(k), err)
 		}
 		if !e.Time.Before(cut) {
 			break
@@ -178,21 +177,4 @@ func oldAudit(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 		keys = append(keys, bytes.Clone(k))
 	}
 	return keys, nil
-}
-
-// IDTime returns the creation time NewID put in id, to the millisecond; false when id was not made
-// by NewID.
-func IDTime(id string) (time.Time, bool) {
-	if len(id) < 24 {
-		return time.Time{}, false
-	}
-	var b [12]byte
-	if _, err := hex.Decode(b[:], []byte(id[len(id)-24:])); err != nil {
-		return time.Time{}, false
-	}
-	var ms int64
-	for _, x := range b[:6] {
-		ms = ms<<8 | int64(x)
-	}
-	return time.UnixMilli(ms), true
 }

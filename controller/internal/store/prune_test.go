@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"testing"
@@ -11,19 +10,6 @@ import (
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
-
-// idAt makes an id as NewID would have at t.
-func idAt(prefix string, t time.Time, n int) string {
-	var b [12]byte
-	ms := uint64(t.UnixMilli())
-	for i := 5; i >= 0; i-- {
-		b[i] = byte(ms)
-		ms >>= 8
-	}
-	b[11] = byte(n)
-	b[10] = byte(n >> 8)
-	return prefix + hex.EncodeToString(b[:])
-}
 
 func TestIDTimeReadsNewID(t *testing.T) {
 	before := time.Now().Truncate(time.Millisecond)
@@ -46,12 +32,12 @@ func TestPruneDeletesOnlyWhatIsPastRetention(t *testing.T) {
 	s, now, _ := runFixture(t)
 	today := *now
 	day := 24 * time.Hour
-	at := func(ago time.Duration, n int) *pb.Run {
+	at := func(ago time.Duration) *pb.Run {
 		c := today.Add(-ago)
-		return &pb.Run{RunId: idAt("run_", c, n), MonitorId: "mon-1", MonitorName: "orders", CheckpointId: "cp-1", CheckpointName: "paris",
+		return &pb.Run{RunId: newIDAt("run_", c), MonitorId: "mon-1", MonitorName: "orders", CheckpointId: "cp-1", CheckpointName: "paris",
 			Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED, ScheduledAt: timestamppb.New(c), Deadline: timestamppb.New(today.Add(time.Hour))}
 	}
-	oldDone, oldOpen, lateDone, newDone := at(40*day, 1), at(40*day, 2), at(40*day, 3), at(day, 4)
+	oldDone, oldOpen, lateDone, newDone := at(40*day), at(40*day), at(40*day), at(day)
 	if err := s.CreateRuns([]*pb.Run{oldDone, oldOpen, lateDone, newDone}); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +118,7 @@ func TestPruneWorksThroughABacklogInChunks(t *testing.T) {
 			ago = time.Hour
 		}
 		c := today.Add(-ago).Add(time.Duration(i) * time.Millisecond)
-		runs = append(runs, &pb.Run{RunId: idAt("run_", c, i), CheckpointId: "cp-1", Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED,
+		runs = append(runs, &pb.Run{RunId: newIDAt("run_", c), CheckpointId: "cp-1", Attempt: 1, State: pb.RunState_RUN_STATE_DISPATCHED,
 			ScheduledAt: timestamppb.New(c), Deadline: timestamppb.New(today.Add(time.Hour))})
 		ids = append(ids, runs[i].RunId)
 	}

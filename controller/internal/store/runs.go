@@ -197,33 +197,20 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 // When no open run is past its deadline (the usual sweep) it writes nothing. On an error it returns
 // the runs it ended before it, which are stored and must be announced all the same.
 func (s *Store) ExpireRuns(now time.Time) ([]*pb.RunResult, error) {
-	due, err := s.openPast(now, func(*pb.Run) bool { return true })
+	due, err := s.openPast(now, anyRun)
 	if err != nil {
 		return nil, err
 	}
 	return s.expireListed(due, now)
 }
 
-// expireListed ends the runs of due that are still open and past their deadline at now, in
-// transactions of at most sweepChunk runs.
+func anyRun(*pb.Run) bool { return true }
+
+// expireListed ends the runs of due that are still open and past their deadline at now.
 func (s *Store) expireListed(due []string, now time.Time) ([]*pb.RunResult, error) {
-	var ended []*pb.RunResult
-	for chunk := range slices.Chunk(due, sweepChunk) {
-		var part []*pb.RunResult
-		err := s.group.update(func(tx *bolt.Tx) error {
-			part = part[:0] // this function may run more than once
-			return s.eachStillPast(tx, chunk, now, func(*pb.Run) bool { return true }, func(r *pb.Run) error {
-				res, err := s.closeRun(tx, r, expiryResult(r, now), false)
-				part = append(part, res)
-				return err
-			})
-		})
-		if err != nil {
-			return ended, err
-		}
-		ended = append(ended, part...)
-	}
-	return ended, nil
+	return sweepListed(s, due, now, anyRun, func(tx *bolt.Tx, r *pb.Run) (*pb.RunResult, error) {
+		return s.closeRun(tx, r, expiryResult(r, now), false)
+	})
 }
 
 // RetryUnclaimed gives every open run that no instance claimed by its deadline (now is past it)
@@ -237,31 +224,53 @@ func (s *Store) RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, err
 	if err != nil {
 		return nil, err
 	}
-	var retried []*pb.Run
-	for chunk := range slices.Chunk(due, sweepChunk) {
-		var part []*pb.Run
+	return sweepListed(s, due, now, retryable, func(tx *bolt.Tx, r *pb.Run) (*pb.Run, error) {
+		// The first attempt's span, kept on the first retry: later deadlines, moved by the
+		// sweep's lag, would make each attempt longer than the one before.
+		if r.AttemptSpan == nil {
+			r.AttemptSpan = durationpb.New(r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime()))
+		}
+		r.Attempt++
+		r.State = pb.RunState_RUN_STATE_DISPATCHED
+		r.Deadline = timestamppb.New(now.Add(r.AttemptSpan.AsDuration()))
+		return r, putProto(tx.Bucket(bRuns), r.RunId, r)
+	})
+}
+
+// sweepListed applies fn, in transactions of at most sweepChunk runs, to each run of ids that is
+// still open, past its deadline at now and wanted: a claim or a result may have come in since
+// openPast listed it, and a run ended since may have been deleted past retention. It returns what
+// fn returned for the runs of the transactions that committed, those before an error included.
+func sweepListed[T any](s *Store, ids []string, now time.Time, want func(*pb.Run) bool, fn func(*bolt.Tx, *pb.Run) (T, error)) ([]T, error) {
+	var out []T
+	for chunk := range slices.Chunk(ids, sweepChunk) {
+		var part []T
 		err := s.group.update(func(tx *bolt.Tx) error {
 			part = part[:0] // this function may run more than once
-			return s.eachStillPast(tx, chunk, now, retryable, func(r *pb.Run) error {
-				// The first attempt's span, kept on the first retry: later deadlines, moved by the
-				// sweep's lag, would make each attempt longer than the one before.
-				if r.AttemptSpan == nil {
-					r.AttemptSpan = durationpb.New(r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime()))
+			for _, id := range chunk {
+				r := &pb.Run{}
+				if err := getProto(tx.Bucket(bRuns), id, r); errors.Is(err, ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
 				}
-				span := r.AttemptSpan.AsDuration()
-				r.Attempt++
-				r.State = pb.RunState_RUN_STATE_DISPATCHED
-				r.Deadline = timestamppb.New(now.Add(span))
-				part = append(part, r)
-				return putProto(tx.Bucket(bRuns), r.RunId, r)
-			})
+				if r.State == pb.RunState_RUN_STATE_DONE || !now.After(r.Deadline.AsTime()) || !want(r) {
+					continue
+				}
+				v, err := fn(tx, r)
+				if err != nil {
+					return err
+				}
+				part = append(part, v)
+			}
+			return nil
 		})
 		if err != nil {
-			return retried, err
+			return out, err
 		}
-		retried = append(retried, part...)
+		out = append(out, part...)
 	}
-	return retried, nil
+	return out, nil
 }
 
 // sweepChunk bounds the runs one sweep transaction retries or ends: after an outage thousands can
@@ -287,26 +296,6 @@ func (s *Store) openPast(now time.Time, want func(*pb.Run) bool) ([]string, erro
 		})
 	})
 	return due, err
-}
-
-// eachStillPast calls fn, inside a write transaction, for each run of ids that is still open, past
-// its deadline at now and wanted: a claim or a result may have come in since openPast read it.
-func (s *Store) eachStillPast(tx *bolt.Tx, ids []string, now time.Time, want func(*pb.Run) bool, fn func(*pb.Run) error) error {
-	for _, id := range ids {
-		r := &pb.Run{}
-		if err := getProto(tx.Bucket(bRuns), id, r); errors.Is(err, ErrNotFound) {
-			continue // ended and deleted past retention since it was listed
-		} else if err != nil {
-			return err
-		}
-		if r.State == pb.RunState_RUN_STATE_DONE || !now.After(r.Deadline.AsTime()) || !want(r) {
-			continue
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func expiryResult(r *pb.Run, now time.Time) *pb.RunResult {

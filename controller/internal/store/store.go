@@ -89,9 +89,12 @@ func (s *Store) Close() error {
 
 // NewID returns prefix + 24 hex characters: 6 bytes of milliseconds (so keys sort by creation time)
 // and 6 random bytes. The alphabet is [a-z0-9_], safe inside a NATS subject.
-func NewID(prefix string) string {
+func NewID(prefix string) string { return newIDAt(prefix, time.Now()) }
+
+// newIDAt is NewID as it would have been at t.
+func newIDAt(prefix string, t time.Time) string {
 	var b [12]byte
-	ms := uint64(time.Now().UnixMilli())
+	ms := uint64(t.UnixMilli())
 	for i := 5; i >= 0; i-- {
 		b[i] = byte(ms)
 		ms >>= 8
@@ -100,6 +103,23 @@ func NewID(prefix string) string {
 		panic(err)
 	}
 	return prefix + hex.EncodeToString(b[:])
+}
+
+// IDTime returns the creation time NewID put in id, to the millisecond; false when id was not made
+// by NewID.
+func IDTime(id string) (time.Time, bool) {
+	if len(id) < 24 {
+		return time.Time{}, false
+	}
+	var b [12]byte
+	if _, err := hex.Decode(b[:], []byte(id[len(id)-24:])); err != nil {
+		return time.Time{}, false
+	}
+	var ms int64
+	for _, x := range b[:6] {
+		ms = ms<<8 | int64(x)
+	}
+	return time.UnixMilli(ms), true
 }
 
 // appendOnly returns a bucket whose keys only ever grow (sequence numbers), filled to the brim:
