@@ -202,15 +202,14 @@ func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recording runs: %w", err)
 	}
-	var unsent []int // indices in b.runs
-	var ids []string
-	var why []*pb.RunResult
+	var unsent []int        // indices in b.runs
+	var why []*pb.RunResult // why each of them could not go out
 	for i, r := range b.runs {
 		if b.refusals[i] != nil {
 			continue
 		}
 		if err := d.publish(r, b.monitors[i]); err != nil {
-			unsent, ids = append(unsent, i), append(ids, r.RunId)
+			unsent = append(unsent, i)
 			why = append(why, &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE,
 				Message: "could not publish the run request: " + err.Error(), StartedAt: r.ScheduledAt, FinishedAt: now})
 		}
@@ -226,6 +225,10 @@ func (d *Dispatcher) send(b *batch) ([]*pb.Run, error) {
 	}
 	if len(unsent) == 0 {
 		return b.runs, nil
+	}
+	ids := make([]string, len(unsent))
+	for j, i := range unsent {
+		ids[j] = b.runs[i].RunId
 	}
 	stored, err := d.o.Store.EndRuns(ids, why)
 	if err != nil {
