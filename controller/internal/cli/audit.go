@@ -3,11 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -49,7 +46,7 @@ func auditList(ctx context.Context, env Env, args []string) error {
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tTARGET\tDETAIL")
 		for _, e := range resp.Entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.AsTime().UTC().Format(time.RFC3339), cell(e.Actor), cell(e.Action), cell(e.Target), cell(e.Detail))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.AsTime().UTC().Format(time.RFC3339), oneLine(e.Actor), oneLine(e.Action), oneLine(e.Target), oneLine(e.Detail))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -73,20 +70,4 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, usagef("--since %q is neither a duration (24h, 90m) nor an RFC 3339 time (2026-11-29T08:00:00Z)", s)
-}
-
-// cell makes text fit one table cell, whoever wrote it: runs of white space become one space, and
-// other control characters (an escape sequence an agent put in a run id it was refused for) are
-// shown escaped instead of reaching the terminal.
-func cell(s string) string {
-	var b strings.Builder
-	for _, r := range strings.Join(strings.Fields(s), " ") {
-		if unicode.IsPrint(r) {
-			b.WriteRune(r)
-		} else {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		}
-	}
-	return b.String()
 }

@@ -142,7 +142,7 @@ func FormatResult(res *pb.RunResult) string {
 	dur := res.FinishedAt.AsTime().Sub(res.StartedAt.AsTime()).Round(time.Millisecond)
 	line := fmt.Sprintf("%s %-5s %s @ %s  %d step(s) %v", res.FinishedAt.AsTime().Local().Format("15:04:05"), word, res.MonitorName, res.CheckpointName, len(res.Steps), dur)
 	if res.Outcome != pb.Outcome_OUTCOME_PASSED {
-		line += "  — " + res.Message
+		line += "  — " + oneLine(res.Message)
 	}
 	return line
 }
@@ -158,7 +158,7 @@ func formatStep(st *pb.StepResult) string {
 	}
 	fmt.Fprintf(&b, "%s %d. %s", mark, st.Index+1, st.Name)
 	if st.Method != "" {
-		fmt.Fprintf(&b, "  %s %s", st.Method, st.Url)
+		fmt.Fprintf(&b, "  %s %s", st.Method, oneLine(st.Url))
 	}
 	if st.StatusCode != 0 {
 		fmt.Fprintf(&b, " → %d", st.StatusCode)
@@ -167,14 +167,14 @@ func formatStep(st *pb.StepResult) string {
 		fmt.Fprintf(&b, " in %v", st.Duration.AsDuration().Round(time.Millisecond))
 	}
 	if cc := st.ClientCertificate; cc != nil {
-		fmt.Fprintf(&b, " [cert %s]", cc.Subject)
+		fmt.Fprintf(&b, " [cert %s]", oneLine(cc.Subject))
 	}
 	if st.Error != "" {
-		fmt.Fprintf(&b, "  — %s", st.Error)
+		fmt.Fprintf(&b, "  — %s", oneLine(st.Error))
 	}
 	for _, a := range st.Assertions {
 		if !a.Passed {
-			fmt.Fprintf(&b, "\n         ✗ %s", a.Message)
+			fmt.Fprintf(&b, "\n         ✗ %s", oneLine(a.Message))
 		}
 	}
 	return b.String()
