@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -28,12 +27,7 @@ func TestAuditCommandReadsTheLog(t *testing.T) {
 	}))
 	t.Cleanup(target.Close)
 	c := testutil.StartController(t, filepath.Join(dir, "data"))
-	_, agentBin := testutil.Binaries(t)
-	tok := strings.TrimSpace(c.MustCLI(t, "", "checkpoint", "token", "--name", "audit-site", "--kind", "private"))
-	agent := testutil.Start(t, "agent audit-site", agentBin, "--controller", c.Addr,
-		"--token-file", testutil.WriteFile(t, dir, "agent.token", []byte(tok)),
-		"--state-dir", filepath.Join(dir, "agent"), "--ca-file", c.CAFile, "--log-format", "json")
-	agent.WaitFor(t, "agent to be ready", 30*time.Second, testutil.Contains(`"msg":"agent ready"`))
+	agent := startInstance(t, c, dir, "audit-site", "private", "audit-1")
 	c.MustCLI(t, password+"\n", "vault", "add-credentials", "--name", "api-user", "--username", "lookout", "--password-stdin")
 	c.MustCLI(t, "", "monitor", "apply", "-f", testutil.WriteFile(t, dir, "m.yaml", []byte(fmt.Sprintf(`name: audited
 interval: 1h
@@ -77,8 +71,8 @@ steps:
 			t.Errorf("the audit log has no %q entry: %v", want, all.Entries)
 		}
 	}
-	if e := seen["fetch_run_secrets "+res.RunId]; e != nil && (!strings.Contains(e.Detail, "api-user@v1") || e.Actor != res.AgentId) {
-		t.Errorf("the release entry is %v; want actor %s and the item api-user@v1 named", e, res.AgentId)
+	if e := seen["fetch_run_secrets "+res.RunId]; e != nil && (!strings.Contains(e.Detail, "api-user@v1") || e.Actor != agent.id || res.AgentId != agent.id) {
+		t.Errorf("the release entry is %v for a run of agent %s; want actor %s and the item api-user@v1 named", e, res.AgentId, agent.id)
 	}
 
 	fetches := list("--action", "fetch_run_secrets")

@@ -28,12 +28,7 @@ func TestRetentionDeletesOldRunsResultsAndAudit(t *testing.T) {
 	t.Cleanup(target.Close)
 	metrics := freeAddr(t)
 	c := testutil.StartController(t, filepath.Join(dir, "data"), "--metrics-listen", metrics, "--retention", "4s", "--audit-retention", "4s")
-	_, agentBin := testutil.Binaries(t)
-	tok := strings.TrimSpace(c.MustCLI(t, "", "checkpoint", "token", "--name", "keep-site", "--kind", "public"))
-	agent := testutil.Start(t, "agent keep-site", agentBin, "--controller", c.Addr,
-		"--token-file", testutil.WriteFile(t, dir, "agent.token", []byte(tok)),
-		"--state-dir", filepath.Join(dir, "agent"), "--ca-file", c.CAFile, "--log-format", "json")
-	agent.WaitFor(t, "agent to be ready", 30*time.Second, testutil.Contains(`"msg":"agent ready"`))
+	startInstance(t, c, dir, "keep-site", "public", "keep-1")
 	c.MustCLI(t, "", "monitor", "apply", "-f", testutil.WriteFile(t, dir, "m.yaml", []byte(fmt.Sprintf(`name: kept-briefly
 interval: 1h
 checkpoints: [keep-site]

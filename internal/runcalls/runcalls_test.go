@@ -63,7 +63,15 @@ func (s *server) counts() (int, int) {
 func start(t *testing.T) (*server, *Client, *sync.Map) {
 	t.Helper()
 	srv := &server{}
-	g := grpc.NewServer()
+	var tapped sync.Map
+	c := serve(t, srv, func(ch string, _ []byte) { tapped.Store(ch, true) })
+	return srv, c, &tapped
+}
+
+// serve runs srv over real gRPC on loopback and returns a Client of it, tapped by tap if set.
+func serve(t *testing.T, srv pb.AgentServiceServer, tap func(string, []byte), opts ...grpc.ServerOption) *Client {
+	t.Helper()
+	g := grpc.NewServer(opts...)
 	pb.RegisterAgentServiceServer(g, srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,10 +84,9 @@ func start(t *testing.T) (*server, *Client, *sync.Map) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	var tapped sync.Map
-	c := New(pb.NewAgentServiceClient(conn), func(ch string, _ []byte) { tapped.Store(ch, true) })
+	c := New(pb.NewAgentServiceClient(conn), tap)
 	t.Cleanup(c.Close)
-	return srv, c, &tapped
+	return c
 }
 
 // TestCallsShareOneStreamAndSurviveABreak: concurrent calls go on one stream and each gets its own
@@ -219,21 +226,7 @@ func TestCallsOnAStalledStreamEndAtTheirDeadline(t *testing.T) {
 	srv := &stallServer{stalled: make(chan struct{})}
 	// A fixed 64 KiB stream window (no dynamic growth): once one 1 MiB message has used up the
 	// stream's write quota, the next Send blocks until the server reads, which it never does.
-	g := grpc.NewServer(grpc.InitialWindowSize(64 << 10))
-	pb.RegisterAgentServiceServer(g, srv)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	c := New(pb.NewAgentServiceClient(conn), nil)
-	t.Cleanup(c.Close)
+	c := serve(t, srv, nil, grpc.InitialWindowSize(64<<10))
 
 	// Open the stream the server will leave unread.
 	opened := make(chan error, 1)
