@@ -13,10 +13,9 @@ import (
 
 // profile takes a CPU profile, an execution trace and the allocations of the controller for d,
 // written to ProfileDir/name.pprof, name.trace and name.allocs.pprof; the returned function waits
-// for them. Without
-// ProfileDir it does nothing. Read the trace's waits with `go tool trace -pprof=sched FILE` (time
-// runnable goroutines waited for a core), `-pprof=sync` (blocked on channels and locks) or
-// `-pprof=syscall`.
+// for them. Without ProfileDir it does nothing. Read the trace's waits with
+// `go tool trace -pprof=sched FILE` (time runnable goroutines waited for a core), `-pprof=sync`
+// (blocked on channels and locks) or `-pprof=syscall`.
 func (b *bench) profile(ctx context.Context, name string, d time.Duration) func() {
 	if b.o.ProfileDir == "" {
 		return func() {}
