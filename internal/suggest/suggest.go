@@ -1,6 +1,9 @@
 package suggest
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+)
 
 // Closest returns the candidate nearest to word, or "" when none is near
 // enough to be a likely typo. Case and the separators '-', '_' and ' ' are
@@ -8,8 +11,8 @@ import "strings"
 // word, or that word starts with ("equals" → "equal"), counts as near.
 func Closest(word string, candidates []string) string {
 	w := fold(word)
-	if w == "" {
-		return ""
+	if !strings.ContainsFunc(w, unicode.IsLetter) {
+		return "" // "1.4" is not a typo of "1.0"
 	}
 	best, bestDist := "", -1
 	for _, c := range candidates {
@@ -23,21 +26,17 @@ func Closest(word string, candidates []string) string {
 }
 
 // distance is the edit distance between a and b when it is small enough to be
-// a typo (at most a third of the longer word, and at least 1 allowed), and -1
-// otherwise. A prefix relation counts as distance 1.
+// a typo (at most a third of the longer word, and at least 1 allowed), a
+// large distance when one starts with the other (weaker than any typo), and -1
+// otherwise.
 func distance(a, b string) int {
-	if a == b {
-		return 0
+	if d := levenshtein(a, b); d <= max(max(len(a), len(b))/3, 1) {
+		return d
 	}
 	if len(a) >= 3 && len(b) >= 3 && (strings.HasPrefix(a, b) || strings.HasPrefix(b, a)) {
-		return 1
+		return 1 << 10
 	}
-	d := levenshtein(a, b)
-	limit := max(len(a), len(b)) / 3
-	if d > max(limit, 1) {
-		return -1
-	}
-	return d
+	return -1
 }
 
 func levenshtein(a, b string) int {

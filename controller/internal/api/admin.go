@@ -168,6 +168,9 @@ func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*p
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), err)
 	}
+	if errs := monitorfile.CheckVariables(m); len(errs) > 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
+	}
 	if errs := a.checkReferences(m); len(errs) > 0 {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}

@@ -353,11 +353,13 @@ func (s *monitorState) finish() ([]byte, *pb.Monitor) {
 	var fe pb.FieldErrors
 	switch {
 	case errors.As(err, &fe):
-		for _, e := range fe {
-			s.w.fail(s.upPath(e.Path), "%s (Lookout field %s)", e.Msg, stripLine(e.Path))
-		}
 	case err != nil:
 		s.w.fail(s.path, "the imported monitor is not valid: %v", err)
+	default:
+		fe = monitorfile.CheckVariables(m)
+	}
+	for _, e := range fe {
+		s.w.fail(s.upPath(e.Path), "%s (Lookout field %s)", stripLine(e.Msg), stripLine(e.Path))
 	}
 	return file, m
 }
@@ -376,12 +378,10 @@ func (s *monitorState) upPath(p string) string {
 	return orTop(s.path)
 }
 
-func stripLine(p string) string {
-	if i := strings.Index(p, " (line"); i >= 0 {
-		return p[:i]
-	}
-	return p
-}
+var lineSuffix = regexp.MustCompile(` \(line \d+\)$`)
+
+// stripLine drops the monitor file's line number: the user never saw that file.
+func stripLine(s string) string { return lineSuffix.ReplaceAllString(s, "") }
 
 var notNameChar = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 

@@ -214,6 +214,7 @@ func TestConvertErrors(t *testing.T) {
 		"unbound guid":        {in: step(`{"Name":"orders","Url":"https://e.test/","ClientCertificateVaultItem":"abc-123"}`), want: []string{`MsaSteps[0].ClientCertificateVaultItem: step "orders" uses Uptrends vault item abc-123`, "--bind abc-123=ITEM"}},
 		"other monitor type":  {in: `{"Name":"m","MonitorType":"Https"}`, want: []string{`MonitorType: "Https" monitors cannot be imported`}},
 		"invalid for lookout": {in: step(`{"Url":"ftp://e.test/"}`), want: []string{"MsaSteps[0]: ", "(Lookout field steps[0].request.url)"}},
+		"undefined variable":  {in: step(`{"Url":"https://e.test/{{tokn}}"}`), want: []string{"MsaSteps[0]: {{tokn}} is not defined", "(Lookout field steps[0].request.url)"}},
 		"no name":             {in: `{"MsaSteps":[{"Url":"https://e.test/"}]}`, want: []string{"Name: required"}},
 		"duplicate names":     {in: `[` + step(`{"Url":"https://e.test/"}`) + `,` + step(`{"Url":"https://e.test/"}`) + `]`, want: []string{`[1].Name: monitor name "m" is used by [0] too`}},
 		"unmapped checkpoint": {in: `{"Name":"m","SelectedCheckpoints":{"Checkpoints":[99]},"MsaSteps":[{"Url":"https://e.test/"}]}`, opts: Options{CheckpointMap: map[string]string{"31": "a"}}, want: []string{"SelectedCheckpoints: none of the selected checkpoints (99)"}},
