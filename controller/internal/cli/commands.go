@@ -116,7 +116,7 @@ func vaultAddCertificate(ctx context.Context, env Env, args []string) error {
 	return call(ctx, &c, 30*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
 		resp, err := cl.AddCertificate(ctx, req)
 		if err != nil {
-			return err
+			return passwordHint(err, *pwFile, *pwStdin)
 		}
 		return printAdded(env, &c, resp)
 	})
