@@ -162,7 +162,7 @@ func (a *Admin) vaultUsage() (map[string][]string, error) {
 // ApplyMonitor parses, checks and stores a monitor file.
 func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*pb.ApplyMonitorResponse, error) {
 	if f := req.Format; f != "" && f != "lookout" {
-		return nil, status.Errorf(codes.InvalidArgument, "format %q is not supported yet; use lookout", f)
+		return nil, status.Errorf(codes.InvalidArgument, "format %q is not accepted here; send a lookout monitor file (the CLI converts Uptrends exports: lookout-controller monitor apply --format uptrends)", f)
 	}
 	m, err := monitorfile.Parse(req.Source)
 	if err != nil {
