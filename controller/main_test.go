@@ -27,6 +27,9 @@ func TestCommandLineMistakesExitTwo(t *testing.T) {
 		{"vault", "add-credentials", "api-user"},
 		{"results", "tail", "orders"},
 		{"checkpoint", "list", "extra"},
+		{"monitor", "apply", "-f", "x.json", "--format", "uptrend"},
+		{"monitor", "apply", "-f", "x.yaml", "--dry-run"},
+		{"monitor", "apply", "-f", "x.json", "--format", "uptrends", "--bind", "no-equals-sign"},
 	} {
 		var stdout, stderr bytes.Buffer
 		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}

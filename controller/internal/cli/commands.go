@@ -344,8 +344,12 @@ func monitorApply(ctx context.Context, env Env, args []string) error {
 	if *file == "" {
 		return usagef("-f FILE is required")
 	}
-	if *format == "uptrends" {
+	switch *format {
+	case "uptrends":
 		return applyUptrends(ctx, env, &c, *file, *paused, up)
+	case "lookout":
+	default:
+		return usagef("--format must be lookout or uptrends, not %q", *format)
 	}
 	if up.used() {
 		return usagef("--dry-run, --bind and --checkpoint-map go with --format uptrends")
