@@ -258,3 +258,17 @@ func TestCredentialStringHidesPassword(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkConvert is the cost of importing the legacy fixture (8 steps, every
+// enum): go test -run '^$' -bench Convert ./controller/internal/importer/
+func BenchmarkConvert(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "legacy.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := Convert(b.Context(), data, legacyOptions); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
