@@ -211,7 +211,7 @@ func TestConvertErrors(t *testing.T) {
 		"unknown method":      {in: step(`{"Url":"https://e.test/","Method":"FETCH"}`), want: []string{`MsaSteps[0].Method: "FETCH"`}},
 		"unknown auth":        {in: step(`{"Url":"https://e.test/","Authentication":{"AuthenticationType":"Kerberos"}}`), want: []string{`MsaSteps[0].Authentication.AuthenticationType: "Kerberos"`}},
 		"wrong type":          {in: `{"Name":"m","CheckInterval":"5","MsaSteps":[{"Url":"https://e.test/"}]}`, want: []string{"CheckInterval: must be a whole number, not a string"}},
-		"unbound guid":        {in: step(`{"Name":"orders","Url":"https://e.test/","ClientCertificateVaultItem":"abc-123"}`), want: []string{`MsaSteps[0].ClientCertificateVaultItem: step "orders" uses Uptrends vault item abc-123`, "--bind abc-123=ITEM"}},
+		"unbound guid":        {in: step(`{"Name":"orders","Url":"https://e.test/","ClientCertificateVaultItem":"abc-123"}`), want: []string{`MsaSteps[0].ClientCertificateVaultItem: step "orders" uses Uptrends vault item "abc-123"`, "--bind abc-123=ITEM"}},
 		"other monitor type":  {in: `{"Name":"m","MonitorType":"Https"}`, want: []string{`MonitorType: "Https" monitors cannot be imported`}},
 		"invalid for lookout": {in: step(`{"Url":"ftp://e.test/"}`), want: []string{"MsaSteps[0]: ", "(Lookout field steps[0].request.url)"}},
 		"undefined variable":  {in: step(`{"Url":"https://e.test/{{tokn}}"}`), want: []string{"MsaSteps[0]: {{tokn}} is not defined", "(Lookout field steps[0].request.url)"}},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -278,8 +279,9 @@ func (s *monitorState) bindGUID(guid, path, stepName string) string {
 	if err != nil {
 		why = fmt.Sprintf(" (the vault could not be asked: %v)", err)
 	}
+	g := strconv.Quote(guid) // it came from the file: quoted, it cannot reach a terminal raw
 	s.w.fail(path, "step %q uses Uptrends vault item %s, which is bound to no Lookout vault item%s: pass --bind %s=ITEM naming a certificate added with `lookout-controller vault add-certificate`, or add the certificate under the name %s",
-		stepName, guid, why, guid, guid)
+		stepName, g, why, strings.Trim(g, `"`), g)
 	return ""
 }
 
