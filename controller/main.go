@@ -69,8 +69,7 @@ func run(ctx context.Context, args []string, env cli.Env) error {
 	}
 	cmd, rest, ok := cli.Find(args)
 	if !ok {
-		usage(env.Stderr)
-		return &cli.UsageError{Msg: fmt.Sprintf("unknown command %q", strings.Join(args, " "))}
+		return cli.UnknownCommand(args, "serve", "dev", "help", "version", "vault rotate-master-key")
 	}
 	return cmd.Run(ctx, env, rest)
 }
@@ -116,7 +115,7 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	fs.DurationVar(&o.Retention.Audit, "audit-retention", 90*24*time.Hour, "how long audit log entries are kept; 0 keeps them forever")
 	logFormat := fs.String("log-format", "text", "text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	for _, r := range []struct {

@@ -27,6 +27,9 @@ func TestCommandLineMistakesExitTwo(t *testing.T) {
 		{"vault", "add-credentials", "api-user"},
 		{"results", "tail", "orders"},
 		{"checkpoint", "list", "extra"},
+		{"monitor", "apply", "-f", "x.json", "--format", "uptrend"},
+		{"monitor", "apply", "-f", "x.yaml", "--dry-run"},
+		{"monitor", "apply", "-f", "x.json", "--format", "uptrends", "--bind", "no-equals-sign"},
 	} {
 		var stdout, stderr bytes.Buffer
 		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
@@ -36,6 +39,29 @@ func TestCommandLineMistakesExitTwo(t *testing.T) {
 		}
 		if stderr.Len() == 0 {
 			t.Errorf("%q: nothing on stderr", args)
+		}
+	}
+}
+
+// TestCommandLineMistakesSayWhatWasMeant: a mistake prints its error once, first, with the
+// closest command or flag, and not the whole help.
+func TestCommandLineMistakesSayWhatWasMeant(t *testing.T) {
+	for args, want := range map[string]string{
+		"monitr apply":                        `lookout-controller: unknown command "monitr apply" (did you mean "monitor apply"?)`,
+		"vault lst":                           `lookout-controller: unknown command "vault lst" (did you mean "vault list"?)`,
+		"monitor apply --fromat uptrends":     `lookout-controller: monitor apply: unknown flag --fromat (did you mean "--format"?)`,
+		"vault add-certificate -pasword-file": `lookout-controller: vault add-certificate: unknown flag --pasword-file (did you mean "--password-file"?)`,
+		"serve --data-dri d":                  `lookout-controller: serve: unknown flag --data-dri (did you mean "--data-dir"?)`,
+	} {
+		var stdout, stderr bytes.Buffer
+		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		code := exitCode(run(context.Background(), strings.Fields(args), env), &stderr)
+		out := stderr.String()
+		if code != 2 || !strings.HasPrefix(out, want) {
+			t.Errorf("%s: exit %d, stderr does not start with %q:\n%s", args, code, want, out)
+		}
+		if strings.Count(out, "unknown") != 1 || strings.Contains(out, "Admin commands") || strings.Contains(out, "-addr") {
+			t.Errorf("%s: want the error once and no help text:\n%s", args, out)
 		}
 	}
 }

@@ -22,8 +22,8 @@ func rotateMasterKey(_ context.Context, args []string, env cli.Env) error {
 	dataDir := fs.String("data-dir", "", "the stopped controller's data directory (required)")
 	oldFile := fs.String("master-key-file", "", "the current master key (default: <data-dir>/master.key)")
 	newFile := fs.String("new-key-file", "", "the new master key, mode 0600; created with a random key if missing (required)")
-	if err := fs.Parse(args); err != nil {
-		return &cli.UsageError{Msg: err.Error()}
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &cli.UsageError{Msg: fmt.Sprintf("vault rotate-master-key: unexpected argument %q", fs.Arg(0))}

@@ -28,13 +28,19 @@ type system struct {
 
 func startSystem(t *testing.T) *system {
 	t.Helper()
-	dir := t.TempDir()
-	partner := testutil.NewCA(t, "partner CA")
-	targetCA := testutil.NewCA(t, "target server CA")
-	target := testutil.MTLSServer(t, targetCA, partner, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return startSystemWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","client":%q}`, r.TLS.PeerCertificates[0].Subject.CommonName)
 	}))
+}
+
+// startSystemWith is startSystem with the target's handler given.
+func startSystemWith(t *testing.T, h http.Handler) *system {
+	t.Helper()
+	dir := t.TempDir()
+	partner := testutil.NewCA(t, "partner CA")
+	targetCA := testutil.NewCA(t, "target server CA")
+	target := testutil.MTLSServer(t, targetCA, partner, h)
 	platformPw := "platform-pass"
 	platform := partner.Issue(t, "platform-client", false).PKCS12(t, partner, platformPw)
 	c := testutil.StartController(t, filepath.Join(dir, "data"),

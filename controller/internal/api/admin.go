@@ -162,11 +162,14 @@ func (a *Admin) vaultUsage() (map[string][]string, error) {
 // ApplyMonitor parses, checks and stores a monitor file.
 func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*pb.ApplyMonitorResponse, error) {
 	if f := req.Format; f != "" && f != "lookout" {
-		return nil, status.Errorf(codes.InvalidArgument, "format %q is not supported yet; use lookout", f)
+		return nil, status.Errorf(codes.InvalidArgument, "format %q is not accepted here; send a lookout monitor file (the CLI converts Uptrends exports: lookout-controller monitor apply --format uptrends)", f)
 	}
 	m, err := monitorfile.Parse(req.Source)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), err)
+	}
+	if errs := monitorfile.CheckVariables(m); len(errs) > 0 {
+		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	if errs := a.checkReferences(m); len(errs) > 0 {
 		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))

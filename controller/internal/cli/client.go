@@ -91,10 +91,11 @@ func (c *conn) explain(err error) error {
 	return friendly(err)
 }
 
-// friendly turns a gRPC status into its message alone (the controller writes them for people).
+// friendly turns a gRPC status into its message alone (the controller writes them for people;
+// a code such as "invalidargument" means nothing to them).
 func friendly(err error) error {
 	if st, ok := status.FromError(err); ok {
-		return fmt.Errorf("%s (%s)", st.Message(), strings.ToLower(st.Code().String()))
+		return errors.New(st.Message())
 	}
 	return err
 }
@@ -109,15 +110,12 @@ func printJSON(w io.Writer, m proto.Message) error {
 }
 
 // parse parses flags that may come before or after positional arguments and returns the positionals.
+// A mistake is returned, not printed: main prints it once, first, without the whole flag list.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			// The flag package has printed the flags; the exit code says it was the command line.
-			return nil, &UsageError{Msg: err.Error()}
+		if err := ParseFlags(fs, args); err != nil {
+			return nil, err
 		}
 		args = fs.Args()
 		if len(args) == 0 {

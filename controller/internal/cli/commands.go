@@ -116,7 +116,7 @@ func vaultAddCertificate(ctx context.Context, env Env, args []string) error {
 	return call(ctx, &c, 30*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
 		resp, err := cl.AddCertificate(ctx, req)
 		if err != nil {
-			return err
+			return passwordHint(err, *pwFile, *pwStdin)
 		}
 		return printAdded(env, &c, resp)
 	})
@@ -333,13 +333,26 @@ func monitorApply(ctx context.Context, env Env, args []string) error {
 	var c conn
 	c.register(fs, env)
 	file := fs.String("f", "", "monitor file (required)")
-	format := fs.String("format", "lookout", "file format: lookout")
+	fs.StringVar(file, "file", "", "same as -f")
+	format := fs.String("format", "lookout", "file format: lookout, or uptrends (an Uptrends MultiStepApi monitor, or an array of them, as their API returns it)")
 	paused := fs.Bool("paused", false, "store the monitor paused: it runs only once resumed with 'monitor resume'")
+	var up uptrendsFlags
+	up.register(fs, true)
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
 	if *file == "" {
 		return usagef("-f FILE is required")
+	}
+	switch *format {
+	case "uptrends":
+		return applyUptrends(ctx, env, &c, *file, *paused, up)
+	case "lookout":
+	default:
+		return usagef("--format must be lookout or uptrends, not %q", *format)
+	}
+	if up.used() {
+		return usagef("--dry-run, --bind and --checkpoint-map go with --format uptrends")
 	}
 	src, err := readCapped(*file, 1<<20)
 	if err != nil {
@@ -394,9 +407,19 @@ func monitorShow(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("monitor show", env)
 	var c conn
 	c.register(fs, env)
+	format := fs.String("format", "lookout", "lookout (a monitor file) or uptrends (Uptrends API JSON; notes on stderr name what it cannot hold)")
+	var up uptrendsFlags
+	up.register(fs, false)
 	name, err := oneName(fs, args, "monitor")
 	if err != nil {
 		return err
+	}
+	switch *format {
+	case "uptrends":
+		return showUptrends(ctx, env, &c, name, up)
+	case "lookout":
+	default:
+		return usagef("--format must be lookout or uptrends, not %q", *format)
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
 		m, err := cl.GetMonitor(ctx, &pb.GetMonitorRequest{Name: name})

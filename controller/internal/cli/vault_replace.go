@@ -35,7 +35,7 @@ func vaultReplaceCertificate(ctx context.Context, env Env, args []string) error 
 	return call(ctx, &c, 30*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
 		resp, err := cl.ReplaceCertificate(ctx, req)
 		if err != nil {
-			return err
+			return passwordHint(err, *pwFile, *pwStdin)
 		}
 		return printAdded(env, &c, resp)
 	})

@@ -70,7 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.agentBin, "agent-bin", "", "lookout-agent binary (default: next to this binary, then $PATH)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "data dir (default: a new temporary one, removed on exit)")
 	fs.BoolVar(&o.verbose, "v", false, "print every step of every result, and the controller's log")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return o, err
 	}
 	return o, nil

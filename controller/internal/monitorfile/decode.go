@@ -2,13 +2,16 @@ package monitorfile
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/suggest"
 )
 
 // maxVisits bounds the work of decoding, so that aliases which expand a small
@@ -114,7 +117,7 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
 		case key.Kind != yaml.ScalarNode:
 			d.fail(path, key.Line, "field names must be plain words")
 		case !ok:
-			d.fail(p, key.Line, "unknown field")
+			d.fail(p, key.Line, "unknown field%s", suggest.Hint(key.Value, slices.Sorted(maps.Keys(fields))))
 		case seen[key.Value]:
 			d.fail(p, key.Line, "field given twice")
 		default:

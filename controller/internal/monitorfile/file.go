@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lookout-synthetics/lookout/internal/suggest"
 )
 
 // The structs below are the file's shape. Their yaml tags are the field names
@@ -166,7 +168,7 @@ func parseEnum[T ~int32](words []enumWord[T], n *yaml.Node) (T, error) {
 			return w.value, nil
 		}
 	}
-	return 0, fmt.Errorf("%q is not one of %s", n.Value, wordList(words))
+	return 0, fmt.Errorf("%q is not one of %s%s", n.Value, wordList(words), suggest.Hint(n.Value, strings.Split(wordList(words), ", ")))
 }
 
 func formatEnum[T ~int32](words []enumWord[T], v T) (any, error) {

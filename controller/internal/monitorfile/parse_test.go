@@ -211,7 +211,7 @@ func TestParseErrors(t *testing.T) {
 timeot: 30s
 checkpoints: [public-1]
 steps: [{wait: 1s}]
-`, []string{"timeot: unknown field (line 2)"}},
+`, []string{`timeot: unknown field (did you mean "timeout"?) (line 2)`}},
 		"unknown field at depth": {`name: x
 checkpoints: [public-1]
 steps:
@@ -267,6 +267,14 @@ steps:
       - {source: status, comparison: "==", value: 200}
 `, []string{`steps[0].assert[0].comparison: "==" is not one of equal, not_equal, contains, not_contains, ` +
 			`less_than, less_or_equal, greater_than, greater_or_equal, is_empty, not_empty, exists, not_exists, matches (line 6)`}},
+		"comparison with a typo": {`name: x
+checkpoints: [public-1]
+steps:
+  - request: {url: "https://example.com/"}
+    assert:
+      - {source: status, comparison: equals, value: 200}
+`, []string{`steps[0].assert[0].comparison: "equals" is not one of equal, not_equal, contains, not_contains, ` +
+			`less_than, less_or_equal, greater_than, greater_or_equal, is_empty, not_empty, exists, not_exists, matches (did you mean "equal"?) (line 6)`}},
 		"wrong kinds": {`name: x
 checkpoints: public-1
 steps:

@@ -93,7 +93,7 @@ func TestParseVaultItemFieldErrors(t *testing.T) {
 		"form file": {head + step + "      method: POST\n      form:\n        - {name: a, file: f}\n", []string{
 			`steps[0].request.form[0].file: only used in multipart bodies: a urlencoded form cannot carry a file (line 8)`}},
 		"unknown field": {head + step + "      tls: {ca_bundle_files: x}\n", []string{
-			`steps[0].request.tls.ca_bundle_files: unknown field (line 6)`}},
+			`steps[0].request.tls.ca_bundle_files: unknown field (did you mean "ca_bundle_file"?) (line 6)`}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
