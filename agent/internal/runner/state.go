@@ -24,7 +24,7 @@ type runState struct {
 	digests     map[digestKey]*digest.Transport // digest clients with their cached challenges
 	bodyCap     int64
 	now         func() time.Time
-	handshakes  chan struct{} // the runner's (Options.MaxHandshakes)
+	handshakes  chan struct{}                  // the runner's (Options.MaxHandshakes)
 	certs       map[*tls.Certificate]certFacts // client certificates' public facts, by first use
 }
 

@@ -105,4 +105,3 @@ func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, server bool
 	leaf, _ := x509.ParseCertificate(der)
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
-
