@@ -37,6 +37,7 @@ bench: ## print benchmark figures (agent step cost vs bare net/http, secrets pat
 	$(GO) run ./controller/internal/scheduler/bench
 	$(GO) run ./internal/bench/cmd/lookout-bench
 	$(GO) run ./internal/bench/cmd/lookout-ctlbench
+	$(GO) run ./internal/bench/cmd/lookout-storebench
 
 deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
 	@scripts/install-deps.sh
