@@ -190,7 +190,9 @@ func baseResult(req *pb.RunRequest, o pb.Outcome) *pb.RunResult {
 }
 
 func stepResult(i int, name string, status int32, text, body string) *pb.StepResult {
-	ms := func(v float64) *durationpb.Duration { return durationpb.New(time.Duration(v * float64(time.Millisecond))) }
+	ms := func(v float64) *durationpb.Duration {
+		return durationpb.New(time.Duration(v * float64(time.Millisecond)))
+	}
 	return &pb.StepResult{Index: int32(i), Name: name, Method: "GET", Url: "https://api.example.net/v2/" + name + "?page=1",
 		StatusCode: status, StatusText: text, ResolvedIp: "203.0.113.10", HttpVersion: "HTTP/2.0",
 		Timings: &pb.Timings{Dns: ms(1.2), Connect: ms(8.4), Tls: ms(21.7), FirstByte: ms(35.2), Download: ms(0.4), Total: ms(67.1)},
