@@ -27,9 +27,10 @@ type Options struct {
 	BodyCap int64          // bytes of a response read and evaluated; default 10 MiB. The excerpt is at most 64 KiB.
 	RootCAs *x509.CertPool // nil = system
 	Now     func() time.Time
-	// MaxHandshakes bounds the TLS handshakes this runner performs at once; default GOMAXPROCS.
-	// Handshakes are CPU work: past the cores, more at once only queue the goroutines that read
-	// responses behind them, and a response read late is timed late (docs/benchmarks.md).
+	// MaxHandshakes bounds the TLS handshakes this runner performs at once; default one less than
+	// GOMAXPROCS (at least one). Handshakes are CPU work: with every core on them, the goroutines
+	// that read responses queue behind them, and a response read late is timed late; a core kept
+	// for reading keeps firstByte and download accurate (docs/benchmarks.md).
 	MaxHandshakes int
 }
 
@@ -57,7 +58,7 @@ func New(opts Options) *Runner {
 		r.now = time.Now
 	}
 	if opts.MaxHandshakes <= 0 {
-		opts.MaxHandshakes = runtime.GOMAXPROCS(0)
+		opts.MaxHandshakes = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	r.handshakes = make(chan struct{}, opts.MaxHandshakes)
 	return r
