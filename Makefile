@@ -34,8 +34,10 @@ proto-check: proto ## fail if the committed generated code is stale
 
 bench: ## print benchmark figures (agent step cost vs bare net/http, secrets path, controller throughput/latency/memory/scale)
 	$(GO) run ./agent/internal/runner/bench
+	$(GO) run ./controller/internal/scheduler/bench
 	$(GO) run ./internal/bench/cmd/lookout-bench
 	$(GO) run ./internal/bench/cmd/lookout-ctlbench
+	$(GO) run ./internal/bench/cmd/lookout-storebench
 
 deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
 	@scripts/install-deps.sh

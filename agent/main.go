@@ -46,10 +46,15 @@ func main() {
 // it from a crash and not restart it in a loop.
 const exitRevoked = 3
 
+// maxConcurrentLimit bounds --max-concurrent-runs: each run in flight holds a goroutine, buffers and
+// often a connection (about 0.1-0.2 MiB each, docs/benchmarks.md).
+const maxConcurrentLimit = 10000
+
 type config struct {
 	controller, tokenFile, stateDir, caFile, targetCAFile, metricsListen, instance, logFormat, logLevel string
 	version                                                                                             bool
 	heartbeat                                                                                           time.Duration
+	maxConcurrent                                                                                       int
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -68,8 +73,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	fs.DurationVar(&c.heartbeat, "heartbeat", 10*time.Second, "how often to tell the controller this instance is alive (and learn which cached secrets to drop)")
+	fs.IntVar(&c.maxConcurrent, "max-concurrent-runs", 64, "most runs executing at once; more wait for a free slot (and the agent reports itself saturated)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.maxConcurrent < 1 || c.maxConcurrent > maxConcurrentLimit {
+		return c, fmt.Errorf("--max-concurrent-runs %d: use a value from 1 to %d", c.maxConcurrent, maxConcurrentLimit)
 	}
 	if c.heartbeat < time.Second || c.heartbeat > 20*time.Second {
 		// The controller shows an instance offline after 30 s without a heartbeat.
@@ -125,10 +134,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lookout_agent_spool_results", Help: "Results waiting in the spool for the controller."},
 			func() float64 { return float64(sp.Len()) }),
 	)
-	a, err := checkpoint.New(checkpoint.Options{Identity: id, Version: buildinfo.Version, Logger: log, Runner: runner.Options{RootCAs: roots}, Spool: sp, Heartbeat: c.heartbeat})
+	a, err := checkpoint.New(checkpoint.Options{Identity: id, Version: buildinfo.Version, Logger: log, Runner: runner.Options{RootCAs: roots}, Spool: sp, Heartbeat: c.heartbeat,
+		MaxConcurrent: c.maxConcurrent})
 	if err != nil {
 		return err
 	}
+	prometheus.MustRegister(slotCollectors(a)...)
 	prometheus.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lookout_agent_secret_cache_items", Help: "Vault items (by version) held in memory for runs."},
 			func() float64 { return float64(a.CacheStats().Items) }),
@@ -201,4 +212,27 @@ func serveMetrics(addr string) error {
 	mux.Handle("/metrics", promhttp.Handler())
 	go func() { _ = (&http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}).Serve(lis) }()
 	return nil
+}
+
+// slotCollectors are the run-slot metrics: how busy the agent is against --max-concurrent-runs, and
+// whether runs had to wait for a slot (the agent is saturated and runs start late).
+func slotCollectors(a *checkpoint.Agent) []prometheus.Collector {
+	gauge := func(name, help string, f func(checkpoint.SlotStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(a.SlotStats()) })
+	}
+	counter := func(name, help string, f func(checkpoint.SlotStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(a.SlotStats()) })
+	}
+	return []prometheus.Collector{
+		gauge("lookout_agent_max_concurrent_runs", "The agent's --max-concurrent-runs.", func(s checkpoint.SlotStats) float64 { return float64(s.Max) }),
+		gauge("lookout_agent_runs_in_flight", "Runs executing now.", func(s checkpoint.SlotStats) float64 { return float64(s.InFlight) }),
+		gauge("lookout_agent_runs_waiting", "Runs received and waiting for a free run slot (the agent is saturated).",
+			func(s checkpoint.SlotStats) float64 { return float64(s.Waiting) }),
+		counter("lookout_agent_runs_delayed_total", "Runs that found every run slot busy and waited for one.",
+			func(s checkpoint.SlotStats) float64 { return float64(s.Delayed) }),
+		counter("lookout_agent_runs_expired_waiting_total", "Runs whose deadline passed while they waited for a run slot; they were not run.",
+			func(s checkpoint.SlotStats) float64 { return float64(s.Expired) }),
+		counter("lookout_agent_run_slot_wait_seconds_total", "Time runs spent waiting for a free run slot.",
+			func(s checkpoint.SlotStats) float64 { return s.Waited.Seconds() }),
+	}
 }

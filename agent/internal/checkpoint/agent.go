@@ -38,7 +38,9 @@ type Options struct {
 	Runner   runner.Options
 	// Heartbeat is how often the agent tells the controller it is alive; default 10s.
 	Heartbeat time.Duration
-	// MaxConcurrent bounds runs executing at once; default 64.
+	// MaxConcurrent bounds runs executing at once (--max-concurrent-runs); default 64. A run that
+	// finds every slot busy waits for one, until its deadline, and the agent reports itself
+	// saturated.
 	MaxConcurrent int
 	Tap           Tap
 	// Spool, when set, keeps each result on disk until the controller acknowledges it; results the
@@ -57,8 +59,11 @@ type Agent struct {
 	dial   []grpc.DialOption
 	runner *runner.Runner
 	cache  *secretCache
-	sem    chan struct{}
+	slots  *slots
+	sub    atomic.Pointer[nats.Subscription] // the run subscription, for its pending count
 	wg     sync.WaitGroup
+	// wasSaturated is what the previous heartbeat said; only the heartbeat goroutine uses it.
+	wasSaturated bool
 
 	inflightMu sync.Mutex
 	inflight   map[uint64]bool // spooled results a report call is still sending
@@ -78,7 +83,7 @@ func New(o Options) (*Agent, error) {
 	if o.Runner.Logger == nil {
 		o.Runner.Logger = o.Logger
 	}
-	a := &Agent{o: o, id: o.Identity, log: o.Logger, runner: runner.New(o.Runner), cache: newSecretCache(o.Identity.Private()), sem: make(chan struct{}, o.MaxConcurrent),
+	a := &Agent{o: o, id: o.Identity, log: o.Logger, runner: runner.New(o.Runner), cache: newSecretCache(o.Identity.Private()), slots: newSlots(o.MaxConcurrent),
 		inflight: map[uint64]bool{}}
 	dialOpts := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(a.id.TLSConfig())),
@@ -152,6 +157,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("subscribing to runs: %w", err)
 	}
+	a.sub.Store(sub)
 	if nc.IsConnected() {
 		if err := nc.Flush(); err != nil {
 			return fmt.Errorf("subscribing to runs: %w", err)
@@ -235,8 +241,7 @@ func (a *Agent) heartbeats(ctx context.Context, nc *nats.Conn) error {
 func (a *Agent) heartbeat(ctx context.Context) (revoked bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := a.api().Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version, Cached: a.cache.list(),
-		RunsInFlight: int32(len(a.sem)), SpooledResults: a.spooled()})
+	resp, err := a.api().Heartbeat(ctx, a.heartbeatRequest())
 	if err != nil {
 		if st, ok := status.FromError(err); ok && st.Code() == codes.PermissionDenied && strings.Contains(st.Message(), "revoked") {
 			return true
@@ -250,6 +255,31 @@ func (a *Agent) heartbeat(ctx context.Context) (revoked bool) {
 		a.log.Info("dropped secrets the controller no longer sends this checkpoint", "items", n)
 	}
 	return resp.GetRevoked()
+}
+
+func (a *Agent) heartbeatRequest() *pb.HeartbeatRequest {
+	st := a.SlotStats()
+	saturated := a.slots.saturated()
+	if saturated && !a.wasSaturated {
+		a.log.Warn("every run slot is busy: runs wait for a slot and start late; raise --max-concurrent-runs or add an instance to the checkpoint",
+			"max_concurrent_runs", st.Max, "runs_waiting", st.Waiting)
+	}
+	a.wasSaturated = saturated
+	return &pb.HeartbeatRequest{Version: a.o.Version, Cached: a.cache.list(), RunsInFlight: int32(st.InFlight), SpooledResults: a.spooled(),
+		MaxConcurrentRuns: int32(st.Max), RunsWaiting: int32(st.Waiting), Saturated: saturated}
+}
+
+// SlotStats reports the run slots, for metrics. Runs queued behind the subscription's handler
+// count as waiting too, since the handler waits while every slot is busy; the subscription's
+// pending count includes the message its handler holds, hence the one taken off.
+func (a *Agent) SlotStats() SlotStats {
+	st := a.slots.stats()
+	if sub := a.sub.Load(); sub != nil {
+		if n, _, err := sub.Pending(); err == nil {
+			st.Waiting += max(n-1, 0)
+		}
+	}
+	return st
 }
 
 func (a *Agent) spooled() int64 {
@@ -268,14 +298,18 @@ func (a *Agent) onRequest(ctx context.Context, data []byte) {
 		a.log.Error("dropping a malformed run request", "err", err)
 		return
 	}
-	select {
-	case a.sem <- struct{}{}:
-	case <-ctx.Done():
+	// Waiting here holds up the subscription too: later runs wait in NATS's pending queue, in
+	// order, and are counted as waiting.
+	if !a.slots.acquire(ctx, req.Deadline.AsTime()) {
+		if ctx.Err() == nil {
+			a.log.Warn("a run's deadline passed while it waited for a free run slot; not running it", "run", req.RunId,
+				"monitor", req.GetMonitor().GetName(), "max_concurrent_runs", a.o.MaxConcurrent)
+		}
 		return
 	}
 	a.wg.Add(1)
 	go func() {
-		defer func() { <-a.sem; a.wg.Done() }()
+		defer func() { a.slots.release(); a.wg.Done() }()
 		a.execute(context.WithoutCancel(ctx), req)
 	}()
 }

@@ -103,6 +103,9 @@ func TestHostileTargets(t *testing.T) {
 	tests := map[string]struct {
 		url  string
 		want stepBrief
+		// timeout replaces the 1 s step timeout of a case that tests no timeout: 2 MB of
+		// headers under the race detector on a busy machine may take longer than that.
+		timeout *durationpb.Duration
 	}{
 		"slow headers": {url: "http://" + slowHeaders, want: stepBrief{Class: lookoutv1.ErrorClass_ERROR_CLASS_TIMEOUT,
 			Error: "the step timeout of 1s was reached while receiving the response headers"}},
@@ -111,13 +114,16 @@ func TestHostileTargets(t *testing.T) {
 		"TLS handshake never completes": {url: "https://" + silentTLS, want: stepBrief{Class: lookoutv1.ErrorClass_ERROR_CLASS_TIMEOUT,
 			Error: "the step timeout of 1s was reached during the TLS handshake"}},
 		"header flood": {url: "http://" + headerFlood, want: stepBrief{Class: lookoutv1.ErrorClass_ERROR_CLASS_HTTP,
-			Error: "the response headers exceed the limit of 1 MiB"}},
+			Error: "the response headers exceed the limit of 1 MiB"}, timeout: durationpb.New(30 * time.Second)},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			step := get("s", tt.url)
 			step.Timeout = timeout
+			if tt.timeout != nil {
+				step.Timeout = tt.timeout
+			}
 			res := runMonitor(t, New(Options{}), monitor(step), nil)
 			tt.want.Name, tt.want.Attempts = "s", 1
 			if diff := cmp.Diff(briefs(res), []stepBrief{tt.want}); diff != "" {

@@ -61,7 +61,7 @@ func (rs *runState) exchange(ctx context.Context, step *lookoutv1.Step, p prepar
 		return nil, err
 	}
 	t, tk := rs.transports.get(id, p.tls)
-	tl := &timeline{}
+	tl := &timeline{handshakes: rs.handshakes}
 	req, err := buildRequest(tl.withTrace(ctx), p)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -26,6 +27,11 @@ type Options struct {
 	BodyCap int64          // bytes of a response read and evaluated; default 10 MiB. The excerpt is at most 64 KiB.
 	RootCAs *x509.CertPool // nil = system
 	Now     func() time.Time
+	// MaxHandshakes bounds the TLS handshakes this runner performs at once; default one less than
+	// GOMAXPROCS (at least one). Handshakes are CPU work: with every core on them, the goroutines
+	// that read responses queue behind them, and a response read late is timed late; a core kept
+	// for reading keeps firstByte and download accurate (docs/benchmarks.md).
+	MaxHandshakes int
 }
 
 // Runner executes runs. It keeps no state between runs and is safe for
@@ -35,6 +41,8 @@ type Runner struct {
 	bodyCap int64
 	rootCAs *x509.CertPool
 	now     func() time.Time
+	// handshakes holds a token per TLS handshake in progress (MaxHandshakes).
+	handshakes chan struct{}
 }
 
 // New returns a Runner with opts, filling in defaults.
@@ -49,6 +57,10 @@ func New(opts Options) *Runner {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	if opts.MaxHandshakes <= 0 {
+		opts.MaxHandshakes = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	r.handshakes = make(chan struct{}, opts.MaxHandshakes)
 	return r
 }
 

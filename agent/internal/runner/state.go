@@ -24,6 +24,7 @@ type runState struct {
 	digests     map[digestKey]*digest.Transport // digest clients with their cached challenges
 	bodyCap     int64
 	now         func() time.Time
+	handshakes  chan struct{}                  // the runner's (Options.MaxHandshakes)
 	certs       map[*tls.Certificate]certFacts // client certificates' public facts, by first use
 }
 
@@ -40,6 +41,7 @@ func newRunState(r *Runner, m *lookoutv1.Monitor, s *Secrets) *runState {
 		digests:    map[digestKey]*digest.Transport{},
 		bodyCap:    r.bodyCap,
 		now:        r.now,
+		handshakes: r.handshakes,
 	}
 	for _, c := range s.Credentials {
 		rs.hide(basicForms(c)...)

@@ -22,6 +22,11 @@ type timeline struct {
 	tlsStart, tlsDone    time.Time
 	wroteRequest, gotRsp time.Time
 	remoteIP             string
+	// handshakes is the runner's bound on TLS handshakes at once; holding says this exchange holds
+	// one of its tokens. A handshake starts once it has a token, so the TLS phase is the
+	// handshake's own time, not the wait for a core.
+	handshakes chan struct{}
+	holding    bool
 }
 
 func (tl *timeline) mark(at *time.Time) {
@@ -37,12 +42,38 @@ func (tl *timeline) withTrace(ctx context.Context) context.Context {
 		DNSDone:              func(httptrace.DNSDoneInfo) { tl.mark(&tl.dnsDone) },
 		ConnectStart:         func(string, string) { tl.mark(&tl.connStart) },
 		ConnectDone:          func(string, string, error) { tl.mark(&tl.connDone) },
-		TLSHandshakeStart:    func() { tl.mark(&tl.tlsStart) },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { tl.mark(&tl.tlsDone) },
+		TLSHandshakeStart:    func() { tl.acquire(ctx); tl.mark(&tl.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { tl.mark(&tl.tlsDone); tl.release() },
 		GotConn:              tl.gotConn,
 		WroteRequest:         func(httptrace.WroteRequestInfo) { tl.mark(&tl.wroteRequest) },
 		GotFirstResponseByte: func() { tl.mark(&tl.gotRsp) },
 	})
+}
+
+// acquire waits for a handshake token, or for ctx to end (the handshake then fails at once on
+// the same ctx). It runs in the goroutine that is about to start the handshake.
+func (tl *timeline) acquire(ctx context.Context) {
+	if tl.handshakes == nil {
+		return
+	}
+	select {
+	case tl.handshakes <- struct{}{}:
+		tl.mu.Lock()
+		tl.holding = true
+		tl.mu.Unlock()
+	case <-ctx.Done():
+	}
+}
+
+// release gives the token back once the handshake is over, whether it succeeded or not.
+func (tl *timeline) release() {
+	tl.mu.Lock()
+	held := tl.holding
+	tl.holding = false
+	tl.mu.Unlock()
+	if held {
+		<-tl.handshakes
+	}
 }
 
 func (tl *timeline) gotConn(info httptrace.GotConnInfo) {

@@ -367,7 +367,8 @@ func (a *Admin) ListCheckpoints(context.Context, *pb.ListCheckpointsRequest) (*p
 			cp.Agents = append(cp.Agents, &pb.AgentInstance{Id: ag.ID, CheckpointId: ag.CheckpointID, InstanceName: ag.InstanceName,
 				Version: ag.Version, EnrolledAt: timestamppb.New(ag.EnrolledAt), LastSeen: timestamppb.New(ag.LastSeen),
 				Online: !ag.Revoked && now.Sub(ag.LastSeen) < a.OnlineWindow, Revoked: ag.Revoked,
-				RunsInFlight: ag.RunsInFlight, SpooledResults: ag.Spooled, CertificateNotAfter: optionalTime(ag.CertNotAfter)})
+				RunsInFlight: ag.RunsInFlight, SpooledResults: ag.Spooled, CertificateNotAfter: optionalTime(ag.CertNotAfter),
+				MaxConcurrentRuns: ag.MaxConcurrent, RunsWaiting: ag.Waiting, Saturated: ag.Saturated})
 		}
 	}
 	return &pb.ListCheckpointsResponse{Checkpoints: cps}, nil

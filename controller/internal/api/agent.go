@@ -110,7 +110,9 @@ func (s *Agents) audit(actor, action, target, detail string) {
 // Heartbeat records that the agent is alive.
 func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	ag := agentFrom(ctx)
-	if _, err := s.Store.TouchAgent(ag.ID, clip(req.Version, 32), req.RunsInFlight, req.SpooledResults); err != nil {
+	load := store.AgentLoad{InFlight: req.RunsInFlight, Spooled: req.SpooledResults, MaxConcurrent: req.MaxConcurrentRuns,
+		Waiting: req.RunsWaiting, Saturated: req.Saturated}
+	if _, err := s.Store.RecordHeartbeat(ag.ID, clip(req.Version, 32), load); err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.HeartbeatResponse{ServerTime: timestamppb.Now(), Drop: s.staleCached(ag, req.Cached)}, nil

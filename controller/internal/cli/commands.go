@@ -505,8 +505,8 @@ func checkpointList(ctx context.Context, env Env, args []string) error {
 			}
 			sort.Slice(cp.Agents, func(i, j int) bool { return cp.Agents[i].Id < cp.Agents[j].Id })
 			for _, ag := range cp.Agents {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", cp.Name, kind, ag.Id, ag.InstanceName, instanceState(ag),
-					ago(now, ag.LastSeen.AsTime()), ag.Version, ag.RunsInFlight, ag.SpooledResults, certExpiry(now, ag.CertificateNotAfter))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cp.Name, kind, ag.Id, ag.InstanceName, instanceState(ag),
+					ago(now, ag.LastSeen.AsTime()), ag.Version, inFlight(ag), ag.SpooledResults, certExpiry(now, ag.CertificateNotAfter))
 			}
 		}
 		return tw.Flush()

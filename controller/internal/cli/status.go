@@ -14,10 +14,26 @@ func instanceState(ag *pb.AgentInstance) string {
 	switch {
 	case ag.GetRevoked():
 		return "revoked"
+	case ag.GetOnline() && ag.GetSaturated():
+		// Every run slot was busy and runs waited for one: they start late.
+		return "online, saturated"
 	case ag.GetOnline():
 		return "online"
 	}
 	return "offline"
+}
+
+// inFlight is an instance's runs in flight against its limit ("3/64"), with the runs waiting for
+// a slot when there are any ("64/64 +12 waiting"). Agents older than the limit send none: "3".
+func inFlight(ag *pb.AgentInstance) string {
+	s := fmt.Sprint(ag.GetRunsInFlight())
+	if ag.GetMaxConcurrentRuns() > 0 {
+		s += fmt.Sprintf("/%d", ag.GetMaxConcurrentRuns())
+	}
+	if ag.GetRunsWaiting() > 0 {
+		s += fmt.Sprintf(" +%d waiting", ag.GetRunsWaiting())
+	}
+	return s
 }
 
 // ago says how long before now t was, to the second: "4s ago", "3m12s ago", "never".

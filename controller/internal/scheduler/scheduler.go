@@ -221,6 +221,12 @@ func slotAfter(hash uint64, interval time.Duration, t time.Time) time.Time {
 	return time.Unix(0, off+k*iv)
 }
 
+// SlotAfter is the first slot strictly after t of the monitor with id at interval: where the
+// scheduler puts its runs (benchmarks measure the lag behind it).
+func SlotAfter(id string, interval time.Duration, t time.Time) time.Time {
+	return slotAfter(idHash(id), interval, t)
+}
+
 // idHash places a monitor's slots; it is worked out once per monitor, not per run.
 func idHash(id string) uint64 {
 	h := fnv.New64a()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -322,4 +323,74 @@ func TestQueueStaysConsistent(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRestartRunsEachMonitorOnce: a controller that stops for three and a half intervals and
+// starts again (a new Scheduler, loaded with Sync) runs no monitor at start, none more than once
+// in its first interval and every one of them in it: slots missed while it was down are skipped,
+// not run in a burst to catch up. The first interval's runs are spread: no 100 ms window carries
+// more than 1.5 times the mean. Fake time (synctest) runs the real loop and its timers.
+func TestRestartRunsEachMonitorOnce(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const n, iv = 10000, 10 * time.Second
+		var ms []*pb.Monitor
+		for i := range n {
+			ms = append(ms, monitor(fmt.Sprintf("mon_%05d", i), iv))
+		}
+		var mu sync.Mutex // the loop dispatches on its own goroutine
+		runs := map[string]int{}
+		var at []time.Duration // when each run went out, since the restart
+		// start starts a controller's scheduler; the function it returns stops it and waits for
+		// its loop to end.
+		start := func() (time.Time, func()) {
+			started := time.Now()
+			s := New(Options{Dispatch: func(due []*pb.Monitor) {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, m := range due {
+					runs[m.Id]++
+					at = append(at, time.Since(started))
+				}
+			}})
+			s.Sync(ms)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan struct{})
+			go func() { s.Run(ctx); close(done) }()
+			return started, func() { cancel(); <-done }
+		}
+		_, stop := start()
+		time.Sleep(25 * time.Second)
+		stop()
+		time.Sleep(35 * time.Second) // down for three and a half intervals
+		clear(runs)
+		at = at[:0]
+		_, stop = start()
+		synctest.Wait()
+		mu.Lock()
+		early := len(at)
+		mu.Unlock()
+		if early > 0 {
+			t.Fatalf("%d runs went out the moment the controller started again, want none", early)
+		}
+		time.Sleep(iv)
+		synctest.Wait()
+		stop()
+		if len(runs) != n {
+			t.Errorf("%d of %d monitors ran in the first interval after the restart", len(runs), n)
+		}
+		for id, k := range runs {
+			if k > 1 {
+				t.Fatalf("%s ran %d times in the first interval after the restart, want at most once", id, k)
+			}
+		}
+		perWindow := make([]int, iv/(100*time.Millisecond))
+		for _, d := range at {
+			perWindow[min(len(perWindow)-1, int(d/(100*time.Millisecond)))]++
+		}
+		mean := float64(len(at)) / float64(len(perWindow))
+		if top := slices.Max(perWindow); float64(top) > 1.5*mean {
+			t.Errorf("the busiest 100 ms window after the restart carried %d runs, %.2f times the mean %.1f; want at most 1.5", top, float64(top)/mean, mean)
+		}
+	})
 }

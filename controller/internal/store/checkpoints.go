@@ -52,6 +52,11 @@ type Agent struct {
 	// From the last heartbeat.
 	RunsInFlight int32 `json:"runs_in_flight,omitempty"`
 	Spooled      int64 `json:"spooled,omitempty"`
+	// MaxConcurrent, Waiting and Saturated: the agent's run-slot limit, runs waiting for a slot,
+	// and whether a run had to wait since the heartbeat before (issue 20).
+	MaxConcurrent int32 `json:"max_concurrent,omitempty"`
+	Waiting       int32 `json:"waiting,omitempty"`
+	Saturated     bool  `json:"saturated,omitempty"`
 	// CertNotAfter is when the agent's current client certificate expires.
 	CertNotAfter time.Time `json:"cert_not_after,omitzero"`
 }
@@ -213,12 +218,25 @@ func (s *Store) Agent(id string) (Agent, error) {
 
 // TouchAgent records a heartbeat: when, the agent's version, and its load.
 func (s *Store) TouchAgent(id, version string, inFlight int32, spooled int64) (Agent, error) {
+	return s.RecordHeartbeat(id, version, AgentLoad{InFlight: inFlight, Spooled: spooled})
+}
+
+// AgentLoad is what a heartbeat says about an agent's load.
+type AgentLoad struct {
+	InFlight, MaxConcurrent, Waiting int32
+	Spooled                          int64
+	Saturated                        bool
+}
+
+// RecordHeartbeat records a heartbeat: when, the agent's version, and its load and capacity.
+func (s *Store) RecordHeartbeat(id, version string, l AgentLoad) (Agent, error) {
 	var a Agent
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if err := getJSON(tx.Bucket(bAgents), []byte(id), &a); err != nil {
 			return err
 		}
-		a.LastSeen, a.Version, a.RunsInFlight, a.Spooled = s.now(), version, max(inFlight, 0), max(spooled, 0)
+		a.LastSeen, a.Version, a.RunsInFlight, a.Spooled = s.now(), version, max(l.InFlight, 0), max(l.Spooled, 0)
+		a.MaxConcurrent, a.Waiting, a.Saturated = max(l.MaxConcurrent, 0), max(l.Waiting, 0), l.Saturated
 		return putJSON(tx.Bucket(bAgents), []byte(id), a)
 	})
 	s.agents.invalidate(id)

@@ -36,6 +36,9 @@ type simAgent struct {
 	work   chan *nats.Msg
 	quit   chan struct{} // closed by close: the NATS callback and the workers stop taking runs
 	wg     sync.WaitGroup
+	// result, when set, is the result reported for a run instead of a minimal passed one (the
+	// storage bench); set before the first run arrives.
+	result func(*pb.RunRequest) *pb.RunResult
 }
 
 // recorder collects latencies of completed runs; the harness swaps it between phases.
@@ -155,6 +158,9 @@ func (a *simAgent) answer(ctx context.Context, data []byte, rec *recorder) {
 	fetched := time.Now()
 	now := timestamppb.New(fetched)
 	res := &pb.RunResult{RunId: req.RunId, Attempt: req.Attempt, Outcome: pb.Outcome_OUTCOME_PASSED, StartedAt: now, FinishedAt: now}
+	if a.result != nil {
+		res = a.result(req)
+	}
 	if _, err := a.client.ReportResult(cctx, &pb.ReportResultRequest{Result: res}); err != nil {
 		rec.fail(fmt.Errorf("ReportResult: %w", err))
 		return

@@ -557,8 +557,14 @@ type HeartbeatRequest struct {
 	Cached         []*SecretRef           `protobuf:"bytes,2,rep,name=cached,proto3" json:"cached,omitempty"` // vault items (id, version) the agent holds in memory
 	RunsInFlight   int32                  `protobuf:"varint,3,opt,name=runs_in_flight,json=runsInFlight,proto3" json:"runs_in_flight,omitempty"`
 	SpooledResults int64                  `protobuf:"varint,4,opt,name=spooled_results,json=spooledResults,proto3" json:"spooled_results,omitempty"` // results waiting in the agent's spool
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Capacity (issue 20): the agent's --max-concurrent-runs, the runs received
+	// and waiting for a free slot now, and whether any run had to wait for one
+	// since the previous heartbeat (the agent is saturated: runs start late).
+	MaxConcurrentRuns int32 `protobuf:"varint,200,opt,name=max_concurrent_runs,json=maxConcurrentRuns,proto3" json:"max_concurrent_runs,omitempty"`
+	RunsWaiting       int32 `protobuf:"varint,201,opt,name=runs_waiting,json=runsWaiting,proto3" json:"runs_waiting,omitempty"`
+	Saturated         bool  `protobuf:"varint,202,opt,name=saturated,proto3" json:"saturated,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
@@ -617,6 +623,27 @@ func (x *HeartbeatRequest) GetSpooledResults() int64 {
 		return x.SpooledResults
 	}
 	return 0
+}
+
+func (x *HeartbeatRequest) GetMaxConcurrentRuns() int32 {
+	if x != nil {
+		return x.MaxConcurrentRuns
+	}
+	return 0
+}
+
+func (x *HeartbeatRequest) GetRunsWaiting() int32 {
+	if x != nil {
+		return x.RunsWaiting
+	}
+	return 0
+}
+
+func (x *HeartbeatRequest) GetSaturated() bool {
+	if x != nil {
+		return x.Saturated
+	}
+	return false
 }
 
 type HeartbeatResponse struct {
@@ -1311,12 +1338,15 @@ const file_lookout_v1_agent_proto_rawDesc = "" +
 	"\vrun_subject\x18\b \x01(\tR\n" +
 	"runSubject\x12\x1f\n" +
 	"\vqueue_group\x18\t \x01(\tR\n" +
-	"queueGroup\"\xaa\x01\n" +
+	"queueGroup\"\x9e\x02\n" +
 	"\x10HeartbeatRequest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12-\n" +
 	"\x06cached\x18\x02 \x03(\v2\x15.lookout.v1.SecretRefR\x06cached\x12$\n" +
 	"\x0eruns_in_flight\x18\x03 \x01(\x05R\frunsInFlight\x12'\n" +
-	"\x0fspooled_results\x18\x04 \x01(\x03R\x0espooledResults\"\x95\x01\n" +
+	"\x0fspooled_results\x18\x04 \x01(\x03R\x0espooledResults\x12/\n" +
+	"\x13max_concurrent_runs\x18\xc8\x01 \x01(\x05R\x11maxConcurrentRuns\x12\"\n" +
+	"\fruns_waiting\x18\xc9\x01 \x01(\x05R\vrunsWaiting\x12\x1d\n" +
+	"\tsaturated\x18\xca\x01 \x01(\bR\tsaturated\"\x95\x01\n" +
 	"\x11HeartbeatResponse\x12;\n" +
 	"\vserver_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"serverTime\x12\x18\n" +

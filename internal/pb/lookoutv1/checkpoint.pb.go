@@ -160,6 +160,9 @@ type AgentInstance struct {
 	RunsInFlight        int32                  `protobuf:"varint,9,opt,name=runs_in_flight,json=runsInFlight,proto3" json:"runs_in_flight,omitempty"`      // from the last heartbeat
 	SpooledResults      int64                  `protobuf:"varint,10,opt,name=spooled_results,json=spooledResults,proto3" json:"spooled_results,omitempty"` // from the last heartbeat
 	CertificateNotAfter *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=certificate_not_after,json=certificateNotAfter,proto3" json:"certificate_not_after,omitempty"`
+	MaxConcurrentRuns   int32                  `protobuf:"varint,200,opt,name=max_concurrent_runs,json=maxConcurrentRuns,proto3" json:"max_concurrent_runs,omitempty"` // from the last heartbeat: the agent's limit
+	RunsWaiting         int32                  `protobuf:"varint,201,opt,name=runs_waiting,json=runsWaiting,proto3" json:"runs_waiting,omitempty"`                     // from the last heartbeat: runs waiting for a slot
+	Saturated           bool                   `protobuf:"varint,202,opt,name=saturated,proto3" json:"saturated,omitempty"`                                            // from the last heartbeat: runs had to wait for a slot
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -271,6 +274,27 @@ func (x *AgentInstance) GetCertificateNotAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AgentInstance) GetMaxConcurrentRuns() int32 {
+	if x != nil {
+		return x.MaxConcurrentRuns
+	}
+	return 0
+}
+
+func (x *AgentInstance) GetRunsWaiting() int32 {
+	if x != nil {
+		return x.RunsWaiting
+	}
+	return 0
+}
+
+func (x *AgentInstance) GetSaturated() bool {
+	if x != nil {
+		return x.Saturated
+	}
+	return false
+}
+
 var File_lookout_v1_checkpoint_proto protoreflect.FileDescriptor
 
 const file_lookout_v1_checkpoint_proto_rawDesc = "" +
@@ -284,7 +308,7 @@ const file_lookout_v1_checkpoint_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1a.lookout.v1.CheckpointKindR\x04kind\x129\n" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x121\n" +
-	"\x06agents\x18\x05 \x03(\v2\x19.lookout.v1.AgentInstanceR\x06agents\"\xca\x03\n" +
+	"\x06agents\x18\x05 \x03(\v2\x19.lookout.v1.AgentInstanceR\x06agents\"\xbe\x04\n" +
 	"\rAgentInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rcheckpoint_id\x18\x02 \x01(\tR\fcheckpointId\x12#\n" +
@@ -298,7 +322,10 @@ const file_lookout_v1_checkpoint_proto_rawDesc = "" +
 	"\x0eruns_in_flight\x18\t \x01(\x05R\frunsInFlight\x12'\n" +
 	"\x0fspooled_results\x18\n" +
 	" \x01(\x03R\x0espooledResults\x12N\n" +
-	"\x15certificate_not_after\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter*j\n" +
+	"\x15certificate_not_after\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x13certificateNotAfter\x12/\n" +
+	"\x13max_concurrent_runs\x18\xc8\x01 \x01(\x05R\x11maxConcurrentRuns\x12\"\n" +
+	"\fruns_waiting\x18\xc9\x01 \x01(\x05R\vrunsWaiting\x12\x1d\n" +
+	"\tsaturated\x18\xca\x01 \x01(\bR\tsaturated*j\n" +
 	"\x0eCheckpointKind\x12\x1f\n" +
 	"\x1bCHECKPOINT_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CHECKPOINT_KIND_PUBLIC\x10\x01\x12\x1b\n" +

@@ -1,29 +1,25 @@
-// Command bench measures the runner's cost per step against a bare net/http client doing the same
-// mTLS request with the same certificate, in the same process, alternating, and prints the medians
-// and their ratios. `make bench` runs it next to internal/bench (it lives under agent/ because the
-// runner is internal to the agent).
+// Command bench measures the runner against a bare net/http client doing the same mTLS requests
+// with the same certificate, and prints the figures as a table and key=value lines. `make bench`
+// runs it next to internal/bench (it lives under agent/ because the runner is internal to the
+// agent). Its parts (-parts): the cost per step (paired samples in this process), the capacity
+// at 100 and 500 runs in flight against a target that answers after 50 ms (capacity.go, each side
+// in a child process of its own so its RSS is its own), and the timing accuracy of firstByte and
+// download against injected delays, with curl on the same target as a reference (timing.go).
 package main
 
 import (
 	"cmp"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -43,6 +39,7 @@ var (
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the measured cases to this file")
 	memProfile = flag.String("memprofile", "", "write the allocations of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	only       = flag.String("only", "", "run only the case with this name (e.g. runner_keepalive), for profiling")
+	parts      = flag.String("parts", "steps,capacity,timing", "which parts to run, comma-separated")
 )
 
 func main() {
@@ -60,7 +57,14 @@ func main() {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(); err != nil {
+	if *childSide != "" {
+		if err := runChild(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := runParts(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -72,51 +76,37 @@ func main() {
 	}
 }
 
-func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, server bool) (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// runParts runs the parts -parts names, in order.
+func runParts() error {
+	k, err := newPKI()
 	if err != nil {
-		return tls.Certificate{}, err
+		return err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	for _, part := range strings.Split(*parts, ",") {
+		switch part {
+		case "steps":
+			err = stepCost(k)
+		case "capacity":
+			err = capacity(k)
+		case "timing":
+			err = timing(k)
+		default:
+			err = fmt.Errorf("-parts: unknown part %q (steps, capacity, timing)", part)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", part, err)
+		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+	return nil
 }
 
-func run() error {
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
-	if err != nil {
-		return err
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	serverCert, err := issue(ca, caKey, "target", true)
-	if err != nil {
-		return err
-	}
-	clientCert, err := issue(ca, caKey, "client", false)
-	if err != nil {
-		return err
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// stepCost measures the runner's cost per step against the bare client's, in paired samples.
+func stepCost(k *pki) error {
+	pool, clientCert := k.pool, k.client
+	srv := k.target(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
-	srv.StartTLS()
 	defer srv.Close()
 	url := srv.URL + "/health"
 

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/lookout-synthetics/lookout/agent/internal/runner"
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+)
+
+const (
+	headerDelay = 20 * time.Millisecond // the timing target waits this long before its headers
+	bodyDelay   = 30 * time.Millisecond // and this long between the two halves of its body
+	timingRuns  = 300                   // runs at 100 in flight; 40 at 1 in flight and for curl
+)
+
+// delays are what the timing target actually waited, by request id: its sleeps overshoot on a
+// busy machine, and the error of a client's figure is against what it was really served.
+type delays struct {
+	mu   sync.Mutex
+	byID map[string][2]time.Duration
+}
+
+func (d *delays) handler(w http.ResponseWriter, r *http.Request) {
+	t0 := time.Now()
+	time.Sleep(headerDelay)
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	t1 := time.Now()
+	half := strings.Repeat("x", 512)
+	_, _ = w.Write([]byte(half))
+	_ = rc.Flush()
+	time.Sleep(bodyDelay)
+	_, _ = w.Write([]byte(half))
+	_ = rc.Flush()
+	t2 := time.Now()
+	d.mu.Lock()
+	d.byID[r.URL.Query().Get("id")] = [2]time.Duration{t1.Sub(t0), t2.Sub(t1)}
+	d.mu.Unlock()
+}
+
+// served is what the target waited for request id.
+func (d *delays) served(id string) ([2]time.Duration, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := d.byID[id]
+	return v, ok
+}
+
+// timing compares the runner's firstByte and download with the delays the target served, at 1
+// and 100 runs in flight, and curl's time_starttransfer − time_pretransfer and time_total −
+// time_starttransfer on the same target as a reference, alone and alongside the 100 runs in
+// flight. The runner works in a child process, so that the target's goroutines do not share its
+// scheduler (an agent and the API it monitors are never one process).
+func timing(k *pki) error {
+	d := &delays{byID: map[string][2]time.Duration{}}
+	srv := k.target(http.HandlerFunc(d.handler))
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "lookout-timing-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	f, err := k.write(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%-34s %10s %10s %10s %6s\n", "timing error (ms)", "p50", "p99", "max", "n")
+	var lines []string
+	errs, err := timingChild(d, srv.URL, f, 1, 40)
+	if err != nil {
+		return err
+	}
+	lines = append(lines, printErrors("timing_error_ms_1", errs)...)
+	alone, curlErr := curlTimingErrors(d, srv.URL, f, "alone", 40)
+	type curlRun struct {
+		errs []time.Duration
+		err  error
+	}
+	along := make(chan curlRun, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond) // into the runner's steady state
+		e, err := curlTimingErrors(d, srv.URL, f, "along", 20)
+		along <- curlRun{e, err}
+	}()
+	errs, err = timingChild(d, srv.URL, f, 100, timingRuns)
+	c := <-along
+	if err != nil {
+		return err
+	}
+	lines = append(lines, printErrors("timing_error_ms_100", errs)...)
+	if curlErr != nil || c.err != nil {
+		fmt.Printf("curl reference skipped: %v\n", errors.Join(curlErr, c.err))
+	} else {
+		lines = append(lines, printErrors("curl_timing_error_ms", alone)...)
+		lines = append(lines, printErrors("curl_timing_error_ms_along_100", c.errs)...)
+	}
+	fmt.Println(strings.Join(lines, "\n"))
+	return nil
+}
+
+// printErrors prints a table row for errs and returns its key=value lines (p50 and p99).
+func printErrors(name string, errs []time.Duration) []string {
+	s := sorted(errs)
+	p := func(q float64) float64 { return ms(s[min(len(s)-1, int(q*float64(len(s))))]) }
+	fmt.Printf("%-34s %10.2f %10.2f %10.2f %6d\n", name, p(0.5), p(0.99), ms(s[len(s)-1]), len(s))
+	base, suffix, _ := strings.Cut(name, "_ms")
+	return []string{fmt.Sprintf("%s_p50_ms%s=%.2f", base, suffix, p(0.5)), fmt.Sprintf("%s_p99_ms%s=%.2f", base, suffix, p(0.99))}
+}
+
+// timingChild has a child process make runs one-step runs of the runner, inflight at a time,
+// and returns the absolute error of each run's firstByte and download against what the target
+// served.
+func timingChild(d *delays, base string, f pkiFiles, inflight, runs int) ([]time.Duration, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-child", "timing", "-child-inflight", fmt.Sprint(inflight), "-child-runs", fmt.Sprint(runs),
+		"-child-url", base+"/t", "-child-pki", strings.Join([]string{f.ca, f.cert, f.key}, ","))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("timing child: %w", err)
+	}
+	var errs []time.Duration
+	for line := range strings.Lines(string(out)) {
+		var id string
+		var fb, dl time.Duration
+		if _, err := fmt.Sscanf(line, "%s %d %d", &id, &fb, &dl); err != nil {
+			return nil, fmt.Errorf("timing child said %q: %w", line, err)
+		}
+		served, ok := d.served(id)
+		if !ok {
+			return nil, fmt.Errorf("the target has no record of request %s", id)
+		}
+		errs = append(errs, absDur(fb-served[0]), absDur(dl-served[1]))
+	}
+	return errs, nil
+}
+
+// childTiming is the child's side of timingChild: it prints "id firstByte download" (ns) per run.
+func childTiming(r *runner.Runner, secrets *runner.Secrets, url string, inflight, runs int) error {
+	ids := make(chan string, runs)
+	for i := range runs {
+		ids <- fmt.Sprintf("r%d-%d", inflight, i)
+	}
+	close(ids)
+	var mu sync.Mutex
+	var out strings.Builder
+	var firstErr error
+	var wg sync.WaitGroup
+	for range inflight {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range ids {
+				fb, dl, err := timedRun(r, secrets, url, id)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				fmt.Fprintf(&out, "%s %d %d\n", id, fb, dl)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	_, err := io.WriteString(os.Stdout, out.String())
+	return err
+}
+
+func timedRun(r *runner.Runner, secrets *runner.Secrets, url, id string) (firstByte, download time.Duration, err error) {
+	m := &pb.Monitor{Id: "m", Name: "timing", Timeout: durationpb.New(30 * time.Second), Steps: []*pb.Step{{Name: "get",
+		Request: &pb.HttpRequest{Url: url + "?id=" + id,
+			ClientCertificate: &pb.ClientCertificate{Source: pb.CertificateSource_CERTIFICATE_SOURCE_VAULT, Item: "c"}}}}}
+	res := r.Run(context.Background(), &pb.RunRequest{RunId: id, Attempt: 1, CheckpointId: "cp", Monitor: m}, secrets)
+	if res.Outcome != pb.Outcome_OUTCOME_PASSED || len(res.Steps) != 1 {
+		return 0, 0, fmt.Errorf("runner: %s", res.Message)
+	}
+	t := res.Steps[0].GetTimings()
+	return t.GetFirstByte().AsDuration(), t.GetDownload().AsDuration(), nil
+}
+
+// curlTimingErrors fetches n URLs in one curl process (one connection, in turn) and returns the
+// error of time_starttransfer − time_pretransfer (curl's server processing: the runner's
+// firstByte) and time_total − time_starttransfer (the runner's download).
+func curlTimingErrors(d *delays, base string, f pkiFiles, tag string, n int) ([]time.Duration, error) {
+	args := []string{"-s", "--cacert", f.ca, "--cert", f.cert, "--key", f.key, "-w", "%{url_effective} %{time_pretransfer} %{time_starttransfer} %{time_total}\n"}
+	for i := range n {
+		args = append(args, "-o", os.DevNull, fmt.Sprintf("%s/t?id=curl-%s-%d", base, tag, i))
+	}
+	out, err := exec.Command("curl", args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("curl: %w", err)
+	}
+	var errs []time.Duration
+	for line := range strings.Lines(string(out)) {
+		fs := strings.Fields(line)
+		if len(fs) != 4 {
+			continue
+		}
+		_, id, _ := strings.Cut(fs[0], "id=")
+		served, ok := d.served(id)
+		if !ok {
+			return nil, fmt.Errorf("the target has no record of curl's request %s", id)
+		}
+		pre, start, total := secs(fs[1]), secs(fs[2]), secs(fs[3])
+		errs = append(errs, absDur(start-pre-served[0]), absDur(total-start-served[1]))
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("curl printed no timings: %q", out)
+	}
+	return errs, nil
+}
+
+func secs(s string) time.Duration {
+	v, _ := strconv.ParseFloat(s, 64)
+	return time.Duration(v * float64(time.Second))
+}
+
+func absDur(d time.Duration) time.Duration { return max(d, -d) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
