@@ -223,7 +223,7 @@ func somethingDue(m *pb.Monitor, al *pb.Alert, now time.Time) bool {
 		if i < len(al.LevelNotifiedAt) {
 			last = al.LevelNotifiedAt[i]
 		}
-		if (last == nil && levelDue(lvl, al, now)) || (last != nil && reminderDue(lvl, last.AsTime(), now)) {
+		if (!fired(last) && levelDue(lvl, al, now)) || (fired(last) && reminderDue(lvl, last.AsTime(), now)) {
 			return true
 		}
 	}

@@ -201,19 +201,19 @@ func (c *change) fireDue() {
 	}
 	levels := c.m.GetAlerting().GetEscalations()
 	for len(c.al.LevelNotifiedAt) < len(levels) {
-		c.al.LevelNotifiedAt = append(c.al.LevelNotifiedAt, nil)
+		c.al.LevelNotifiedAt = append(c.al.LevelNotifiedAt, &timestamppb.Timestamp{}) // not fired yet
 	}
 	for i, lvl := range levels {
 		last := c.al.LevelNotifiedAt[i]
 		switch {
-		case last == nil && levelDue(lvl, c.al, c.now):
+		case !fired(last) && levelDue(lvl, c.al, c.now):
 			typ := TypeEscalated
 			if c.al.Level == 0 {
 				typ = TypeOpened
 			}
 			c.al.Level = max(c.al.Level, int32(i+1))
 			c.notifyLevel(i, lvl, typ)
-		case last != nil && reminderDue(lvl, last.AsTime(), c.now):
+		case fired(last) && reminderDue(lvl, last.AsTime(), c.now):
 			c.notifyLevel(i, lvl, TypeReminder)
 		}
 	}

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"google.golang.org/protobuf/types/known/timestamppb"
 	"strconv"
 	"time"
 
@@ -57,4 +58,10 @@ func stepLabel(s *pb.StepResult) string {
 		return "step " + s.Name
 	}
 	return "step " + strconv.Itoa(int(s.Index)+1)
+}
+
+// fired says whether a level's notified-at time is set: a level not fired yet holds the zero
+// Timestamp (a repeated field cannot hold nil).
+func fired(ts *timestamppb.Timestamp) bool {
+	return ts != nil && (ts.Seconds != 0 || ts.Nanos != 0)
 }

@@ -109,7 +109,8 @@ func (v *checker) required(path, val, what string) {
 	if val == "" {
 		v.addf(path, "is required: %s", what)
 	} else if !namePattern.MatchString(val) {
-		v.addf(path, "%q is not a vault item name; give the name of a vault secret, never the secret itself", val)
+		// The value is not echoed: it may be the very secret the field should only name.
+		v.addf(path, "is not a vault item name: give the name of a vault secret, never the secret itself")
 	}
 }
 
