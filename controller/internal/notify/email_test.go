@@ -12,8 +12,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/lookout-synthetics/lookout/internal/testutil"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 // mailbox is a real SMTP server (go-smtp) on loopback that requires STARTTLS and PLAIN auth.
@@ -29,7 +29,9 @@ type session struct {
 	conn *smtp.Conn
 }
 
-func (mb *mailbox) NewSession(c *smtp.Conn) (smtp.Session, error) { return &session{mb: mb, conn: c}, nil }
+func (mb *mailbox) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{mb: mb, conn: c}, nil
+}
 
 func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
 func (s *session) Auth(string) (sasl.Server, error) {
