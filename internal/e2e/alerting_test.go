@@ -189,8 +189,8 @@ func (s *alertingSystem) alerts(t *testing.T, monitor string) []*pb.Alert {
 func (s *alertingSystem) state(t *testing.T, monitor string) string {
 	t.Helper()
 	for line := range strings.SplitSeq(s.c.MustCLI(t, "", "monitor", "list"), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && f[0] == monitor {
-			return f[1]
+		if f := strings.Fields(line); len(f) > 2 && f[0] == monitor {
+			return f[2] // NAME STATE ALERTING …
 		}
 	}
 	return ""

@@ -139,6 +139,18 @@ func stateWord(st *pb.MonitorAlertState) string {
 	return "ok"
 }
 
+// alertingWord is the ALERTING column of `monitor list`: ok, unconfirmed, down or muted; "-" when
+// the controller did not say (an older controller without alerting).
+func alertingWord(st *pb.MonitorAlertState) string {
+	switch {
+	case st == nil:
+		return "-"
+	case st.Muted:
+		return "muted"
+	}
+	return stateWord(&pb.MonitorAlertState{State: st.State})
+}
+
 // monitorStates maps monitor names to their alerting state; empty when the controller has no
 // AlertService (an older controller), so `monitor list` still works.
 func monitorStates(ctx context.Context, c *conn) map[string]*pb.MonitorAlertState {

@@ -391,13 +391,9 @@ func monitorList(ctx context.Context, env Env, args []string) error {
 		}
 		states := monitorStates(ctx, &c)
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tSTATE\tINTERVAL\tSTEPS\tCHECKPOINTS\tVERSION")
+		fmt.Fprintln(tw, "NAME\tSTATE\tALERTING\tINTERVAL\tSTEPS\tCHECKPOINTS\tVERSION")
 		for _, m := range resp.Monitors {
-			state := monitorState(m)
-			if st, ok := states[m.Name]; ok {
-				state = stateWord(st)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\n", m.Name, state, m.Interval.AsDuration(), len(m.Steps), strings.Join(m.Checkpoints, ","), m.Version)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\n", m.Name, monitorState(m), alertingWord(states[m.Name]), m.Interval.AsDuration(), len(m.Steps), strings.Join(m.Checkpoints, ","), m.Version)
 		}
 		return tw.Flush()
 	})
