@@ -201,24 +201,7 @@ func (w *worker) attempt(ctx context.Context, n *pb.Notification) time.Time {
 
 // record stores the attempt on the notification: delivered, failed for good, or due again.
 func (w *worker) record(n *pb.Notification, out Outcome, start, end time.Time) time.Time {
-	a := &pb.DeliveryAttempt{At: timestamppb.New(start), Took: durationpb.New(end.Sub(start)), StatusCode: int32(out.StatusCode)}
-	n.Attempts = append(n.Attempts, a)
-	var next time.Time
-	switch {
-	case out.Err == nil:
-		n.State, n.DeliveredAt, n.NextAttemptAt = pb.NotificationState_NOTIFICATION_STATE_DELIVERED, timestamppb.New(end), nil
-	case out.Permanent || len(n.Attempts) >= maxAttempts:
-		a.Error = out.Err.Error()
-		n.State, n.NextAttemptAt = pb.NotificationState_NOTIFICATION_STATE_FAILED, nil
-	default:
-		a.Error = out.Err.Error()
-		wait := w.d.o.Backoff(len(n.Attempts))
-		if out.RetryAfter > 0 {
-			wait = min(out.RetryAfter, maxRetryAfter)
-		}
-		next = end.Add(wait)
-		n.NextAttemptAt = timestamppb.New(next)
-	}
+	next := w.apply(n, out, start, end)
 	err := w.d.o.Store.UpdateAlerting(func(tx store.AlertTx) error { return tx.PutNotification(n) })
 	if err != nil {
 		w.d.o.Logger.Error("recording a delivery attempt", "notification", n.Id, "err", err)
@@ -228,5 +211,27 @@ func (w *worker) record(n *pb.Notification, out Outcome, start, end time.Time) t
 		w.d.o.Logger.Warn("notification not delivered", "channel", n.Channel, "notification", n.Id, "type", n.Event.GetType(),
 			"attempt", len(n.Attempts), "status", out.StatusCode, "err", out.Err, "final", next.IsZero())
 	}
+	return next
+}
+
+// apply adds the attempt to n and moves its state; it returns when n is due again (zero: never).
+func (w *worker) apply(n *pb.Notification, out Outcome, start, end time.Time) time.Time {
+	a := &pb.DeliveryAttempt{At: timestamppb.New(start), Took: durationpb.New(end.Sub(start)), StatusCode: int32(out.StatusCode)}
+	n.Attempts = append(n.Attempts, a)
+	if out.Err == nil {
+		n.State, n.DeliveredAt, n.NextAttemptAt = pb.NotificationState_NOTIFICATION_STATE_DELIVERED, timestamppb.New(end), nil
+		return time.Time{}
+	}
+	a.Error = out.Err.Error()
+	if out.Permanent || len(n.Attempts) >= maxAttempts {
+		n.State, n.NextAttemptAt = pb.NotificationState_NOTIFICATION_STATE_FAILED, nil
+		return time.Time{}
+	}
+	wait := w.d.o.Backoff(len(n.Attempts))
+	if out.RetryAfter > 0 {
+		wait = min(out.RetryAfter, maxRetryAfter)
+	}
+	next := end.Add(wait)
+	n.NextAttemptAt = timestamppb.New(next)
 	return next
 }

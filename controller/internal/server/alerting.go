@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/alerting"
+	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/notify"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
@@ -50,3 +51,12 @@ func (p *alertingParts) run(ctx context.Context) {
 	wg.Go(func() { p.deliverer.Run(ctx) })
 	wg.Wait()
 }
+
+// What alerting needs from the other parts, checked at compile time.
+var (
+	_ alerting.Confirmer  = (*dispatcher.Dispatcher)(nil)
+	_ alerting.Confirmer  = (*lateConfirmer)(nil)
+	_ notify.Secrets      = (*vault.Vault)(nil)
+	_ alerting.ItemGetter = (*vault.Vault)(nil)
+	_ api.AlertingRefs    = alerting.Refs{}
+)
