@@ -138,10 +138,11 @@ func (d *dev) start(ctx context.Context) error {
 	if err := d.startAgents(ctx, admin, agentBin, p); err != nil {
 		return err
 	}
-	if err := d.waitOnline(ctx, admin); err != nil {
+	// While the agents enroll: the channels the example monitors notify.
+	if err := d.applyChannels(ctx, admin, alerts); err != nil {
 		return err
 	}
-	if err := d.applyChannels(ctx, admin, alerts); err != nil {
+	if err := d.waitOnline(ctx, admin); err != nil {
 		return err
 	}
 	return d.applyExamples(ctx, admin, base)
