@@ -134,17 +134,19 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 // alertingSystem is a controller process with two checkpoints (one agent each), a target and the
 // signing secret in the vault.
 type alertingSystem struct {
-	c      *testutil.Controller
-	dir    string
-	flags  []string
-	target *target
+	c       *testutil.Controller
+	dir     string
+	flags   []string
+	target  *target
+	metrics string // the controller's metrics address
 }
 
 func startAlerting(t *testing.T) *alertingSystem {
 	t.Helper()
 	dir := t.TempDir()
-	flags := []string{"--grpc-listen", freeAddr(t), "--nats-listen", freeAddr(t)}
-	s := &alertingSystem{dir: dir, flags: flags, target: newTarget(t)}
+	metrics := freeAddr(t)
+	flags := []string{"--grpc-listen", freeAddr(t), "--nats-listen", freeAddr(t), "--metrics-listen", metrics}
+	s := &alertingSystem{dir: dir, flags: flags, target: newTarget(t), metrics: metrics}
 	s.c = testutil.StartController(t, filepath.Join(dir, "data"), flags...)
 	startInstance(t, s.c, dir, "cp-a", "public", "cp-a-1")
 	startInstance(t, s.c, dir, "cp-b", "private", "cp-b-1")
@@ -239,6 +241,12 @@ func TestAlertOpensEscalatesAndResolves(t *testing.T) {
 	if st := s.state(t, "shop"); st != "down" {
 		t.Errorf("monitor list state = %q, want down", st)
 	}
+	if n := metric(t, s.metrics, "lookout_alerts_open"); n != 1 {
+		t.Errorf("lookout_alerts_open = %v, want 1", n)
+	}
+	if v := metricWithLabels(t, s.metrics, `lookout_monitor_state{monitor="shop",state="down"}`); v != 1 {
+		t.Errorf(`lookout_monitor_state{monitor="shop",state="down"} = %v, want 1`, v)
+	}
 
 	waitUntil(t, "alert.escalated", 30*time.Second, func() bool { return len(second.deliveries("alert.escalated")) > 0 })
 	if esc := second.deliveries("alert.escalated")[0]; esc.Body.Level != 2 || esc.Body.AlertID != opened.Body.AlertID {
@@ -268,6 +276,12 @@ func TestAlertOpensEscalatesAndResolves(t *testing.T) {
 	}
 	if st := s.state(t, "shop"); st != "ok" {
 		t.Errorf("monitor list state = %q, want ok", st)
+	}
+	if n := metric(t, s.metrics, "lookout_alerts_open"); n != 0 {
+		t.Errorf("lookout_alerts_open = %v after recovery, want 0", n)
+	}
+	if v := metricWithLabels(t, s.metrics, `lookout_notifications_total{channel="ops-hook",outcome="delivered",type="alert.opened"}`); v != 1 {
+		t.Errorf("delivered alert.opened notifications to ops-hook = %v, want 1", v)
 	}
 }
 
