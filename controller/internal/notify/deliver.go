@@ -77,13 +77,18 @@ func (d *Deliverer) Wake() {
 func (d *Deliverer) Run(ctx context.Context) {
 	defer d.wg.Wait()
 	d.Wake()
+	// A wake-up is a hint; the outbox is the record. A periodic look catches anything a missed
+	// hint would leave waiting.
+	sweep := time.NewTicker(5 * time.Second)
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-d.wake:
-			d.route(ctx)
+		case <-sweep.C:
 		}
+		d.route(ctx)
 	}
 }
 
