@@ -407,6 +407,9 @@ func TestAlertingBadInputIsRefusedWithFieldPaths(t *testing.T) {
 	if out := c.MustCLI(t, "", "monitor", "list"); strings.Contains(out, "\nm ") {
 		t.Errorf("a refused monitor was stored:\n%s", out)
 	}
+	if r := c.CLI(t, "", "channel", "test", "ops-hook"); r.Code == 0 || !strings.Contains(r.Stderr, "was not delivered") {
+		t.Errorf("channel test of a receiver that is not there: exit %d, stderr %q; want a failure saying so", r.Code, r.Stderr)
+	}
 	r := c.CLI(t, "", "vault", "delete", "hook-key")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "ops-hook") {
 		t.Errorf("deleting a secret a channel uses: exit %d, stderr %q; want a refusal naming channel ops-hook", r.Code, r.Stderr)
