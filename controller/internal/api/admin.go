@@ -57,6 +57,8 @@ type Admin struct {
 	Logger     *slog.Logger
 	// OnlineWindow: an agent seen within it is online.
 	OnlineWindow time.Duration
+	// Alerting, when set, checks monitors' channels and keeps vault items channels use.
+	Alerting AlertingRefs
 }
 
 func (a *Admin) audit(action, target string) {
@@ -125,6 +127,11 @@ func (a *Admin) DeleteVaultItem(_ context.Context, req *pb.DeleteVaultItemReques
 	}
 	if len(users) > 0 {
 		return nil, status.Errorf(codes.FailedPrecondition, "vault item %q is used by monitor(s) %s: change or delete them first", it.Name, strings.Join(users, ", "))
+	}
+	if chans, err := a.channelsUsing(it.Name); err != nil {
+		return nil, toStatus(err)
+	} else if len(chans) > 0 {
+		return nil, status.Errorf(codes.FailedPrecondition, "vault item %q is used by channel(s) %s: change or delete them first", it.Name, strings.Join(chans, ", "))
 	}
 	if err := a.Vault.Delete(it.Id); err != nil {
 		return nil, toStatus(err)
@@ -215,7 +222,7 @@ func (a *Admin) checkReferences(m *pb.Monitor) pb.FieldErrors {
 	for _, ref := range monitorfile.VaultRefs(m) {
 		errs = append(errs, a.checkItem(ref)...)
 	}
-	return errs
+	return append(errs, a.checkChannels(m)...)
 }
 
 func (a *Admin) checkPlatform(path string, req *pb.HttpRequest, private []string) pb.FieldErrors {

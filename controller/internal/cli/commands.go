@@ -42,6 +42,14 @@ func Commands() []Command {
 		{"monitor delete", "delete a monitor", monitorDelete},
 		{"monitor pause", "stop a monitor's schedule (run still runs it on demand)", monitorPause},
 		{"monitor resume", "restart a paused monitor's schedule", monitorResume},
+		{"monitor mute", "stop a monitor's notifications for a while (runs go on): NAME --for D [--reason R]", monitorMute},
+		{"monitor unmute", "let a muted monitor's notifications go out again", monitorUnmute},
+		{"channel apply", "create or update a notification channel from a file (-f FILE)", channelApply},
+		{"channel list", "list notification channels", channelList},
+		{"channel show", "show a notification channel", channelShow},
+		{"channel delete", "delete a channel no monitor notifies", channelDelete},
+		{"channel test", "send a test notification now (exit 0 only if delivered)", channelTest},
+		{"alerts", "list alerts and their notifications' delivery [--open] [--monitor M]", alertsList},
 		{"run", "run a monitor now: run MONITOR [--checkpoint C] [--wait]", runMonitor},
 		{"results tail", "stream results as they arrive [--monitor M] [--from-start]", resultsTail},
 		{"checkpoint token", "create a one-time enrollment token for a checkpoint agent", checkpointToken},
@@ -394,10 +402,11 @@ func monitorList(ctx context.Context, env Env, args []string) error {
 		if c.output == "json" {
 			return printJSON(env.Stdout, resp)
 		}
+		states := monitorStates(ctx, &c)
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tSTATE\tINTERVAL\tSTEPS\tCHECKPOINTS\tVERSION")
+		fmt.Fprintln(tw, "NAME\tSTATE\tALERTING\tINTERVAL\tSTEPS\tCHECKPOINTS\tVERSION")
 		for _, m := range resp.Monitors {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\n", m.Name, monitorState(m), m.Interval.AsDuration(), len(m.Steps), strings.Join(m.Checkpoints, ","), m.Version)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\n", m.Name, monitorState(m), alertingWord(states[m.Name]), m.Interval.AsDuration(), len(m.Steps), strings.Join(m.Checkpoints, ","), m.Version)
 		}
 		return tw.Flush()
 	})

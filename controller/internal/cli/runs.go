@@ -141,6 +141,9 @@ func FormatResult(res *pb.RunResult) string {
 	word := map[pb.Outcome]string{pb.Outcome_OUTCOME_PASSED: "PASS", pb.Outcome_OUTCOME_FAILED: "FAIL", pb.Outcome_OUTCOME_ERROR: "ERROR"}[res.Outcome]
 	dur := res.FinishedAt.AsTime().Sub(res.StartedAt.AsTime()).Round(time.Millisecond)
 	line := fmt.Sprintf("%s %-5s %s @ %s  %d step(s) %v", res.FinishedAt.AsTime().Local().Format("15:04:05"), word, res.MonitorName, res.CheckpointName, len(res.Steps), dur)
+	if res.Confirmation {
+		line += "  (confirmation)"
+	}
 	if res.Outcome != pb.Outcome_OUTCOME_PASSED {
 		line += "  — " + oneLine(res.Message)
 	}

@@ -23,6 +23,11 @@ var positionals = map[string]string{
 	"monitor delete":            "NAME",
 	"monitor pause":             "NAME",
 	"monitor resume":            "NAME",
+	"monitor mute":              "NAME",
+	"monitor unmute":            "NAME",
+	"channel show":              "NAME",
+	"channel delete":            "NAME",
+	"channel test":              "NAME",
 	"run":                       "MONITOR",
 	"checkpoint revoke":         "NAME",
 }

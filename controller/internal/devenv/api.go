@@ -18,12 +18,14 @@ type demoAPI struct {
 	user, password string
 	mu             sync.Mutex
 	tokens         map[string]time.Time
+	started        time.Time // /flaky fails for a while after it (alerting.go)
 }
 
 func (d *demoAPI) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", d.token)
 	mux.HandleFunc("GET /orders", d.orders)
+	mux.HandleFunc("GET /flaky", flaky(d.started))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, map[string]string{"status": "ok"}) })
 	return mux
 }

@@ -114,7 +114,7 @@ func (d *dev) start(ctx context.Context) error {
 		return err
 	}
 	apiPassword := randomHex(12)
-	api := &demoAPI{user: "lookout", password: apiPassword, tokens: map[string]time.Time{}}
+	api := &demoAPI{user: "lookout", password: apiPassword, tokens: map[string]time.Time{}, started: time.Now()}
 	apiSrv, base, err := serveDemoAPI(p, api)
 	if err != nil {
 		return err
@@ -125,7 +125,7 @@ func (d *dev) start(ctx context.Context) error {
 	if err := d.startController(ctx, platformFile, platformPw); err != nil {
 		return err
 	}
-	admin, closeAdmin, err := d.adminClient()
+	admin, alerts, closeAdmin, err := d.adminClient()
 	if err != nil {
 		return err
 	}
@@ -136,6 +136,10 @@ func (d *dev) start(ctx context.Context) error {
 		return err
 	}
 	if err := d.startAgents(ctx, admin, agentBin, p); err != nil {
+		return err
+	}
+	// While the agents enroll: the channels the example monitors notify.
+	if err := d.applyChannels(ctx, admin, alerts); err != nil {
 		return err
 	}
 	if err := d.waitOnline(ctx, admin); err != nil {
@@ -252,23 +256,23 @@ func (a adminCreds) GetRequestMetadata(context.Context, ...string) (map[string]s
 }
 func (adminCreds) RequireTransportSecurity() bool { return true }
 
-func (d *dev) adminClient() (pb.AdminServiceClient, func(), error) {
+func (d *dev) adminClient() (pb.AdminServiceClient, pb.AlertServiceClient, func(), error) {
 	tok, err := os.ReadFile(d.srv.TokenFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	caPEM, err := os.ReadFile(d.srv.CAFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	cc, err := grpc.NewClient(d.srv.Addr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool})),
 		grpc.WithPerRPCCredentials(adminCreds{strings.TrimSpace(string(tok))}))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return pb.NewAdminServiceClient(cc), func() { cc.Close() }, nil
+	return pb.NewAdminServiceClient(cc), pb.NewAlertServiceClient(cc), func() { cc.Close() }, nil
 }
 
 // seedVault stores the demo customer's certificate and the demo API's credentials.

@@ -24,6 +24,7 @@ type monitorFile struct {
 	// redacted from results.
 	SecretVariables map[string]string `yaml:"secret_variables,omitempty"`
 	Steps           []step            `yaml:"steps"`
+	Alerting        *alertingBlock    `yaml:"alerting,omitempty"`
 }
 
 type step struct {

@@ -42,6 +42,7 @@ func fileFrom(m *lookoutv1.Monitor) (*monitorFile, error) {
 		Checkpoints:     m.GetCheckpoints(),
 		Variables:       m.GetVariables(),
 		SecretVariables: m.GetSecretVariables(),
+		Alerting:        alertingFrom(m.GetAlerting()),
 	}
 	for i, s := range m.GetSteps() {
 		fs, err := stepFrom(s)

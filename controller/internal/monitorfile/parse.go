@@ -49,7 +49,7 @@ func Parse(data []byte) (*lookoutv1.Monitor, error) {
 	if err := m.Validate(); err != nil && !errors.As(err, &fe) {
 		return nil, err
 	}
-	if fe = append(fe, checkVaultFields(m)...); len(fe) > 0 {
+	if fe = append(append(fe, checkVaultFields(m)...), checkAlerting(m)...); len(fe) > 0 {
 		return nil, d.withLines(fe)
 	}
 	return m, nil
@@ -90,6 +90,7 @@ func (f *monitorFile) proto() *lookoutv1.Monitor {
 		Checkpoints:     f.Checkpoints,
 		Variables:       f.Variables,
 		SecretVariables: f.SecretVariables,
+		Alerting:        f.Alerting.proto(),
 	}
 	for _, s := range f.Steps {
 		m.Steps = append(m.Steps, s.proto())

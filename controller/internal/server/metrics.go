@@ -20,6 +20,7 @@ type metrics struct {
 	commits    prometheus.Histogram // seconds per group commit
 	writes     prometheus.Histogram // writes per group commit
 	pruned     *prometheus.CounterVec
+	alerting   []prometheus.Collector // alerting.go
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -58,5 +59,5 @@ func (m *metrics) collectors() []prometheus.Collector {
 	if m.fleet != nil {
 		cs = append(cs, m.fleet)
 	}
-	return cs
+	return append(cs, m.alerting...)
 }

@@ -24,6 +24,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/alerting"
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/natsembed"
@@ -272,9 +273,11 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	m.vault = newVaultExpiry(v.List, time.Now)
 	m.fleet = newFleetStatus(s.store, time.Now, onlineWindow)
 	hub := api.NewHub()
-	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
+	al := newAlerting(s.store, v, s.log, m)
+	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res); al.engine.Observe(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
 		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
+	al.confirm.d = disp
 	sched := scheduler.New(scheduler.Options{Dispatch: func(due []*pb.Monitor) {
 		m.dispatched.Add(float64(len(disp.DispatchScheduled(due))))
 	}})
@@ -298,10 +301,12 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainUnaryInterceptor(auth.Unary),
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
-	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow})
+	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow,
+		Alerting: alerting.Refs{Store: s.store}})
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,
 		Stopping: ctx.Done()})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
+	pb.RegisterAlertServiceServer(s.grpc, al.service)
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
 
 	lis, err := net.Listen("tcp", s.o.GRPCListen)
@@ -320,7 +325,10 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		defer close(s.done)
 		go disp.RunSweeper(ctx, time.Second)
 		go s.runPruner(ctx, m.pruned)
+		alertsDone := make(chan struct{})
+		go func() { defer close(alertsDone); al.run(ctx) }()
 		sched.Run(ctx)
+		<-alertsDone
 	}()
 	s.log.Info("controller ready", "grpc", lis.Addr().String(), "data_dir", s.o.DataDir)
 	return nil

@@ -176,6 +176,7 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 	}
 	res.MonitorId, res.MonitorName = r.MonitorId, r.MonitorName
 	res.CheckpointId, res.CheckpointName = r.CheckpointId, r.CheckpointName
+	res.Confirmation = r.Confirmation
 	results := appendOnly(tx, bResults)
 	seq, err := results.NextSequence()
 	if err != nil {
@@ -189,7 +190,10 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 	if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
 		return nil, err
 	}
-	return res, tx.Bucket(bOpenRuns).Delete([]byte(r.RunId))
+	if err := tx.Bucket(bOpenRuns).Delete([]byte(r.RunId)); err != nil {
+		return nil, err
+	}
+	return res, s.runHook(tx, res)
 }
 
 // ExpireRuns ends every open run whose deadline is before now with a result that says why: no

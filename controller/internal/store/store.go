@@ -42,6 +42,7 @@ type Store struct {
 	// monitorsGen counts committed monitor changes (MonitorsGeneration).
 	monitorsGen atomic.Uint64
 	now         func() time.Time
+	hooks       hookHolder // the result hook alerting sets (alerts.go)
 }
 
 // Open opens (creating) dataDir/lookout.db. It fails after a second if another process holds it.

@@ -477,6 +477,7 @@ type Monitor struct {
 	// name. They behave like other variables, and their values are redacted from
 	// results wherever they appear.
 	SecretVariables map[string]string `protobuf:"bytes,12,rep,name=secret_variables,json=secretVariables,proto3" json:"secret_variables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Alerting        *AlertingPolicy   `protobuf:"bytes,120,opt,name=alerting,proto3" json:"alerting,omitempty"` // the alerting: block; unset = no notifications
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -591,6 +592,13 @@ func (x *Monitor) GetPaused() bool {
 func (x *Monitor) GetSecretVariables() map[string]string {
 	if x != nil {
 		return x.SecretVariables
+	}
+	return nil
+}
+
+func (x *Monitor) GetAlerting() *AlertingPolicy {
+	if x != nil {
+		return x.Alerting
 	}
 	return nil
 }
@@ -1365,7 +1373,7 @@ var File_lookout_v1_monitor_proto protoreflect.FileDescriptor
 const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"\n" +
 	"\x18lookout/v1/monitor.proto\x12\n" +
-	"lookout.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x05\n" +
+	"lookout.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19lookout/v1/alerting.proto\"\xdc\x05\n" +
 	"\aMonitor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
@@ -1381,7 +1389,8 @@ const file_lookout_v1_monitor_proto_rawDesc = "" +
 	"updated_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x16\n" +
 	"\x06paused\x18\v \x01(\bR\x06paused\x12S\n" +
-	"\x10secret_variables\x18\f \x03(\v2(.lookout.v1.Monitor.SecretVariablesEntryR\x0fsecretVariables\x1a<\n" +
+	"\x10secret_variables\x18\f \x03(\v2(.lookout.v1.Monitor.SecretVariablesEntryR\x0fsecretVariables\x126\n" +
+	"\balerting\x18x \x01(\v2\x1a.lookout.v1.AlertingPolicyR\balerting\x1a<\n" +
 	"\x0eVariablesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aB\n" +
@@ -1555,6 +1564,7 @@ var file_lookout_v1_monitor_proto_goTypes = []any{
 	nil,                           // 19: lookout.v1.Monitor.SecretVariablesEntry
 	(*durationpb.Duration)(nil),   // 20: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(*AlertingPolicy)(nil),        // 22: lookout.v1.AlertingPolicy
 }
 var file_lookout_v1_monitor_proto_depIdxs = []int32{
 	20, // 0: lookout.v1.Monitor.interval:type_name -> google.protobuf.Duration
@@ -1564,32 +1574,33 @@ var file_lookout_v1_monitor_proto_depIdxs = []int32{
 	21, // 4: lookout.v1.Monitor.created_at:type_name -> google.protobuf.Timestamp
 	21, // 5: lookout.v1.Monitor.updated_at:type_name -> google.protobuf.Timestamp
 	19, // 6: lookout.v1.Monitor.secret_variables:type_name -> lookout.v1.Monitor.SecretVariablesEntry
-	20, // 7: lookout.v1.Step.wait:type_name -> google.protobuf.Duration
-	11, // 8: lookout.v1.Step.request:type_name -> lookout.v1.HttpRequest
-	20, // 9: lookout.v1.Step.timeout:type_name -> google.protobuf.Duration
-	9,  // 10: lookout.v1.Step.retry:type_name -> lookout.v1.Retry
-	16, // 11: lookout.v1.Step.extract:type_name -> lookout.v1.Extraction
-	17, // 12: lookout.v1.Step.assert:type_name -> lookout.v1.Assertion
-	20, // 13: lookout.v1.Retry.wait:type_name -> google.protobuf.Duration
-	10, // 14: lookout.v1.HttpRequest.headers:type_name -> lookout.v1.Header
-	14, // 15: lookout.v1.HttpRequest.auth:type_name -> lookout.v1.Auth
-	15, // 16: lookout.v1.HttpRequest.client_certificate:type_name -> lookout.v1.ClientCertificate
-	12, // 17: lookout.v1.HttpRequest.form:type_name -> lookout.v1.FormField
-	12, // 18: lookout.v1.HttpRequest.multipart:type_name -> lookout.v1.FormField
-	13, // 19: lookout.v1.HttpRequest.tls:type_name -> lookout.v1.TlsOptions
-	1,  // 20: lookout.v1.HttpRequest.http_version:type_name -> lookout.v1.HttpVersion
-	0,  // 21: lookout.v1.TlsOptions.min_version:type_name -> lookout.v1.TlsVersion
-	0,  // 22: lookout.v1.TlsOptions.max_version:type_name -> lookout.v1.TlsVersion
-	2,  // 23: lookout.v1.Auth.type:type_name -> lookout.v1.AuthType
-	3,  // 24: lookout.v1.ClientCertificate.source:type_name -> lookout.v1.CertificateSource
-	4,  // 25: lookout.v1.Extraction.from:type_name -> lookout.v1.ExtractFrom
-	5,  // 26: lookout.v1.Assertion.source:type_name -> lookout.v1.AssertSource
-	6,  // 27: lookout.v1.Assertion.comparison:type_name -> lookout.v1.Comparison
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	22, // 7: lookout.v1.Monitor.alerting:type_name -> lookout.v1.AlertingPolicy
+	20, // 8: lookout.v1.Step.wait:type_name -> google.protobuf.Duration
+	11, // 9: lookout.v1.Step.request:type_name -> lookout.v1.HttpRequest
+	20, // 10: lookout.v1.Step.timeout:type_name -> google.protobuf.Duration
+	9,  // 11: lookout.v1.Step.retry:type_name -> lookout.v1.Retry
+	16, // 12: lookout.v1.Step.extract:type_name -> lookout.v1.Extraction
+	17, // 13: lookout.v1.Step.assert:type_name -> lookout.v1.Assertion
+	20, // 14: lookout.v1.Retry.wait:type_name -> google.protobuf.Duration
+	10, // 15: lookout.v1.HttpRequest.headers:type_name -> lookout.v1.Header
+	14, // 16: lookout.v1.HttpRequest.auth:type_name -> lookout.v1.Auth
+	15, // 17: lookout.v1.HttpRequest.client_certificate:type_name -> lookout.v1.ClientCertificate
+	12, // 18: lookout.v1.HttpRequest.form:type_name -> lookout.v1.FormField
+	12, // 19: lookout.v1.HttpRequest.multipart:type_name -> lookout.v1.FormField
+	13, // 20: lookout.v1.HttpRequest.tls:type_name -> lookout.v1.TlsOptions
+	1,  // 21: lookout.v1.HttpRequest.http_version:type_name -> lookout.v1.HttpVersion
+	0,  // 22: lookout.v1.TlsOptions.min_version:type_name -> lookout.v1.TlsVersion
+	0,  // 23: lookout.v1.TlsOptions.max_version:type_name -> lookout.v1.TlsVersion
+	2,  // 24: lookout.v1.Auth.type:type_name -> lookout.v1.AuthType
+	3,  // 25: lookout.v1.ClientCertificate.source:type_name -> lookout.v1.CertificateSource
+	4,  // 26: lookout.v1.Extraction.from:type_name -> lookout.v1.ExtractFrom
+	5,  // 27: lookout.v1.Assertion.source:type_name -> lookout.v1.AssertSource
+	6,  // 28: lookout.v1.Assertion.comparison:type_name -> lookout.v1.Comparison
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_monitor_proto_init() }
@@ -1597,6 +1608,7 @@ func file_lookout_v1_monitor_proto_init() {
 	if File_lookout_v1_monitor_proto != nil {
 		return
 	}
+	file_lookout_v1_alerting_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

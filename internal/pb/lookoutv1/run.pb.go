@@ -389,6 +389,7 @@ type Run struct {
 	Secrets        []*SecretRef           `protobuf:"bytes,13,rep,name=secrets,proto3" json:"secrets,omitempty"`                // exactly what FetchRunSecrets may release for this run
 	MonitorVersion int64                  `protobuf:"varint,14,opt,name=monitor_version,json=monitorVersion,proto3" json:"monitor_version,omitempty"`
 	AttemptSpan    *durationpb.Duration   `protobuf:"bytes,15,opt,name=attempt_span,json=attemptSpan,proto3" json:"attempt_span,omitempty"` // scheduled_at to the first attempt's deadline; each retry gets as long
+	Confirmation   bool                   `protobuf:"varint,120,opt,name=confirmation,proto3" json:"confirmation,omitempty"`                // a confirmation run: dispatched at once after a first failure
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -528,6 +529,13 @@ func (x *Run) GetAttemptSpan() *durationpb.Duration {
 	return nil
 }
 
+func (x *Run) GetConfirmation() bool {
+	if x != nil {
+		return x.Confirmation
+	}
+	return false
+}
+
 type RunResult struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	RunId          string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
@@ -545,6 +553,7 @@ type RunResult struct {
 	Steps          []*StepResult          `protobuf:"bytes,13,rep,name=steps,proto3" json:"steps,omitempty"`
 	Sequence       uint64                 `protobuf:"varint,14,opt,name=sequence,proto3" json:"sequence,omitempty"`                // controller's storage order
 	StoredAt       *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"` // when the controller stored it, by its clock; retention counts from here
+	Confirmation   bool                   `protobuf:"varint,120,opt,name=confirmation,proto3" json:"confirmation,omitempty"`       // the run was a confirmation run (set by the controller)
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -682,6 +691,13 @@ func (x *RunResult) GetStoredAt() *timestamppb.Timestamp {
 		return x.StoredAt
 	}
 	return nil
+}
+
+func (x *RunResult) GetConfirmation() bool {
+	if x != nil {
+		return x.Confirmation
+	}
+	return false
 }
 
 type Timings struct {
@@ -1127,7 +1143,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12-\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\xe3\x04\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\x87\x05\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1d\n" +
 	"\n" +
@@ -1145,7 +1161,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\x06manual\x18\f \x01(\bR\x06manual\x12/\n" +
 	"\asecrets\x18\r \x03(\v2\x15.lookout.v1.SecretRefR\asecrets\x12'\n" +
 	"\x0fmonitor_version\x18\x0e \x01(\x03R\x0emonitorVersion\x12<\n" +
-	"\fattempt_span\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\vattemptSpan\"\xe4\x04\n" +
+	"\fattempt_span\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\vattemptSpan\x12\"\n" +
+	"\fconfirmation\x18x \x01(\bR\fconfirmation\"\x88\x05\n" +
 	"\tRunResult\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1d\n" +
@@ -1166,7 +1183,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\amessage\x18\f \x01(\tR\amessage\x12,\n" +
 	"\x05steps\x18\r \x03(\v2\x16.lookout.v1.StepResultR\x05steps\x12\x1a\n" +
 	"\bsequence\x18\x0e \x01(\x04R\bsequence\x127\n" +
-	"\tstored_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\"\xba\x02\n" +
+	"\tstored_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\x12\"\n" +
+	"\fconfirmation\x18x \x01(\bR\fconfirmation\"\xba\x02\n" +
 	"\aTimings\x12+\n" +
 	"\x03dns\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03dns\x123\n" +
 	"\aconnect\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\aconnect\x12+\n" +
