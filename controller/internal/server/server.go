@@ -47,7 +47,10 @@ type Options struct {
 	MasterKeyFile            string // default DataDir/master.key, created when missing
 	MetricsListen            string // empty: no metrics listener
 	PprofListen              string // empty: no /debug/pprof listener
-	Logger                   *slog.Logger
+	// HTTPListen serves the web console there (empty: no console); plain HTTP only on loopback,
+	// elsewhere HTTPCertFile and HTTPKeyFile are required.
+	HTTPListen, HTTPCertFile, HTTPKeyFile string
+	Logger                                *slog.Logger
 	// RunGrace is added to a monitor's timeout to make each run's deadline.
 	RunGrace time.Duration
 	// RunAttempts bounds how often a run no agent picked up is dispatched (default 2).
@@ -69,6 +72,7 @@ type Server struct {
 	lis        net.Listener
 	metricsSrv *http.Server
 	pprofSrv   *http.Server
+	web        *webConsole
 	nc         *nats.Conn
 	embedded   *natsembed.Server
 	natsURL    string
@@ -272,7 +276,11 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	m.vault = newVaultExpiry(v.List, time.Now)
 	m.fleet = newFleetStatus(s.store, time.Now, onlineWindow)
 	hub := api.NewHub()
-	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
+	idx, err := s.consoleIndex()
+	if err != nil {
+		return err
+	}
+	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res); idx.Observe(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
 		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
 	sched := scheduler.New(scheduler.Options{Dispatch: func(due []*pb.Monitor) {
@@ -298,7 +306,8 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainUnaryInterceptor(auth.Unary),
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
-	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow})
+	admin := &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow}
+	pb.RegisterAdminServiceServer(s.grpc, admin)
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,
 		Stopping: ctx.Done()})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
@@ -313,6 +322,9 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		return err
 	}
 	if err := s.startPprof(); err != nil {
+		return err
+	}
+	if err := s.startConsole(admin, token); err != nil {
 		return err
 	}
 	go func() { _ = s.grpc.Serve(lis) }()
@@ -359,6 +371,7 @@ func (s *Server) Close() {
 }
 
 func (s *Server) closeAll() {
+	s.web.close()
 	if s.grpc != nil {
 		stopped := make(chan struct{})
 		go func() { s.grpc.GracefulStop(); close(stopped) }()
