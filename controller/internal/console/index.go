@@ -20,8 +20,8 @@ type IndexOptions struct {
 type Index struct {
 	o      IndexOptions
 	mu     sync.RWMutex
-	latest map[string]map[string]runSummary // monitor id → checkpoint name → latest
-	recent map[string][]runSummary          // monitor id → newest last
+	latest map[string]map[string]*runSummary // monitor id → checkpoint name → latest
+	recent map[string][]runSummary           // monitor id → newest last
 	subs   map[chan runSummary]struct{}
 }
 
@@ -43,7 +43,7 @@ func NewIndex(o IndexOptions) *Index {
 	if o.MaxMonitors <= 0 {
 		o.MaxMonitors = 100000
 	}
-	return &Index{o: o, latest: map[string]map[string]runSummary{}, recent: map[string][]runSummary{}, subs: map[chan runSummary]struct{}{}}
+	return &Index{o: o, latest: map[string]map[string]*runSummary{}, recent: map[string][]runSummary{}, subs: map[chan runSummary]struct{}{}}
 }
 
 // ResultLog is the stored results, in storage order.
@@ -111,13 +111,13 @@ func (x *Index) add(s runSummary) bool {
 		if len(x.latest) >= x.o.MaxMonitors {
 			return false
 		}
-		cells = map[string]runSummary{}
+		cells = map[string]*runSummary{}
 		x.latest[s.MonitorID] = cells
 	}
 	if old, ok := cells[s.Checkpoint]; ok && old.Sequence >= s.Sequence {
 		return false
 	}
-	cells[s.Checkpoint] = s
+	cells[s.Checkpoint] = &s
 	runs := append(x.recent[s.MonitorID], s)
 	if len(runs) > x.o.RecentRuns {
 		runs = append(runs[:0:0], runs[len(runs)-x.o.RecentRuns:]...)
@@ -131,7 +131,23 @@ func (x *Index) cell(monitorID, checkpoint string) (runSummary, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	s, ok := x.latest[monitorID][checkpoint]
-	return s, ok
+	if !ok {
+		return runSummary{}, false
+	}
+	return *s, true
+}
+
+// cellReader looks up the latest result of a monitor at a checkpoint.
+type cellReader func(monitorID, checkpoint string) (*runSummary, bool)
+
+// read lets fn look cells up under one read lock: the overview reads tens of thousands.
+func (x *Index) read(fn func(cellReader)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	fn(func(monitorID, checkpoint string) (*runSummary, bool) {
+		s, ok := x.latest[monitorID][checkpoint]
+		return s, ok
+	})
 }
 
 // cells is a copy of a monitor's latest results.
@@ -140,7 +156,7 @@ func (x *Index) cells(monitorID string) map[string]runSummary {
 	defer x.mu.RUnlock()
 	out := make(map[string]runSummary, len(x.latest[monitorID]))
 	for k, v := range x.latest[monitorID] {
-		out[k] = v
+		out[k] = *v
 	}
 	return out
 }

@@ -2,7 +2,9 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,29 +48,36 @@ func (m *monitorCache) get() ([]*pb.Monitor, []string, error) {
 	return ms, cps, nil
 }
 
-// overviewData is the overview page: a row per monitor, a column per checkpoint.
+// overviewData is the overview page: a row per monitor, a column per checkpoint, a page of rows
+// at a time; the counts are over every monitor.
 type overviewData struct {
-	Checkpoints            []string
-	Rows                   []overviewRow
-	Total, OK, Failing, No int
-	State, Checkpoint      string // the filters in force
-	States                 []string
-	OpenAlerts             []Alert
-	AlertsErr              string
+	Checkpoints, Columns     []string
+	Rows                     []overviewRow
+	Total, OK, Failing, No   int
+	State, Checkpoint, Query string // the filters in force
+	States                   []string
+	Matched, First, Last     int
+	Prev, Next               string // links to the neighbouring pages; empty at the ends
+	OpenAlerts               []Alert
+	AlertsErr                string
 }
 
+// overviewRow: ID names the row for live updates.
 type overviewRow struct {
-	Name  string
-	State string // ok, failing, nodata, paused
-	Cells []overviewCell
+	ID, Name string
+	State    string // ok, failing, nodata, paused
+	Cells    []overviewCell
 }
 
-// overviewCell: Key names it for live updates; RunID is empty without a result, and Class "na"
-// when the monitor does not run from that checkpoint.
+// overviewCell: RunID is empty without a result, and Class "na" when the monitor does not run
+// from that checkpoint.
 type overviewCell struct {
-	Key, Class, RunID, Age string
-	At                     int64
+	Class, RunID, Age string
+	At                int64
 }
+
+// overviewPage is how many monitors one page of the overview shows.
+const overviewPage = 200
 
 var overviewStates = []string{"", "ok", "failing", "nodata", "paused"}
 
@@ -79,26 +88,48 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, ss *session) 
 		c.fail(w, r, ss, http.StatusInternalServerError, "Monitors could not be read; the controller's log says why.")
 		return
 	}
-	d := overviewData{State: r.FormValue("state"), Checkpoint: r.FormValue("checkpoint"), States: overviewStates}
-	cols := cps
+	d := overviewData{State: r.FormValue("state"), Checkpoint: r.FormValue("checkpoint"), Query: r.FormValue("q"), States: overviewStates, Checkpoints: cps, Columns: cps}
 	if d.Checkpoint != "" {
-		cols = []string{d.Checkpoint}
+		d.Columns = []string{d.Checkpoint}
 	}
-	d.Checkpoints = cps
+	pageNo, _ := strconv.Atoi(r.FormValue("page"))
+	pageNo = max(pageNo, 1)
 	now := c.o.Now()
-	d.Rows = make([]overviewRow, 0, len(ms))
-	for _, m := range ms {
-		row := c.overviewRow(m, cols, now)
-		d.count(row.State)
-		if d.State == "" || d.State == row.State {
-			d.Rows = append(d.Rows, row)
+	c.o.Index.read(func(latest cellReader) {
+		for _, m := range ms {
+			state := monitorState(m, d.Columns, latest)
+			d.count(state)
+			if (d.State != "" && d.State != state) || !strings.Contains(m.Name, d.Query) {
+				continue
+			}
+			if d.Matched++; d.Matched > (pageNo-1)*overviewPage && len(d.Rows) < overviewPage {
+				d.Rows = append(d.Rows, overviewRowOf(m, state, d.Columns, latest, now))
+			}
 		}
-	}
-	if d.Checkpoint != "" {
-		d.Checkpoints = cols
-	}
+	})
+	d.paginate(pageNo)
 	c.openAlerts(r, &d)
 	c.render(w, r, http.StatusOK, "overview", ss, page{Title: "Overview", Nav: "overview", Live: true, Body: d})
+}
+
+// paginate fills the "showing a–b of n" figures and the links to the neighbouring pages.
+func (d *overviewData) paginate(page int) {
+	d.First, d.Last = (page-1)*overviewPage+1, (page-1)*overviewPage+len(d.Rows)
+	link := func(p int) string {
+		q := url.Values{"page": {strconv.Itoa(p)}}
+		for k, v := range map[string]string{"state": d.State, "checkpoint": d.Checkpoint, "q": d.Query} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		return "/?" + q.Encode()
+	}
+	if page > 1 {
+		d.Prev = link(page - 1)
+	}
+	if d.Last < d.Matched {
+		d.Next = link(page + 1)
+	}
 }
 
 func (d *overviewData) count(state string) {
@@ -113,30 +144,37 @@ func (d *overviewData) count(state string) {
 	}
 }
 
-func (c *Console) overviewRow(m *pb.Monitor, cols []string, now time.Time) overviewRow {
-	row := overviewRow{Name: m.Name, Cells: make([]overviewCell, len(cols))}
-	seen, failing := 0, false
+// monitorState is a monitor's state on the overview, from the latest result at each of cols.
+func monitorState(m *pb.Monitor, cols []string, latest cellReader) string {
+	if m.Paused {
+		return "paused"
+	}
+	seen := false
+	for _, cp := range cols {
+		if s, ok := latest(m.Id, cp); ok {
+			if s.Outcome != pb.Outcome_OUTCOME_PASSED {
+				return "failing"
+			}
+			seen = true
+		}
+	}
+	if !seen {
+		return "nodata"
+	}
+	return "ok"
+}
+
+func overviewRowOf(m *pb.Monitor, state string, cols []string, latest cellReader, now time.Time) overviewRow {
+	row := overviewRow{ID: m.Id, Name: m.Name, State: state, Cells: make([]overviewCell, len(cols))}
 	for i, cp := range cols {
-		cell := overviewCell{Key: m.Id + "/" + cp, Class: "na"}
+		cell := overviewCell{Class: "na"}
 		if slices.Contains(m.Checkpoints, cp) {
 			cell.Class = "s-none"
-			if s, ok := c.o.Index.cell(m.Id, cp); ok {
+			if s, ok := latest(m.Id, cp); ok {
 				cell.Class, cell.RunID, cell.At, cell.Age = outcomeClass(s.Outcome), s.RunID, s.Finished.Unix(), age(now, s.Finished)
-				seen++
-				failing = failing || s.Outcome != pb.Outcome_OUTCOME_PASSED
 			}
 		}
 		row.Cells[i] = cell
-	}
-	switch {
-	case m.Paused:
-		row.State = "paused"
-	case failing:
-		row.State = "failing"
-	case seen == 0:
-		row.State = "nodata"
-	default:
-		row.State = "ok"
 	}
 	return row
 }

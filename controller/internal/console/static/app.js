@@ -21,7 +21,7 @@
 
   function rowState(row) {
     if (row.className === "r-paused") return;
-    var cells = row.querySelectorAll("td[data-k]");
+    var cells = row.querySelectorAll("td");
     var seen = false, failing = false;
     for (var i = 0; i < cells.length; i++) {
       var c = cells[i].classList;
@@ -48,8 +48,14 @@
   function live() {
     var indicator = document.getElementById("live");
     var cellsByKey = {};
-    var cells = document.querySelectorAll("td[data-k]");
-    for (var i = 0; i < cells.length; i++) cellsByKey[cells[i].getAttribute("data-k")] = cells[i];
+    var heads = document.querySelectorAll("#grid thead th[data-cp]");
+    var rows = document.querySelectorAll("#grid tr[data-m]");
+    for (var i = 0; i < rows.length; i++) {
+      var tds = rows[i].querySelectorAll("td");
+      for (var j = 0; j < tds.length && j < heads.length; j++) {
+        cellsByKey[rows[i].getAttribute("data-m") + "/" + heads[j].getAttribute("data-cp")] = tds[j];
+      }
+    }
     var es = new EventSource("/events");
     es.onopen = function () { if (indicator) { indicator.classList.add("on"); indicator.textContent = "live"; } };
     es.onerror = function () { if (indicator) { indicator.classList.remove("on"); indicator.textContent = "reconnecting"; } };
