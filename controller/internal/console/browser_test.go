@@ -22,10 +22,11 @@ func TestBrowserConsole(t *testing.T) {
 	s := startSystem(t)
 	s.startAgent(t, "edge-1")
 	s.applyMonitor(t, "hostile-api", hostileTarget(t), "edge-1")
-	s.applyMonitor(t, "idle-api", "http://127.0.0.1:9/never-run", "edge-1")
+	s.applyMonitor(t, "catalog-api", friendlyTarget(t), "edge-1")
+	s.applyMonitor(t, "legacy-api", "http://127.0.0.1:9/refused", "edge-1")
 
 	browserSignIn(t, ctx, s.url, s.token)
-	cell := `document.querySelector('#grid tbody tr td')`
+	cell := `document.querySelector('#grid tr[data-m]:has(a[href="/monitors/hostile-api"]) td')`
 	link := cell + `.querySelector("a") && ` + cell + `.querySelector("a").getAttribute("href")`
 	// Applying a monitor runs it once: the overview fills with that result, live or on load.
 	do(t, ctx, "waiting for the first result", chromedp.Poll[chromedp.Void](cell+`.className.startsWith("s-fail")`, chromedp.WithPollingTimeout(30*time.Second)))
@@ -50,7 +51,7 @@ func TestBrowserConsole(t *testing.T) {
 	})
 
 	t.Run("run page draws the waterfall and never runs the target's script", func(t *testing.T) {
-		do(t, ctx, "opening the run", chromedp.Click(chromedp.CSS(`#grid tbody tr td a`)), chromedp.WaitVisible(chromedp.CSS("table.waterfall")))
+		do(t, ctx, "opening the run", chromedp.Click(chromedp.CSS(`#grid tr[data-m]:has(a[href="/monitors/hostile-api"]) td a`)), chromedp.WaitVisible(chromedp.CSS("table.waterfall")))
 		if n := eval[int](t, ctx, `document.querySelectorAll("table.waterfall rect").length`); n == 0 {
 			t.Error("the waterfall has no bars")
 		}
@@ -98,7 +99,7 @@ func TestBrowserConsole(t *testing.T) {
 			t.Error("the overview is wider than a phone's screen: only the grid may scroll sideways")
 		}
 		screenshot(t, ctx, "console-phone.png")
-		do(t, ctx, "phone run page", chromedp.Navigate(s.url+eval[string](t, ctx, `document.querySelector('#grid tbody tr td a').getAttribute("href")`)),
+		do(t, ctx, "phone run page", chromedp.Navigate(s.url+eval[string](t, ctx, `document.querySelector('#grid tr[data-m]:has(a[href="/monitors/hostile-api"]) td a').getAttribute("href")`)),
 			chromedp.WaitVisible(chromedp.CSS("table.waterfall")))
 		if over := eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth`); over {
 			t.Error("the run page is wider than a phone's screen")

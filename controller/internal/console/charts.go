@@ -171,13 +171,19 @@ func stepBars(p phases, at, total time.Duration) []bar {
 	return bars
 }
 
-// fmtDuration is a duration as people read it: 842ms, 1.24s, 3m05s.
+// fmtDuration is a duration as people read it: 842ms, 1.24s, 10s, 3m05s, 5m, 1h.
 func fmtDuration(d time.Duration) string {
 	switch {
 	case d < time.Millisecond:
 		return fmt.Sprintf("%dµs", d.Microseconds())
 	case d < time.Second:
 		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d%time.Second == 0 && d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
 	case d < time.Minute:
 		return fmt.Sprintf("%.2fs", d.Seconds())
 	default:

@@ -107,6 +107,16 @@ func hostileTarget(t *testing.T) string {
 	return srv.URL + "/page?q=<script>alert(1)</script>"
 }
 
+// friendlyTarget answers as the monitors of applyMonitor expect, so their runs pass.
+func friendlyTarget(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"status": "all good"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/health"
+}
+
 // client is an HTTP client with its own cookie jar that does not follow redirects.
 func client(t *testing.T) *http.Client {
 	t.Helper()
