@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"go.uber.org/goleak"
 
 	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
@@ -25,6 +26,12 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testutil.RemoveBinaries()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines left running:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

@@ -31,35 +31,42 @@ func (r readToken) CheckToken(_ context.Context, tok string) (console.Scope, err
 }
 
 // inProcess serves a console over a real store and the real admin API on a loopback HTTP server,
-// with an admin token and a read-only one.
-func inProcess(t *testing.T) (base string, st *store.Store) {
+// with an admin token and a read-only one; with fills in what other parts provide.
+func inProcess(t *testing.T, with func(*console.Options)) (base string, st *store.Store, x *console.Index, c *console.Console) {
 	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	m := &pb.Monitor{Name: "orders", Interval: durationpb.New(time.Minute), Timeout: durationpb.New(10 * time.Second), Checkpoints: []string{"edge-1"},
-		Steps: []*pb.Step{{Name: "get", Request: &pb.HttpRequest{Method: "GET", Url: "https://orders.example/health"}}}}
-	if _, _, _, err := st.PutMonitor(m); err != nil {
+	if _, _, _, err := st.PutMonitor(testMonitor("orders")); err != nil {
 		t.Fatal(err)
 	}
-	admin := &api.Admin{Store: st, Logger: slog.Default(), Resync: func() {}}
-	c, err := console.New(console.Options{Backend: admin, Monitors: st, Index: console.NewIndex(console.IndexOptions{}),
-		Tokens: console.AnyToken{console.AdminToken("admin-secret"), readToken("read-secret")}})
+	x = console.NewIndex(console.IndexOptions{})
+	o := console.Options{Backend: &api.Admin{Store: st, Logger: slog.Default(), Resync: func() {}}, Monitors: st, Index: x,
+		Tokens: console.AnyToken{console.AdminToken("admin-secret"), readToken("read-secret")}}
+	if with != nil {
+		with(&o)
+	}
+	c, err = console.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(c)
 	t.Cleanup(func() { c.Close(); srv.Close() })
-	return srv.URL, st
+	return srv.URL, st, x, c
+}
+
+func testMonitor(name string) *pb.Monitor {
+	return &pb.Monitor{Name: name, Interval: durationpb.New(time.Minute), Timeout: durationpb.New(10 * time.Second), Checkpoints: []string{"edge-1"},
+		Steps: []*pb.Step{{Name: "get", Request: &pb.HttpRequest{Method: "GET", Url: "https://" + name + ".example/health"}}}}
 }
 
 // TestReadOnlySessionHasNoActions: a results:read session sees the pages without a single action,
 // cannot open the audit log, and a change it posts, even with its CSRF token, is refused.
 func TestReadOnlySessionHasNoActions(t *testing.T) {
 	ctx := browser(t)
-	base, st := inProcess(t)
+	base, st, _, _ := inProcess(t, nil)
 	browserSignIn(t, ctx, base, "read-secret")
 	actions := `document.querySelectorAll('main form[method=post], a[href="/audit"]').length`
 	if n := eval[int](t, ctx, actions); n != 0 {
