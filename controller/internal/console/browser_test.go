@@ -117,27 +117,16 @@ func clickAndLoad(t *testing.T, ctx context.Context, what string, sel chromedp.I
 	}
 }
 
-// waitLocation waits until the tab shows a page whose address starts with prefix. It asks again
-// when the question fails because the page is being replaced.
+// waitLocation waits until the tab shows a loaded page whose address starts with prefix. A
+// question asked while the page is being replaced fails; it is asked again.
 func waitLocation(t *testing.T, ctx context.Context, prefix string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually(t, "the tab to reach "+prefix, 30*time.Second, func() bool {
 		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		href, err := chromedp.Run(ectx, chromedp.Evaluate[string](`document.readyState === "complete" ? location.href : ""`))
-		cancel()
-		if err == nil && strings.HasPrefix(href, prefix) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the tab did not reach %s (at %q, %v)", prefix, href, err)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return err == nil && strings.HasPrefix(href, prefix)
+	})
 }
 
 // assertNoScriptRan fails when anything the target sent ran as script or became markup.

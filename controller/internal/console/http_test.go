@@ -52,6 +52,17 @@ func TestSessionsAndRefusals(t *testing.T) {
 		get(t, cl, s.url+"/audit", http.StatusOK)
 	})
 
+	t.Run("vault and checkpoints show metadata, never secrets", func(t *testing.T) {
+		s.c.MustCLI(t, "s3cret-Passw0rd\n", "vault", "add-credentials", "--name", "api-user", "--username", "svc-orders", "--password-stdin")
+		page := get(t, cl, s.url+"/vault", http.StatusOK)
+		if !strings.Contains(page, "svc-orders") || strings.Contains(page, "s3cret-Passw0rd") {
+			t.Errorf("the vault page should name the user and never show the password:\n%s", page)
+		}
+		if page := get(t, cl, s.url+"/checkpoints", http.StatusOK); !strings.Contains(page, "edge-1") {
+			t.Errorf("the checkpoints page lacks edge-1:\n%s", page)
+		}
+	})
+
 	t.Run("a change without the CSRF token is refused and changes nothing", func(t *testing.T) {
 		for _, form := range []url.Values{{}, {"csrf": {"forged"}}} {
 			if resp := mustDo(t, cl, http.MethodPost, s.url+"/monitors/api-a/pause", form); resp.StatusCode != http.StatusForbidden {
