@@ -90,21 +90,29 @@ func newDurationChart(runs []runSummary) durationChart {
 	c.Max = fmtDuration(top)
 	scale := chartHeight / float64(top)
 	for i, r := range runs {
-		x, y := float64(i)*chartColumn+2, chartHeight
-		for j, d := range r.Phases.list() {
-			h := float64(d) * scale
-			if h <= 0 {
-				continue
-			}
-			y -= h
-			c.Bars = append(c.Bars, bar{X: x, Y: y, W: chartColumn - 4, H: h, Class: "ph-" + phaseNames[j],
-				Title: fmt.Sprintf("%s at %s: %s %s", r.Checkpoint, r.Finished.UTC().Format("2006-01-02 15:04:05"), phaseLabels[phaseNames[j]], fmtDuration(d))})
-		}
+		x := float64(i)*chartColumn + 2
+		c.Bars = append(c.Bars, columnBars(r, x, scale)...)
 		if r.Outcome != pb.Outcome_OUTCOME_PASSED {
 			c.Marks = append(c.Marks, bar{X: x, Y: chartHeight + 3, W: chartColumn - 4, H: 4, Class: outcomeClass(r.Outcome), Title: r.Message})
 		}
 	}
 	return c
+}
+
+// columnBars stacks one run's phases from the chart's floor up.
+func columnBars(r runSummary, x, scale float64) []bar {
+	var bars []bar
+	y := chartHeight
+	for j, d := range r.Phases.list() {
+		h := float64(d) * scale
+		if h <= 0 {
+			continue
+		}
+		y -= h
+		bars = append(bars, bar{X: x, Y: y, W: chartColumn - 4, H: h, Class: "ph-" + phaseNames[j],
+			Title: fmt.Sprintf("%s at %s: %s %s", r.Checkpoint, r.Finished.UTC().Format("2006-01-02 15:04:05"), phaseLabels[phaseNames[j]], fmtDuration(d))})
+	}
+	return bars
 }
 
 func legend() []legendItem {

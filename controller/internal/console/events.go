@@ -31,9 +31,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, _ *session) {
 	defer c.streams.Done()
 	feed, unsubscribe := c.o.Index.subscribe()
 	defer unsubscribe()
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/event-stream")
 	_, _ = fmt.Fprint(w, "retry: 3000\n\n")
 	fl.Flush()
 	tick := time.NewTicker(keepAlive)
@@ -47,9 +45,13 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, _ *session) {
 		case <-tick.C:
 			_, _ = fmt.Fprint(w, ": keep-alive\n\n")
 		case s := <-feed:
-			b, _ := json.Marshal(liveCell{Key: s.MonitorID + "/" + s.Checkpoint, Class: outcomeClass(s.Outcome), RunID: s.RunID, At: s.Finished.Unix()})
-			_, _ = fmt.Fprintf(w, "event: result\ndata: %s\n\n", b)
+			writeEvent(w, s)
 		}
 		fl.Flush()
 	}
+}
+
+func writeEvent(w http.ResponseWriter, s runSummary) {
+	b, _ := json.Marshal(liveCell{Key: s.MonitorID + "/" + s.Checkpoint, Class: outcomeClass(s.Outcome), RunID: s.RunID, At: s.Finished.Unix()})
+	_, _ = fmt.Fprintf(w, "event: result\ndata: %s\n\n", b)
 }

@@ -94,22 +94,24 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, ss *session) 
 	}
 	pageNo, _ := strconv.Atoi(r.FormValue("page"))
 	pageNo = max(pageNo, 1)
-	now := c.o.Now()
-	c.o.Index.read(func(latest cellReader) {
-		for _, m := range ms {
-			state := monitorState(m, d.Columns, latest)
-			d.count(state)
-			if (d.State != "" && d.State != state) || !strings.Contains(m.Name, d.Query) {
-				continue
-			}
-			if d.Matched++; d.Matched > (pageNo-1)*overviewPage && len(d.Rows) < overviewPage {
-				d.Rows = append(d.Rows, overviewRowOf(m, state, d.Columns, latest, now))
-			}
-		}
-	})
+	c.o.Index.read(func(latest cellReader) { d.fill(ms, latest, pageNo, c.o.Now()) })
 	d.paginate(pageNo)
 	c.openAlerts(r, &d)
 	c.render(w, r, http.StatusOK, "overview", ss, page{Title: "Overview", Nav: "overview", Live: true, Body: d})
+}
+
+// fill counts every monitor by state and keeps the rows of page pageNo that pass the filters.
+func (d *overviewData) fill(ms []*pb.Monitor, latest cellReader, pageNo int, now time.Time) {
+	for _, m := range ms {
+		state := monitorState(m, d.Columns, latest)
+		d.count(state)
+		if (d.State != "" && d.State != state) || !strings.Contains(m.Name, d.Query) {
+			continue
+		}
+		if d.Matched++; d.Matched > (pageNo-1)*overviewPage && len(d.Rows) < overviewPage {
+			d.Rows = append(d.Rows, overviewRowOf(m, state, d.Columns, latest, now))
+		}
+	}
 }
 
 // paginate fills the "showing a–b of n" figures and the links to the neighbouring pages.
