@@ -116,7 +116,7 @@ func New(o Options) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{o: o, sessions: newSessions(o.SessionTTL, o.Now), pages: p, logins: newLoginLimiter(o.Now), stop: make(chan struct{})}
-	c.monitors.src = o.Monitors
+	c.monitors.src, c.monitors.index = o.Monitors, o.Index
 	c.routes()
 	return c, nil
 }
@@ -128,6 +128,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	if c.o.Secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	if r.Method == http.MethodPost && !sameOrigin(r) {
 		http.Error(w, "this form was sent from another site; open the console and use its own forms", http.StatusForbidden)
 		return

@@ -126,6 +126,19 @@ func (x *Index) add(s runSummary) bool {
 	return true
 }
 
+// retain forgets the monitors whose id is not in keep (deleted ones), so the index stays the size
+// of the fleet.
+func (x *Index) retain(keep map[string]bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for id := range x.latest {
+		if !keep[id] {
+			delete(x.latest, id)
+			delete(x.recent, id)
+		}
+	}
+}
+
 // cell is the latest result of a monitor at a checkpoint.
 func (x *Index) cell(monitorID, checkpoint string) (runSummary, bool) {
 	x.mu.RLock()

@@ -75,6 +75,19 @@ func TestIndexBounds(t *testing.T) {
 	}
 }
 
+func TestIndexForgetsDeletedMonitors(t *testing.T) {
+	x := NewIndex(IndexOptions{})
+	x.Observe(result(1, "mon_kept", "edge-1", pb.Outcome_OUTCOME_PASSED))
+	x.Observe(result(2, "mon_gone", "edge-1", pb.Outcome_OUTCOME_PASSED))
+	x.retain(map[string]bool{"mon_kept": true})
+	if _, ok := x.cell("mon_gone", "edge-1"); ok || len(x.recentRuns("mon_gone")) != 0 {
+		t.Error("a deleted monitor's results are still indexed")
+	}
+	if _, ok := x.cell("mon_kept", "edge-1"); !ok {
+		t.Error("a kept monitor's result was dropped")
+	}
+}
+
 func TestLastSequenceOfEmptyLog(t *testing.T) {
 	if n, err := lastSequence(resultLog(nil)); n != 0 || err != nil {
 		t.Fatalf("lastSequence of no results = %d, %v; want 0", n, err)

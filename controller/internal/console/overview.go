@@ -12,13 +12,15 @@ import (
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
-// monitorCache keeps the sorted monitor list until the store says monitors changed.
+// monitorCache keeps the sorted monitor list until the store says monitors changed; then it also
+// drops deleted monitors from the index.
 type monitorCache struct {
-	src Monitors
-	mu  sync.Mutex
-	gen uint64
-	ms  []*pb.Monitor
-	cps []string // every checkpoint some monitor runs from, sorted
+	src   Monitors
+	index *Index
+	mu    sync.Mutex
+	gen   uint64
+	ms    []*pb.Monitor
+	cps   []string // every checkpoint some monitor runs from, sorted
 }
 
 func (m *monitorCache) get() ([]*pb.Monitor, []string, error) {
@@ -33,12 +35,14 @@ func (m *monitorCache) get() ([]*pb.Monitor, []string, error) {
 		return nil, nil, err
 	}
 	slices.SortFunc(ms, func(a, b *pb.Monitor) int { return strings.Compare(a.Name, b.Name) })
-	seen := map[string]bool{}
+	seen, ids := map[string]bool{}, make(map[string]bool, len(ms))
 	for _, mo := range ms {
+		ids[mo.Id] = true
 		for _, cp := range mo.Checkpoints {
 			seen[cp] = true
 		}
 	}
+	m.index.retain(ids)
 	cps := make([]string, 0, len(seen))
 	for cp := range seen {
 		cps = append(cps, cp)
