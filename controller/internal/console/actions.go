@@ -22,13 +22,13 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	token := strings.TrimSpace(r.PostFormValue("token"))
-	if c.logins.blocked() {
+	if c.logins.blocked(r.RemoteAddr) {
 		c.render(w, r, http.StatusTooManyRequests, "login", nil, page{Title: "Sign in", Body: "Too many refused sign-ins: wait a minute and try again."})
 		return
 	}
 	scope, err := c.o.Tokens.CheckToken(r.Context(), token)
 	if token == "" || err != nil {
-		c.logins.refused()
+		c.logins.refused(r.RemoteAddr)
 		c.o.Logger.Warn("console sign-in refused", "remote", r.RemoteAddr)
 		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Title: "Sign in", Body: "That token is not valid for this controller. Use the admin token (<data-dir>/admin.token) or a results:read token."})
 		return

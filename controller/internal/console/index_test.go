@@ -148,6 +148,27 @@ func TestCheckListen(t *testing.T) {
 	}
 }
 
+func TestLoginLimiterIsPerAddress(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	l := newLoginLimiter(func() time.Time { return now })
+	for range loginFailures {
+		if l.blocked("192.0.2.1:4000") {
+			t.Fatal("blocked before the limit")
+		}
+		l.refused("192.0.2.1:4000")
+	}
+	if !l.blocked("192.0.2.1:5000") {
+		t.Error("a guesser is not blocked after the limit (from another port of the same address)")
+	}
+	if l.blocked("192.0.2.2:4000") {
+		t.Error("another address is locked out by one guesser")
+	}
+	now = now.Add(time.Minute + time.Second)
+	if l.blocked("192.0.2.1:4000") {
+		t.Error("the block outlived its minute")
+	}
+}
+
 func TestSessionsExpire(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	s := newSessions(time.Hour, func() time.Time { return now })

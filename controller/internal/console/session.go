@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -185,29 +186,47 @@ func (c *Console) setCookie(w http.ResponseWriter, value string, maxAge int) {
 		HttpOnly: true, Secure: c.o.Secure, SameSite: http.SameSiteStrictMode})
 }
 
-// loginLimiter slows down guessing: at most loginFailures refused sign-ins per minute.
+// loginLimiter slows down guessing: at most loginFailures refused sign-ins per minute from one
+// address, so one guesser cannot lock everyone else out. Its memory is bounded: past
+// maxLimited addresses in a minute, the rest share one count.
 type loginLimiter struct {
 	mu     sync.Mutex
 	window time.Time
-	failed int
+	failed map[string]int
 	now    func() time.Time
 }
 
-const loginFailures = 20
+const (
+	loginFailures = 20
+	maxLimited    = 10000
+)
 
-func newLoginLimiter(now func() time.Time) *loginLimiter { return &loginLimiter{now: now} }
+func newLoginLimiter(now func() time.Time) *loginLimiter {
+	return &loginLimiter{now: now, failed: map[string]int{}}
+}
 
-func (l *loginLimiter) blocked() bool {
+func (l *loginLimiter) key(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	if _, ok := l.failed[host]; !ok && len(l.failed) >= maxLimited {
+		return "" // shared by the overflow
+	}
+	return host
+}
+
+func (l *loginLimiter) blocked(remote string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.now().Sub(l.window) > time.Minute {
-		l.window, l.failed = l.now(), 0
+		l.window, l.failed = l.now(), map[string]int{}
 	}
-	return l.failed >= loginFailures
+	return l.failed[l.key(remote)] >= loginFailures
 }
 
-func (l *loginLimiter) refused() {
+func (l *loginLimiter) refused(remote string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.failed++
+	l.failed[l.key(remote)]++
 }
