@@ -47,10 +47,7 @@ type Options struct {
 	MasterKeyFile            string // default DataDir/master.key, created when missing
 	MetricsListen            string // empty: no metrics listener
 	PprofListen              string // empty: no /debug/pprof listener
-	// HTTPListen serves the web console there (empty: no console); plain HTTP only on loopback,
-	// elsewhere HTTPCertFile and HTTPKeyFile are required.
-	HTTPListen, HTTPCertFile, HTTPKeyFile string
-	Logger                                *slog.Logger
+	Logger                   *slog.Logger
 	// RunGrace is added to a monitor's timeout to make each run's deadline.
 	RunGrace time.Duration
 	// RunAttempts bounds how often a run no agent picked up is dispatched (default 2).
@@ -61,6 +58,10 @@ type Options struct {
 	// Retention bounds how long finished runs, their results and audit entries are kept; zero
 	// keeps them forever (serve's flags default to 30 and 90 days).
 	Retention store.Retention
+
+	// HTTPListen serves the web console there (empty: no console); plain HTTP only on loopback,
+	// elsewhere HTTPCertFile and HTTPKeyFile are required.
+	HTTPListen, HTTPCertFile, HTTPKeyFile string
 }
 
 // Server is a running controller.
