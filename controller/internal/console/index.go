@@ -3,13 +3,14 @@ package console
 import (
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
 // IndexOptions bound the index's memory.
 type IndexOptions struct {
-	RecentRuns  int // kept per monitor for its page and chart; default 40
+	RecentRuns  int // kept per monitor for its page and chart; default 30
 	MaxMonitors int // monitors tracked at most; default 100,000
 }
 
@@ -38,7 +39,7 @@ type runSummary struct {
 // NewIndex returns an empty index.
 func NewIndex(o IndexOptions) *Index {
 	if o.RecentRuns <= 0 {
-		o.RecentRuns = 40
+		o.RecentRuns = 30
 	}
 	if o.MaxMonitors <= 0 {
 		o.MaxMonitors = 100000
@@ -194,7 +195,22 @@ func (x *Index) subscribe() (<-chan runSummary, func()) {
 	}
 }
 
+// maxMessage bounds the message kept per run (the run page shows it whole).
+const maxMessage = 240
+
 func summarize(res *pb.RunResult) runSummary {
 	return runSummary{RunID: res.RunId, MonitorID: res.MonitorId, Checkpoint: res.CheckpointName, Outcome: res.Outcome,
-		Finished: res.FinishedAt.AsTime(), Sequence: res.Sequence, Phases: phasesOf(res), Message: res.Message}
+		Finished: res.FinishedAt.AsTime(), Sequence: res.Sequence, Phases: phasesOf(res), Message: clip(res.Message, maxMessage)}
+}
+
+// clip shortens s to at most n bytes without splitting a character, marking the cut with "…".
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -88,6 +88,14 @@ func TestIndexForgetsDeletedMonitors(t *testing.T) {
 	}
 }
 
+func TestClipKeepsCharactersWhole(t *testing.T) {
+	for in, want := range map[string]string{"abc": "abc", "ééé": "é…", "abcd": "abc…"} {
+		if got := clip(in, 3); got != want {
+			t.Errorf("clip(%q, 3) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestLastSequenceOfEmptyLog(t *testing.T) {
 	if n, err := lastSequence(resultLog(nil)); n != 0 || err != nil {
 		t.Fatalf("lastSequence of no results = %d, %v; want 0", n, err)

@@ -98,7 +98,11 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, ss *session) 
 	}
 	pageNo, _ := strconv.Atoi(r.FormValue("page"))
 	pageNo = max(pageNo, 1)
-	c.o.Index.read(func(latest cellReader) { d.fill(ms, latest, pageNo, c.o.Now()) })
+	now := c.o.Now()
+	// The index's lock is also taken on the path that stores results: hold it a chunk at a time.
+	for chunk := range slices.Chunk(ms, 500) {
+		c.o.Index.read(func(latest cellReader) { d.fill(chunk, latest, pageNo, now) })
+	}
 	d.paginate(pageNo)
 	c.openAlerts(r, &d)
 	c.render(w, r, http.StatusOK, "overview", ss, page{Title: "Overview", Nav: "overview", Live: true, Body: d})
