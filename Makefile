@@ -32,13 +32,14 @@ proto: ## regenerate internal/pb/lookoutv1 from proto/
 proto-check: proto ## fail if the committed generated code is stale
 	git diff --exit-code -- internal/pb/ || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
-bench: ## print benchmark figures (agent step cost vs bare net/http, secrets path, controller throughput/latency/memory/scale, alert delivery latency)
+bench: ## print benchmark figures (agent step cost vs bare net/http, schedule, storage, secrets path, controller throughput/latency/memory/scale, alert delivery, console overview)
 	$(GO) run ./agent/internal/runner/bench
 	$(GO) run ./controller/internal/scheduler/bench
 	$(GO) run ./internal/bench/cmd/lookout-bench
 	$(GO) run ./internal/bench/cmd/lookout-ctlbench
 	$(GO) run ./internal/bench/cmd/lookout-storebench
 	$(GO) run ./controller/internal/alerting/bench
+	$(GO) run ./controller/internal/console/bench
 
 deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
 	@scripts/install-deps.sh

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/cli"
+	"github.com/lookout-synthetics/lookout/controller/internal/console"
 	"github.com/lookout-synthetics/lookout/controller/internal/devenv"
 	"github.com/lookout-synthetics/lookout/controller/internal/server"
 	"github.com/lookout-synthetics/lookout/internal/buildinfo"
@@ -110,6 +111,9 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	fs.StringVar(&o.PlatformCertPasswordFile, "platform-cert-password-file", "", "file holding its password")
 	fs.StringVar(&o.MasterKeyFile, "master-key-file", "", "32-byte key-encryption key, mode 0600 (default: <data-dir>/master.key, created)")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "address for /metrics (Prometheus)")
+	fs.StringVar(&o.HTTPListen, "http-listen", "", "serve the web console at this address (off by default; plain HTTP only on loopback)")
+	fs.StringVar(&o.HTTPCertFile, "http-cert-file", "", "PEM certificate chain for the web console (required when --http-listen is not loopback)")
+	fs.StringVar(&o.HTTPKeyFile, "http-key-file", "", "PEM private key for --http-cert-file")
 	fs.StringVar(&o.PprofListen, "pprof-listen", "", "address for Go's /debug/pprof (off by default; no authentication, keep it on loopback)")
 	fs.DurationVar(&o.Retention.Runs, "retention", 30*24*time.Hour, "how long finished runs and their results are kept after the result is stored; 0 keeps them forever")
 	fs.DurationVar(&o.Retention.Audit, "audit-retention", 90*24*time.Hour, "how long audit log entries are kept; 0 keeps them forever")
@@ -135,6 +139,9 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	if o.AgentCertTTL < 10*time.Second || o.AgentCertTTL > 365*24*time.Hour {
 		return &cli.UsageError{Msg: fmt.Sprintf("serve: --agent-cert-lifetime must be between 10s and 8760h (a year), got %v", o.AgentCertTTL)}
 	}
+	if err := checkConsoleFlags(o); err != nil {
+		return err
+	}
 	if *sans != "" {
 		o.Hosts = strings.Split(*sans, ",")
 	}
@@ -155,6 +162,20 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	case <-done:
 	case <-time.After(15 * time.Second):
 		return errors.New("shutdown took longer than 15s")
+	}
+	return nil
+}
+
+// checkConsoleFlags refuses console flags that cannot work before anything starts.
+func checkConsoleFlags(o server.Options) error {
+	if o.HTTPListen == "" {
+		if o.HTTPCertFile != "" || o.HTTPKeyFile != "" {
+			return &cli.UsageError{Msg: "serve: --http-cert-file and --http-key-file need --http-listen (the web console's address)"}
+		}
+		return nil
+	}
+	if err := console.CheckListen(console.ListenOptions{Addr: o.HTTPListen, CertFile: o.HTTPCertFile, KeyFile: o.HTTPKeyFile}); err != nil {
+		return &cli.UsageError{Msg: "serve: " + err.Error()}
 	}
 	return nil
 }

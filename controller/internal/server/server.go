@@ -59,6 +59,10 @@ type Options struct {
 	// Retention bounds how long finished runs, their results and audit entries are kept; zero
 	// keeps them forever (serve's flags default to 30 and 90 days).
 	Retention store.Retention
+
+	// HTTPListen serves the web console there (empty: no console); plain HTTP only on loopback,
+	// elsewhere HTTPCertFile and HTTPKeyFile are required.
+	HTTPListen, HTTPCertFile, HTTPKeyFile string
 }
 
 // Server is a running controller.
@@ -70,6 +74,7 @@ type Server struct {
 	lis        net.Listener
 	metricsSrv *http.Server
 	pprofSrv   *http.Server
+	web        *webConsole
 	nc         *nats.Conn
 	embedded   *natsembed.Server
 	natsURL    string
@@ -273,8 +278,12 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	m.vault = newVaultExpiry(v.List, time.Now)
 	m.fleet = newFleetStatus(s.store, time.Now, onlineWindow)
 	hub := api.NewHub()
+	idx, err := s.consoleIndex()
+	if err != nil {
+		return err
+	}
 	al := newAlerting(s.store, v, s.log, m)
-	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res); al.engine.Observe(res) }
+	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res); al.engine.Observe(res); idx.Observe(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
 		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
 	al.confirm.d = disp
@@ -301,8 +310,9 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainUnaryInterceptor(auth.Unary),
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
-	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow,
-		Alerting: alerting.Refs{Store: s.store}})
+	admin := &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow,
+		Alerting: alerting.Refs{Store: s.store}}
+	pb.RegisterAdminServiceServer(s.grpc, admin)
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,
 		Stopping: ctx.Done()})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
@@ -318,6 +328,9 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		return err
 	}
 	if err := s.startPprof(); err != nil {
+		return err
+	}
+	if err := s.startConsole(admin, token, al); err != nil {
 		return err
 	}
 	go func() { _ = s.grpc.Serve(lis) }()
@@ -367,6 +380,7 @@ func (s *Server) Close() {
 }
 
 func (s *Server) closeAll() {
+	s.web.close()
 	if s.grpc != nil {
 		stopped := make(chan struct{})
 		go func() { s.grpc.GracefulStop(); close(stopped) }()

@@ -1,0 +1,57 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// liveCell is what the overview's script gets for each new result: which cell, its new class,
+// the run to link to and when it finished. Only ids, names and numbers: the script sets them with
+// textContent and attributes, never as markup.
+type liveCell struct {
+	Key   string `json:"k"`
+	Class string `json:"c"`
+	RunID string `json:"r"`
+	At    int64  `json:"t"`
+}
+
+// keepAlive: an idle stream sends a comment this often, so proxies keep it open.
+const keepAlive = 20 * time.Second
+
+// events streams new results as Server-Sent Events until the browser leaves or the console closes.
+func (c *Console) events(w http.ResponseWriter, r *http.Request, _ *session) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming is not supported here", http.StatusInternalServerError)
+		return
+	}
+	c.streams.Add(1)
+	defer c.streams.Done()
+	feed, unsubscribe := c.o.Index.subscribe()
+	defer unsubscribe()
+	w.Header().Set("Content-Type", "text/event-stream")
+	_, _ = fmt.Fprint(w, "retry: 3000\n\n")
+	fl.Flush()
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-c.stop:
+			return
+		case <-tick.C:
+			_, _ = fmt.Fprint(w, ": keep-alive\n\n")
+		case s := <-feed:
+			writeEvent(w, s)
+		}
+		fl.Flush()
+	}
+}
+
+func writeEvent(w http.ResponseWriter, s runSummary) {
+	b, _ := json.Marshal(liveCell{Key: s.MonitorID + "/" + s.Checkpoint, Class: outcomeClass(s.Outcome), RunID: s.RunID, At: s.Finished.Unix()})
+	_, _ = fmt.Fprintf(w, "event: result\ndata: %s\n\n", b)
+}

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"github.com/lookout-synthetics/lookout/controller/internal/api"
+	"github.com/lookout-synthetics/lookout/controller/internal/console"
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
+)
+
+var (
+	_ console.Backend   = (*api.Admin)(nil)
+	_ console.Monitors  = (*store.Store)(nil)
+	_ console.ResultLog = (*store.Store)(nil)
+)
+
+// consoleTail is how many of the newest stored results fill the console's index at start.
+const consoleTail = 50000
+
+// webConsole is the console and its listener, when --http-listen is given.
+type webConsole struct {
+	index *console.Index
+	c     *console.Console
+	srv   *console.Server
+}
+
+// consoleIndex opens the console's listener and fills its index from the stored results; nil
+// (and no index) without --http-listen. Results stored from now on reach the index through notify.
+func (s *Server) consoleIndex() (*console.Index, error) {
+	if s.o.HTTPListen == "" {
+		return nil, nil
+	}
+	idx := console.NewIndex(console.IndexOptions{})
+	if err := idx.LoadTail(s.store, consoleTail); err != nil {
+		return nil, err
+	}
+	s.web = &webConsole{index: idx}
+	return idx, nil
+}
+
+// startConsole serves the console over the admin API.
+func (s *Server) startConsole(admin *api.Admin, adminToken string, al *alertingParts) error {
+	if s.web == nil {
+		return nil
+	}
+	lo := console.ListenOptions{Addr: s.o.HTTPListen, CertFile: s.o.HTTPCertFile, KeyFile: s.o.HTTPKeyFile}
+	srv, err := console.Listen(lo, nil)
+	if err != nil {
+		return err
+	}
+	s.web.srv = srv
+	c, err := console.New(console.Options{Backend: admin, Monitors: s.store, Index: s.web.index,
+		Tokens: console.AdminToken(adminToken), Secure: srv.TLS(), Logger: s.log,
+		Alerts: consoleAlerts{al.engine}, Muter: consoleAlerts{al.engine}})
+	if err != nil {
+		return err
+	}
+	s.web.c = c
+	srv.Handle(c)
+	srv.Serve(func(err error) { s.log.Error("the web console stopped serving", "err", err) })
+	s.log.Info("console ready", "url", srv.URL())
+	return nil
+}
+
+// ConsoleURL is the web console's address; empty without --http-listen.
+func (s *Server) ConsoleURL() string {
+	if s.web == nil || s.web.srv == nil {
+		return ""
+	}
+	return s.web.srv.URL()
+}
+
+func (w *webConsole) close() {
+	if w == nil {
+		return
+	}
+	if w.c != nil {
+		w.c.Close()
+	}
+	if w.srv != nil {
+		w.srv.Close()
+	}
+}
