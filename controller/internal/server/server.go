@@ -30,6 +30,7 @@ import (
 	"github.com/lookout-synthetics/lookout/controller/internal/scheduler"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/controller/internal/vault"
+	"github.com/lookout-synthetics/lookout/internal/fileperm"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/pki"
 )
@@ -89,8 +90,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			s.closeAll()
 		}
 	}()
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
+	if was, err := fileperm.TightenDir(o.DataDir); err != nil {
+		return nil, err
+	} else if was != 0 {
+		s.log.Warn("the data dir was readable by others; made it private (0700)", "dir", o.DataDir, "was", fmt.Sprintf("%04o", was))
 	}
 	ca, created, err := pki.LoadOrCreateCA(o.DataDir)
 	if err != nil {
@@ -152,7 +155,7 @@ func hosts(o Options) []string {
 // adminToken reads DataDir/admin.token, creating it (0600) on first start.
 func (s *Server) adminToken() (string, error) {
 	s.TokenFile = filepath.Join(s.o.DataDir, "admin.token")
-	b, err := os.ReadFile(s.TokenFile)
+	b, err := readPrivate(s.TokenFile, "admin token file")
 	if err == nil {
 		tok := strings.TrimSpace(string(b))
 		if tok == "" {
@@ -173,6 +176,14 @@ func (s *Server) adminToken() (string, error) {
 	}
 	s.log.Info("created the admin token", "file", s.TokenFile)
 	return tok, nil
+}
+
+// readPrivate reads a secret file after checking that only its owner can read it.
+func readPrivate(path, what string) ([]byte, error) {
+	if err := fileperm.CheckPrivate(path, what); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
 }
 
 func (s *Server) openState(o Options) (*vault.Vault, *api.Platform, error) {
