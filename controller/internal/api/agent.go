@@ -49,14 +49,17 @@ func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollRes
 		return nil, status.Error(codes.InvalidArgument, "sealing_public_key: must be a 32-byte X25519 public key")
 	}
 	// Check the request before spending the token on it.
+	if err := req.Validate(); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v (the token was not used)", err)
+	}
 	if err := checkCSR(req.CsrDer); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v (the token was not used)", err)
 	}
 	agentID := store.NewID("ag_")
-	cp, err := s.Store.RedeemToken(req.Token, store.Agent{ID: agentID, InstanceName: clip(req.InstanceName, 64), Version: clip(req.Version, 32), SealingKey: req.SealingPublicKey,
+	cp, err := s.Store.RedeemToken(req.Token, store.Agent{ID: agentID, InstanceName: req.InstanceName, Version: req.Version, SealingKey: req.SealingPublicKey,
 		CertNotAfter: time.Now().Add(s.CertTTL)})
 	if err != nil {
-		s.Logger.Warn("enrollment refused", "instance", clip(req.InstanceName, 64), "err", err)
+		s.Logger.Warn("enrollment refused", "instance", req.InstanceName, "err", err)
 		return nil, toStatus(err)
 	}
 	kind := store.KindName(cp.Kind)
@@ -110,7 +113,10 @@ func (s *Agents) audit(actor, action, target, detail string) {
 // Heartbeat records that the agent is alive.
 func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	ag := agentFrom(ctx)
-	if _, err := s.Store.TouchAgent(ag.ID, clip(req.Version, 32), req.RunsInFlight, req.SpooledResults); err != nil {
+	if err := req.Validate(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if _, err := s.Store.TouchAgent(ag.ID, req.Version, req.RunsInFlight, req.SpooledResults); err != nil {
 		return nil, toStatus(err)
 	}
 	return &pb.HeartbeatResponse{ServerTime: timestamppb.Now(), Drop: s.staleCached(ag, req.Cached)}, nil
@@ -121,6 +127,9 @@ func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 // only to a public checkpoint.
 func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
 	ag := agentFrom(ctx)
+	if err := req.Validate(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
 	// The claim and its audit entry (what will be sent, what the agent holds) commit together.
 	var need []*pb.SecretRef
 	var planned, reused []string
@@ -211,6 +220,9 @@ func (s *Agents) ReportResult(ctx context.Context, req *pb.ReportResultRequest) 
 	}
 	if proto.Size(req.Result) > 8<<20 {
 		return nil, status.Error(codes.InvalidArgument, "result: larger than 8 MiB")
+	}
+	if err := req.Result.ValidateReport(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
 	stored, dup, err := s.Store.CompleteRun(req.Result, ag)
 	if err != nil {
