@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,6 +28,7 @@ import (
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/natsembed"
+	"github.com/lookout-synthetics/lookout/controller/internal/refusals"
 	"github.com/lookout-synthetics/lookout/controller/internal/scheduler"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/controller/internal/vault"
@@ -66,6 +68,7 @@ type Server struct {
 	o          Options
 	log        *slog.Logger
 	store      *store.Store
+	refusals   *refusals.Limiter // merged audit entries of refused agent calls
 	grpc       *grpc.Server
 	lis        net.Listener
 	metricsSrv *http.Server
@@ -301,7 +304,8 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 
 	serverTLS := tlsConf.Clone()
 	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
-	auth := &api.Authenticator{AdminToken: token, Store: s.store}
+	s.refusals = refusals.New(refusals.Options{Audit: s.store.Audit, Logger: s.log})
+	auth := &api.Authenticator{AdminToken: token, Store: s.store, Refusals: s.refusals}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(serverTLS)),
 		grpc.MaxRecvMsgSize(8<<20),
@@ -311,7 +315,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	)
 	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow})
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,
-		Stopping: ctx.Done()})
+		Stopping: ctx.Done(), Refusals: s.refusals})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
 
@@ -331,7 +335,10 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		defer close(s.done)
 		go disp.RunSweeper(ctx, time.Second)
 		go s.runPruner(ctx, m.pruned)
+		var flushing sync.WaitGroup
+		flushing.Go(func() { s.refusals.Run(ctx) })
 		sched.Run(ctx)
+		flushing.Wait()
 	}()
 	s.log.Info("controller ready", "grpc", lis.Addr().String(), "data_dir", s.o.DataDir)
 	return nil
@@ -390,6 +397,9 @@ func (s *Server) closeAll() {
 	}
 	if s.embedded != nil {
 		s.embedded.Shutdown()
+	}
+	if s.refusals != nil {
+		s.refusals.Flush() // the refusals merged since the last interval, now that no call can come
 	}
 	if s.store != nil {
 		_ = s.store.Close()
