@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
@@ -82,4 +83,33 @@ func TestResponseHeadersAreCapped(t *testing.T) {
 	if err := res.ValidateReport(); err != nil {
 		t.Errorf("the controller would refuse this result: %v", err)
 	}
+}
+
+// FuzzExcerptCut: whatever the body, the secret and where the cut falls, an excerpt of a body that
+// went on shows neither the secret nor any beginning of it at its end, is valid UTF-8 and fits
+// the cap. Secrets are kept to characters the redaction marker lacks, so a match is a leak.
+func FuzzExcerptCut(f *testing.F) {
+	f.Add("aaaa0123", "0123456", uint16(6))
+	f.Add("xx1212121", "1212123", uint16(9))
+	f.Add("\xff\xfe01", "01", uint16(3))
+	f.Fuzz(func(t *testing.T, body, secret string, cut uint16) {
+		secret = strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, secret)
+		if len(secret) < 2 || int(cut) > len(body) {
+			return
+		}
+		secrets := secretForms(secret)
+		got := excerptOf([]byte(body[:cut]), true, secrets, newRedactor(secrets))
+		shown := strings.TrimSuffix(got, redacted)
+		if strings.Contains(shown, secret) || secretTail(shown, []string{secret}) > 0 && len(got) < excerptCap {
+			t.Fatalf("excerpt %q of %q cut at %d shows (part of) %q", got, body, cut, secret)
+		}
+		if !utf8.ValidString(got) || len(got) > excerptCap {
+			t.Fatalf("excerpt is not valid UTF-8 or over the cap (%d bytes)", len(got))
+		}
+	})
 }
