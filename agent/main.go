@@ -27,6 +27,7 @@ import (
 	"github.com/lookout-synthetics/lookout/agent/internal/spool"
 	"github.com/lookout-synthetics/lookout/internal/buildinfo"
 	"github.com/lookout-synthetics/lookout/internal/logging"
+	"github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
 func main() {
@@ -83,6 +84,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.heartbeat < time.Second || c.heartbeat > 20*time.Second {
 		// The controller shows an instance offline after 30 s without a heartbeat.
 		return c, fmt.Errorf("--heartbeat %v: use a value from 1s to 20s", c.heartbeat)
+	}
+	if err := lookoutv1.CheckAgentText("--instance-name", c.instance, lookoutv1.MaxInstanceNameLength); err != nil {
+		return c, fmt.Errorf("%w (the controller accepts no other)", err)
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/lookout-synthetics/lookout/internal/fileperm"
 )
 
 // CA is a loaded certificate authority.
@@ -81,6 +83,9 @@ func loadCA(certPath, keyPath string) (*CA, error) {
 	certPEM, err := os.ReadFile(certPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading CA certificate: %w", err)
+	}
+	if err := fileperm.CheckPrivate(keyPath, "internal CA key file"); err != nil {
+		return nil, err
 	}
 	keyPEM, err := os.ReadFile(keyPath)
 	if err != nil {

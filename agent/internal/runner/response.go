@@ -126,16 +126,29 @@ func (r *response) record(res *lookoutv1.StepResult) {
 	res.BodyTruncated = r.truncated
 }
 
-// sortedHeaders lists h by name, one entry per value.
+// sortedHeaders lists h by name, one entry per value. A server may send thousands of headers: past
+// the controller's cap the rest are counted in one last entry instead of listed.
 func sortedHeaders(h http.Header) []*lookoutv1.Header {
 	var out []*lookoutv1.Header
+	omitted := 0
 	for _, name := range slices.Sorted(maps.Keys(h)) {
 		for _, v := range h[name] {
+			if len(out) == lookoutv1.MaxResultHeaders-1 {
+				omitted++
+				continue
+			}
 			out = append(out, &lookoutv1.Header{Name: name, Value: v})
 		}
 	}
+	if omitted > 0 {
+		out = append(out, &lookoutv1.Header{Name: omittedHeaders, Value: strconv.Itoa(omitted) + " more not recorded"})
+	}
 	return out
 }
+
+// omittedHeaders names the entry that counts the headers past the cap: not a valid header name,
+// so it cannot be taken for one the server sent.
+const omittedHeaders = "(omitted)"
 
 // expects3xx reports whether a step asserts a redirect status, in which case
 // redirects are not followed.

@@ -16,7 +16,6 @@ import (
 const (
 	defaultBodyCap    = 10 << 20        // bytes read per response
 	excerptCap        = 64 << 10        // bytes of body kept in the result
-	excerptSlack      = 4 << 10         // read past the excerpt so a secret cut by it is still found
 	defaultRunTimeout = 5 * time.Minute // when the monitor sets none
 	maxAttempts       = 10              // upper bound on a step's retry.max_attempts
 )
@@ -114,7 +113,7 @@ func (r *Runner) finish(res *lookoutv1.RunResult, records []stepRecord, rs *runS
 	// protobuf strings must be valid UTF-8 or the result cannot be sent.
 	redactMessage(res.ProtoReflect(), func(s string) string { return strings.ToValidUTF8(redact(s), "\uFFFD") })
 	for _, rec := range records {
-		rec.res.BodyExcerpt = excerptText(redact(string(rec.excerpt)))
+		rec.res.BodyExcerpt = excerptOf(rec.excerpt, rec.excerptCut, rs.hidden, redact)
 	}
 	r.logRun(res)
 	return res

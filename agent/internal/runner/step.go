@@ -16,7 +16,9 @@ type stepRecord struct {
 	res     *lookoutv1.StepResult
 	err     error
 	excerpt []byte // start of the body, redacted and cut when the run ends
-	vars    []*lookoutv1.ExtractedVariable
+	// excerptCut says the body went on past excerpt (or past what was read of it)
+	excerptCut bool
+	vars       []*lookoutv1.ExtractedVariable
 }
 
 // runSteps runs the steps in order; after a failure the rest are skipped.
@@ -164,7 +166,8 @@ func (rs *runState) attemptHTTP(ctx context.Context, step *lookoutv1.Step) stepR
 	}
 	rsp, err := rs.exchange(ctx, step, p, id, rec.res)
 	if rsp != nil {
-		rec.excerpt = bytes.Clone(rsp.body[:min(len(rsp.body), excerptCap+excerptSlack)])
+		rec.excerpt = bytes.Clone(rsp.body[:min(len(rsp.body), excerptCap)])
+		rec.excerptCut = len(rsp.body) > excerptCap || rsp.truncated
 	}
 	if err != nil {
 		rec.err = err

@@ -355,7 +355,7 @@ func checkName(n string) error {
 			return fmt.Errorf("%q may hold letters, digits, '-', '_' and '.', and must start with a letter or digit", n)
 		}
 	}
-	return nil
+	return pb.CheckNotIDShaped(n)
 }
 
 // ListCheckpoints lists checkpoints with their agent instances and whether each is online.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
+	"github.com/lookout-synthetics/lookout/controller/internal/refusals"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -38,8 +40,13 @@ type Agents struct {
 	// Stopping closes when the controller shuts down: open RunCalls streams end with Unavailable
 	// instead of holding the graceful stop.
 	Stopping <-chan struct{}
+	// Refusals merges the audit entries of refused calls and turns away an agent refused too
+	// often; nil writes one entry per refusal.
+	Refusals *refusals.Limiter
 
-	refs refCache // vault items named by each checkpoint's monitors, for heartbeats
+	refs       refCache         // vault items named by each checkpoint's monitors, for heartbeats
+	beats      heartbeatGate    // when each agent's heartbeat was last stored
+	enrollWarn refusals.Sampler // unauthenticated: sampled
 }
 
 // Enroll redeems a one-time token and issues the agent its identity. The checkpoint and its kind
@@ -49,14 +56,19 @@ func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollRes
 		return nil, status.Error(codes.InvalidArgument, "sealing_public_key: must be a 32-byte X25519 public key")
 	}
 	// Check the request before spending the token on it.
+	if err := req.Validate(); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "%v (the token was not used)", err)
+	}
 	if err := checkCSR(req.CsrDer); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "csr_der: %v (the token was not used)", err)
 	}
 	agentID := store.NewID("ag_")
-	cp, err := s.Store.RedeemToken(req.Token, store.Agent{ID: agentID, InstanceName: clip(req.InstanceName, 64), Version: clip(req.Version, 32), SealingKey: req.SealingPublicKey,
+	cp, err := s.Store.RedeemToken(req.Token, store.Agent{ID: agentID, InstanceName: req.InstanceName, Version: req.Version, SealingKey: req.SealingPublicKey,
 		CertNotAfter: time.Now().Add(s.CertTTL)})
 	if err != nil {
-		s.Logger.Warn("enrollment refused", "instance", clip(req.InstanceName, 64), "err", err)
+		if ok, held := s.enrollWarn.Allow(); ok {
+			s.Logger.Warn("enrollment refused", "instance", req.InstanceName, "err", err, "not_logged_before", held)
+		}
 		return nil, toStatus(err)
 	}
 	kind := store.KindName(cp.Kind)
@@ -100,6 +112,28 @@ const (
 	auditDetailMax = 1024
 )
 
+// refused records an agent's refused call, merged with others like it when Refusals is set. A run
+// of another checkpoint was answered as not found; the entry says which it was.
+func (s *Agents) refused(actor, action, target string, err error) {
+	detail := err.Error()
+	if errors.Is(err, store.ErrOtherCheckpoint) {
+		detail += " (" + store.ErrOtherCheckpoint.Error() + ")"
+	}
+	if s.Refusals == nil {
+		s.audit(actor, action, target, detail)
+		return
+	}
+	s.Refusals.Refused(actor, action, clip(target, auditTargetMax), clip(detail, auditDetailMax))
+}
+
+// allow turns away the call of an agent refused too often lately, before it costs a store write.
+func (s *Agents) allow(ag store.Agent, action string) error {
+	if s.Refusals == nil || s.Refusals.Allow(ag.ID, action) {
+		return nil
+	}
+	return status.Errorf(codes.ResourceExhausted, "agent %s: too many refused calls lately; wait and retry", ag.ID)
+}
+
 func (s *Agents) audit(actor, action, target, detail string) {
 	e := store.AuditEntry{Actor: actor, Action: action, Target: clip(target, auditTargetMax), Detail: clip(detail, auditDetailMax)}
 	if err := s.Store.Audit(e); err != nil {
@@ -110,10 +144,15 @@ func (s *Agents) audit(actor, action, target, detail string) {
 // Heartbeat records that the agent is alive.
 func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.HeartbeatResponse, error) {
 	ag := agentFrom(ctx)
-	load := store.AgentLoad{InFlight: req.RunsInFlight, Spooled: req.SpooledResults, MaxConcurrent: req.MaxConcurrentRuns,
-		Waiting: req.RunsWaiting, Saturated: req.Saturated}
-	if _, err := s.Store.RecordHeartbeat(ag.ID, clip(req.Version, 32), load); err != nil {
-		return nil, toStatus(err)
+	if err := req.Validate(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if s.beats.due(ag.ID, time.Now()) {
+		load := store.AgentLoad{InFlight: req.RunsInFlight, Spooled: req.SpooledResults, MaxConcurrent: req.MaxConcurrentRuns,
+			Waiting: req.RunsWaiting, Saturated: req.Saturated}
+		if _, err := s.Store.RecordHeartbeat(ag.ID, req.Version, load); err != nil {
+			return nil, toStatus(err)
+		}
 	}
 	return &pb.HeartbeatResponse{ServerTime: timestamppb.Now(), Drop: s.staleCached(ag, req.Cached)}, nil
 }
@@ -123,6 +162,12 @@ func (s *Agents) Heartbeat(ctx context.Context, req *pb.HeartbeatRequest) (*pb.H
 // only to a public checkpoint.
 func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsRequest) (*pb.FetchRunSecretsResponse, error) {
 	ag := agentFrom(ctx)
+	if err := req.Validate(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err := s.allow(ag, "denied_fetch_run_secrets"); err != nil {
+		return nil, err
+	}
 	// The claim and its audit entry (what will be sent, what the agent holds) commit together.
 	var need []*pb.SecretRef
 	var planned, reused []string
@@ -132,7 +177,7 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 		return "items=" + orNone(planned) + " reused=" + strings.Join(reused, ",")
 	})
 	if err != nil {
-		s.audit(ag.ID, "denied_fetch_run_secrets", req.RunId, err.Error())
+		s.refused(ag.ID, "denied_fetch_run_secrets", req.RunId, err)
 		return nil, toStatus(err)
 	}
 	s.Secrets.reused(len(reused))
@@ -146,7 +191,7 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	}
 	secrets, names, err := s.material(need, cp)
 	if err != nil {
-		s.audit(ag.ID, "denied_fetch_run_secrets", run.RunId, err.Error())
+		s.refused(ag.ID, "denied_fetch_run_secrets", run.RunId, err)
 		s.endUnreadable(run, err)
 		return nil, err
 	}
@@ -214,9 +259,15 @@ func (s *Agents) ReportResult(ctx context.Context, req *pb.ReportResultRequest) 
 	if proto.Size(req.Result) > 8<<20 {
 		return nil, status.Error(codes.InvalidArgument, "result: larger than 8 MiB")
 	}
+	if err := req.Result.ValidateReport(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err := s.allow(ag, "denied_report_result"); err != nil {
+		return nil, err
+	}
 	stored, dup, err := s.Store.CompleteRun(req.Result, ag)
 	if err != nil {
-		s.audit(ag.ID, "denied_report_result", req.Result.RunId, err.Error())
+		s.refused(ag.ID, "denied_report_result", req.Result.RunId, err)
 		return nil, toStatus(err)
 	}
 	if !dup {

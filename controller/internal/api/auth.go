@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/refusals"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/internal/pki"
 )
@@ -31,6 +32,9 @@ const (
 type Authenticator struct {
 	AdminToken string
 	Store      *store.Store
+	// Refusals merges the audit entries of refused agent calls (a revoked agent left running
+	// calls again and again); nil writes one entry per refusal.
+	Refusals *refusals.Limiter
 }
 
 type agentKey struct{}
@@ -106,7 +110,12 @@ func (a *Authenticator) auditRefusal(ag store.Agent, method string, err error) {
 	if ag.ID == "" || method == heartbeatMethod {
 		return
 	}
-	_ = a.Store.Audit(store.AuditEntry{Actor: ag.ID, Action: "denied_agent_call", Target: strings.TrimPrefix(method, agentPrefix), Detail: status.Convert(err).Message()})
+	call, detail := strings.TrimPrefix(method, agentPrefix), status.Convert(err).Message()
+	if a.Refusals != nil {
+		a.Refusals.Refused(ag.ID, "denied_agent_call", call, detail)
+		return
+	}
+	_ = a.Store.Audit(store.AuditEntry{Actor: ag.ID, Action: "denied_agent_call", Target: call, Detail: detail})
 }
 
 func (a *Authenticator) checkAdmin(ctx context.Context) error {

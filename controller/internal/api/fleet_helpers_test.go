@@ -150,10 +150,16 @@ type agent struct {
 
 func (c *controller) enroll(t *testing.T, checkpoint, kind, instance string) *agent {
 	t.Helper()
-	er := newEnrollRequest(t, c.token(t, checkpoint, kind), instance)
+	return c.enrollWith(t, c.token(t, checkpoint, kind), instance)
+}
+
+// enrollWith enrolls an instance with a token made earlier.
+func (c *controller) enrollWith(t *testing.T, token, instance string) *agent {
+	t.Helper()
+	er := newEnrollRequest(t, token, instance)
 	resp, err := c.anonymous(t).Enroll(t.Context(), er.req)
 	if err != nil {
-		t.Fatalf("enrolling %s/%s: %v", checkpoint, instance, err)
+		t.Fatalf("enrolling %s: %v", instance, err)
 	}
 	block, _ := pem.Decode(resp.CertificatePem)
 	if block == nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/sealing"
@@ -92,12 +93,17 @@ func TestOwnership(t *testing.T) {
 		return a.client.FetchRunSecrets(t.Context(), &pb.FetchRunSecretsRequest{RunId: run.RunId, Attempt: run.Attempt})
 	}
 	resp, err := fetch(stranger)
-	wantCode(t, "another checkpoint's agent fetching the run's secrets", err, codes.PermissionDenied, "another checkpoint")
+	wantCode(t, "another checkpoint's agent fetching the run's secrets", err, codes.NotFound, run.RunId+": not found")
+	_, missing := stranger.client.FetchRunSecrets(t.Context(), &pb.FetchRunSecretsRequest{RunId: "run_000000000000000000000000", Attempt: run.Attempt})
+	if strings.ReplaceAll(status.Convert(err).Message(), run.RunId, "ID") != strings.ReplaceAll(status.Convert(missing).Message(), "run_000000000000000000000000", "ID") ||
+		status.Code(err) != status.Code(missing) {
+		t.Errorf("another checkpoint's run answers %v, a missing run %v: a caller can tell whether a run id exists", err, missing)
+	}
 	if resp.GetSealed() != nil {
 		t.Error("sealed secrets were returned to another checkpoint's agent")
 	}
 	_, err = stranger.client.ReportResult(t.Context(), result(run, owner.id()))
-	wantCode(t, "another checkpoint's agent reporting the run (naming the owner)", err, codes.PermissionDenied, "another checkpoint")
+	wantCode(t, "another checkpoint's agent reporting the run (naming the owner)", err, codes.NotFound, run.RunId+": not found")
 	_, err = owner.client.FetchRunSecrets(t.Context(), &pb.FetchRunSecretsRequest{RunId: run.RunId, Attempt: run.Attempt + 1})
 	wantCode(t, "the owner asking for another attempt", err, codes.PermissionDenied, "attempt")
 	if r := c.run(t, run.RunId); r.State != pb.RunState_RUN_STATE_DISPATCHED || r.AgentId != "" {
@@ -140,7 +146,7 @@ func TestOwnership(t *testing.T) {
 			got.GetAgentId(), got.GetCheckpointName(), got.GetCheckpointId(), got.GetMonitorName(), owner.id())
 	}
 	_, err = stranger.client.ReportResult(t.Context(), result(run, owner.id()))
-	wantCode(t, "another checkpoint's agent reporting after the run ended", err, codes.PermissionDenied, "")
+	wantCode(t, "another checkpoint's agent reporting after the run ended", err, codes.NotFound, "not found")
 
 	st := c.stopAndOpenStore(t)
 	results := 0

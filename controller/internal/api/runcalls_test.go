@@ -103,7 +103,7 @@ func TestRunCallsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = exchange(t, ss, fetchCall(1, run3, run3.Attempt))
-	wantCode(t, "another checkpoint's agent claiming on the stream", replyErr(got[1]), codes.PermissionDenied, "another checkpoint")
+	wantCode(t, "another checkpoint's agent claiming on the stream", replyErr(got[1]), codes.NotFound, "not found")
 
 	// Revoked while its stream is open: the next call is refused and the stream ends.
 	if _, err := c.admin.RevokeCheckpoint(t.Context(), &pb.RevokeCheckpointRequest{Name: "site-b"}); err != nil {

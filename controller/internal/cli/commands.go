@@ -229,7 +229,7 @@ func vaultList(ctx context.Context, env Env, args []string) error {
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tTYPE\tVERSION\tUSED BY\tDETAIL")
 		for _, it := range resp.Items {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", it.Name, typeWord(it.Type), it.Version, usedBy(it), itemDetail(it))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", oneLine(it.Name), typeWord(it.Type), it.Version, usedBy(it), oneLine(itemDetail(it)))
 		}
 		return tw.Flush()
 	})
@@ -262,27 +262,27 @@ func usedBy(it *pb.VaultItem) string {
 	if len(it.UsedBy) == 0 {
 		return "-"
 	}
-	return strings.Join(it.UsedBy, ",")
+	return oneLine(strings.Join(it.UsedBy, ","))
 }
 
 func printItem(w io.Writer, it *pb.VaultItem) error {
-	fmt.Fprintf(w, "name:     %s\nid:       %s\ntype:     %s\nversion:  %d\n", it.Name, it.Id, typeWord(it.Type), it.Version)
+	fmt.Fprintf(w, "name:     %s\nid:       %s\ntype:     %s\nversion:  %d\n", oneLine(it.Name), it.Id, typeWord(it.Type), it.Version)
 	if it.Username != "" {
-		fmt.Fprintf(w, "username: %s\n", it.Username)
+		fmt.Fprintf(w, "username: %s\n", oneLine(it.Username))
 	}
 	if fi := it.File; fi != nil {
-		fmt.Fprintf(w, "filename: %s\ncontent type: %s\nsize:     %d bytes\nsha256:   %s\n", fi.Filename, fi.ContentType, fi.Size, fi.Sha256)
+		fmt.Fprintf(w, "filename: %s\ncontent type: %s\nsize:     %d bytes\nsha256:   %s\n", oneLine(fi.Filename), oneLine(fi.ContentType), fi.Size, fi.Sha256)
 	}
 	if it.Description != "" {
-		fmt.Fprintf(w, "description: %s\n", it.Description)
+		fmt.Fprintf(w, "description: %s\n", oneLine(it.Description))
 	}
 	fmt.Fprintf(w, "used by:  %s\n", usedBy(it))
 	if ci := it.Certificate; ci != nil {
 		fmt.Fprintf(w, "subject:  %s\nissuer:   %s\nvalid:    %s to %s\nsha256:   %s\nkey:      %s\nchain:    %d certificate(s)\nclient auth allowed: %v\n",
-			ci.Subject, ci.Issuer, ci.NotBefore.AsTime().Format(time.RFC3339), ci.NotAfter.AsTime().Format(time.RFC3339),
-			ci.Sha256Fingerprint, ci.KeyType, ci.ChainLength, ci.ClientAuthAllowed)
+			oneLine(ci.Subject), oneLine(ci.Issuer), ci.NotBefore.AsTime().Format(time.RFC3339), ci.NotAfter.AsTime().Format(time.RFC3339),
+			ci.Sha256Fingerprint, oneLine(ci.KeyType), ci.ChainLength, ci.ClientAuthAllowed)
 		if len(ci.Sans) > 0 {
-			fmt.Fprintf(w, "SANs:     %s\n", strings.Join(ci.Sans, ", "))
+			fmt.Fprintf(w, "SANs:     %s\n", oneLine(strings.Join(ci.Sans, ", ")))
 		}
 	}
 	return nil
@@ -406,7 +406,7 @@ func monitorList(ctx context.Context, env Env, args []string) error {
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSTATE\tALERTING\tINTERVAL\tSTEPS\tCHECKPOINTS\tVERSION")
 		for _, m := range resp.Monitors {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\n", m.Name, monitorState(m), alertingWord(states[m.Name]), m.Interval.AsDuration(), len(m.Steps), strings.Join(m.Checkpoints, ","), m.Version)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%d\n", oneLine(m.Name), monitorState(m), alertingWord(states[m.Name]), m.Interval.AsDuration(), len(m.Steps), oneLine(strings.Join(m.Checkpoints, ",")), m.Version)
 		}
 		return tw.Flush()
 	})
@@ -510,12 +510,12 @@ func checkpointList(ctx context.Context, env Env, args []string) error {
 		for _, cp := range resp.Checkpoints {
 			kind := strings.ToLower(strings.TrimPrefix(cp.Kind.String(), "CHECKPOINT_KIND_"))
 			if len(cp.Agents) == 0 {
-				fmt.Fprintf(tw, "%s\t%s\t-\t-\tno agents\t-\t-\t-\t-\t-\n", cp.Name, kind)
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\tno agents\t-\t-\t-\t-\t-\n", oneLine(cp.Name), kind)
 			}
 			sort.Slice(cp.Agents, func(i, j int) bool { return cp.Agents[i].Id < cp.Agents[j].Id })
 			for _, ag := range cp.Agents {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", cp.Name, kind, ag.Id, ag.InstanceName, instanceState(ag),
-					ago(now, ag.LastSeen.AsTime()), ag.Version, inFlight(ag), ag.SpooledResults, certExpiry(now, ag.CertificateNotAfter))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", oneLine(cp.Name), kind, oneLine(ag.Id), orDash(oneLine(ag.InstanceName)), instanceState(ag),
+					ago(now, ag.LastSeen.AsTime()), orDash(oneLine(ag.Version)), inFlight(ag), ag.SpooledResults, certExpiry(now, ag.CertificateNotAfter))
 			}
 		}
 		return tw.Flush()
@@ -558,7 +558,7 @@ func platformCertificate(ctx context.Context, env Env, args []string) error {
 		if !resp.Configured {
 			return fmt.Errorf("no platform certificate is configured on this controller (start it with --platform-cert-file)")
 		}
-		fmt.Fprintf(env.Stdout, "subject: %s\nissuer:  %s\nexpires: %s\nsha256:  %s\n\n%s", resp.Info.Subject, resp.Info.Issuer,
+		fmt.Fprintf(env.Stdout, "subject: %s\nissuer:  %s\nexpires: %s\nsha256:  %s\n\n%s", oneLine(resp.Info.Subject), oneLine(resp.Info.Issuer),
 			resp.Info.NotAfter.AsTime().Format(time.RFC3339), resp.Info.Sha256Fingerprint, resp.CertificatePem)
 		return nil
 	})

@@ -42,7 +42,7 @@ func runMonitor(ctx context.Context, env Env, args []string) error {
 	}
 	if !*wait {
 		for _, r := range resp.Runs {
-			fmt.Fprintf(env.Stdout, "%s\t%s\n", r.RunId, r.CheckpointName)
+			fmt.Fprintf(env.Stdout, "%s\t%s\n", oneLine(r.RunId), oneLine(r.CheckpointName))
 		}
 		return nil
 	}
@@ -140,7 +140,7 @@ func printResult(w io.Writer, res *pb.RunResult, verbose bool) {
 func FormatResult(res *pb.RunResult) string {
 	word := map[pb.Outcome]string{pb.Outcome_OUTCOME_PASSED: "PASS", pb.Outcome_OUTCOME_FAILED: "FAIL", pb.Outcome_OUTCOME_ERROR: "ERROR"}[res.Outcome]
 	dur := res.FinishedAt.AsTime().Sub(res.StartedAt.AsTime()).Round(time.Millisecond)
-	line := fmt.Sprintf("%s %-5s %s @ %s  %d step(s) %v", res.FinishedAt.AsTime().Local().Format("15:04:05"), word, res.MonitorName, res.CheckpointName, len(res.Steps), dur)
+	line := fmt.Sprintf("%s %-5s %s @ %s  %d step(s) %v", res.FinishedAt.AsTime().Local().Format("15:04:05"), word, oneLine(res.MonitorName), oneLine(res.CheckpointName), len(res.Steps), dur)
 	if res.Confirmation {
 		line += "  (confirmation)"
 	}
@@ -159,9 +159,9 @@ func formatStep(st *pb.StepResult) string {
 	case !st.Passed:
 		mark = "FAIL"
 	}
-	fmt.Fprintf(&b, "%s %d. %s", mark, st.Index+1, st.Name)
+	fmt.Fprintf(&b, "%s %d. %s", mark, st.Index+1, oneLine(st.Name))
 	if st.Method != "" {
-		fmt.Fprintf(&b, "  %s %s", st.Method, oneLine(st.Url))
+		fmt.Fprintf(&b, "  %s %s", oneLine(st.Method), oneLine(st.Url))
 	}
 	if st.StatusCode != 0 {
 		fmt.Fprintf(&b, " → %d", st.StatusCode)

@@ -19,13 +19,24 @@ import (
 // A monitor at every limit (100 steps) is far below it.
 const maxVisits = 1 << 18
 
+// maxAliases bounds how many times a file may use an alias, and maxExpanded how many bytes of
+// scalars it may hold once every alias is replaced by what it names. A few hundred visits of a
+// large anchored value can make a small file a huge monitor: visits alone do not bound that.
+const (
+	maxAliases  = 1000
+	maxExpanded = MaxSize
+)
+
 // decoder fills the file structs from a yaml.Node tree, checking every key
 // against the structs' yaml tags. It records the line of every path it sees,
 // so later validation errors can point into the file too.
 type decoder struct {
-	errs   lookoutv1.FieldErrors
-	lines  map[string]int
-	visits int
+	errs     lookoutv1.FieldErrors
+	lines    map[string]int
+	visits   int
+	aliases  int
+	expanded int // bytes of scalar values decoded, each alias's copy counted
+	stopped  bool
 }
 
 func newDecoder() *decoder {
@@ -77,15 +88,31 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 func (d *decoder) resolve(n *yaml.Node) *yaml.Node {
 	d.visits++
 	if d.visits == maxVisits {
-		d.fail("", 0, "monitor file is too complex: more than %d values, counting each copy an alias makes", maxVisits)
+		d.stop("monitor file is too complex: more than %d values, counting each copy an alias makes", maxVisits)
 	}
-	for n != nil && n.Kind == yaml.AliasNode && d.visits < maxVisits {
+	for n != nil && n.Kind == yaml.AliasNode && !d.stopped {
+		if d.aliases++; d.aliases > maxAliases {
+			d.stop("monitor file uses aliases (*name) more than %d times (line %d): write the values out, or use fewer", maxAliases, n.Line)
+		}
 		n = n.Alias
 	}
-	if d.visits >= maxVisits {
+	if n != nil && n.Kind == yaml.ScalarNode && !d.stopped {
+		if d.expanded += len(n.Value); d.expanded > maxExpanded {
+			d.stop("monitor file expands to more than %d bytes (1 MiB) of values once its aliases are copied out (line %d)", maxExpanded, n.Line)
+		}
+	}
+	if d.stopped {
 		return nil
 	}
 	return n
+}
+
+// stop records a problem with the file as a whole and ends the decoding.
+func (d *decoder) stop(format string, args ...any) {
+	if !d.stopped {
+		d.stopped = true
+		d.fail("", 0, format, args...)
+	}
 }
 
 var kindNames = map[yaml.Kind]string{

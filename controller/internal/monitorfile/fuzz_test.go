@@ -13,6 +13,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: x\ncheckpoints: [a]\nsteps: [{wait: 1s}]\n"))
 	f.Add([]byte("name: x\ncheckpoints: [a]\nsteps:\n  - request: {url: 'https://e/', headers: {A: 1}}\n    assert: [{source: json, path: $.a, comparison: exists}]\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("name: x\ncheckpoints: [a]\nsteps: [{wait: 1s}]\nvariables: {a: &v vvvvvvvv, b: *v, c: *v, d: *v}\n"))
 	f.Add([]byte(requestOptionsFile))
 	paths, _ := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	authPaths, _ := filepath.Glob(filepath.Join(examplesDir, "auth", "*.yaml"))

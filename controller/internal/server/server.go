@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,9 +29,11 @@ import (
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/natsembed"
+	"github.com/lookout-synthetics/lookout/controller/internal/refusals"
 	"github.com/lookout-synthetics/lookout/controller/internal/scheduler"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/controller/internal/vault"
+	"github.com/lookout-synthetics/lookout/internal/fileperm"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/pki"
 )
@@ -70,6 +73,7 @@ type Server struct {
 	o          Options
 	log        *slog.Logger
 	store      *store.Store
+	refusals   *refusals.Limiter // merged audit entries of refused agent calls
 	grpc       *grpc.Server
 	lis        net.Listener
 	metricsSrv *http.Server
@@ -95,8 +99,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			s.closeAll()
 		}
 	}()
-	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data dir: %w", err)
+	if was, err := fileperm.TightenDir(o.DataDir); err != nil {
+		return nil, err
+	} else if was != 0 {
+		s.log.Warn("the data dir was readable by others; made it private (0700)", "dir", o.DataDir, "was", fmt.Sprintf("%04o", was))
 	}
 	ca, created, err := pki.LoadOrCreateCA(o.DataDir)
 	if err != nil {
@@ -158,7 +164,7 @@ func hosts(o Options) []string {
 // adminToken reads DataDir/admin.token, creating it (0600) on first start.
 func (s *Server) adminToken() (string, error) {
 	s.TokenFile = filepath.Join(s.o.DataDir, "admin.token")
-	b, err := os.ReadFile(s.TokenFile)
+	b, err := readPrivate(s.TokenFile, "admin token file")
 	if err == nil {
 		tok := strings.TrimSpace(string(b))
 		if tok == "" {
@@ -179,6 +185,14 @@ func (s *Server) adminToken() (string, error) {
 	}
 	s.log.Info("created the admin token", "file", s.TokenFile)
 	return tok, nil
+}
+
+// readPrivate reads a secret file after checking that only its owner can read it.
+func readPrivate(path, what string) ([]byte, error) {
+	if err := fileperm.CheckPrivate(path, what); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(path)
 }
 
 func (s *Server) openState(o Options) (*vault.Vault, *api.Platform, error) {
@@ -302,7 +316,8 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 
 	serverTLS := tlsConf.Clone()
 	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
-	auth := &api.Authenticator{AdminToken: token, Store: s.store}
+	s.refusals = refusals.New(refusals.Options{Audit: s.store.Audit, Logger: s.log})
+	auth := &api.Authenticator{AdminToken: token, Store: s.store, Refusals: s.refusals}
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(serverTLS)),
 		grpc.MaxRecvMsgSize(8<<20),
@@ -314,7 +329,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		Alerting: alerting.Refs{Store: s.store}}
 	pb.RegisterAdminServiceServer(s.grpc, admin)
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,
-		Stopping: ctx.Done()})
+		Stopping: ctx.Done(), Refusals: s.refusals})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
 	pb.RegisterAlertServiceServer(s.grpc, al.service)
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
@@ -338,10 +353,11 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		defer close(s.done)
 		go disp.RunSweeper(ctx, time.Second)
 		go s.runPruner(ctx, m.pruned)
-		alertsDone := make(chan struct{})
-		go func() { defer close(alertsDone); al.run(ctx) }()
+		var background sync.WaitGroup
+		background.Go(func() { s.refusals.Run(ctx) })
+		background.Go(func() { al.run(ctx) })
 		sched.Run(ctx)
-		<-alertsDone
+		background.Wait()
 	}()
 	s.log.Info("controller ready", "grpc", lis.Addr().String(), "data_dir", s.o.DataDir)
 	return nil
@@ -401,6 +417,9 @@ func (s *Server) closeAll() {
 	}
 	if s.embedded != nil {
 		s.embedded.Shutdown()
+	}
+	if s.refusals != nil {
+		s.refusals.Flush() // the refusals merged since the last interval, now that no call can come
 	}
 	if s.store != nil {
 		_ = s.store.Close()

@@ -100,13 +100,17 @@ func KindName(k pb.CheckpointKind) string {
 	return "unknown"
 }
 
-// Checkpoint returns a checkpoint by name or id (without its agents).
+// Checkpoint returns a checkpoint (without its agents) by id when nameOrID is shaped like one, by
+// name otherwise: never one after the other, so a name can never stand in for an id.
 func (s *Store) Checkpoint(nameOrID string) (*pb.Checkpoint, error) {
 	cp := &pb.Checkpoint{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		id := nameOrID
-		if v := tx.Bucket(bCheckpointNames).Get([]byte(nameOrID)); v != nil {
-			id = string(v)
+		if _, isID := pb.IDShaped(nameOrID); !isID {
+			id = string(tx.Bucket(bCheckpointNames).Get([]byte(nameOrID)))
+		}
+		if id == "" {
+			return ErrNotFound
 		}
 		return getProto(tx.Bucket(bCheckpoints), id, cp)
 	})

@@ -19,7 +19,21 @@ import (
 var (
 	ErrNotYours  = errors.New("run was not dispatched to this agent")
 	ErrRunClosed = errors.New("run is no longer live")
+	// ErrOtherCheckpoint marks a run that exists but belongs to another checkpoint. Such an error
+	// is also ErrNotFound and reads exactly like a missing run's, so a caller cannot tell whether
+	// a run id it made up exists; the audit log may still say which it was.
+	ErrOtherCheckpoint = errors.New("the run belongs to another checkpoint")
 )
+
+// hiddenRun is the answer to a caller whose checkpoint does not own the run: word for word what
+// it gets for a run that does not exist.
+type hiddenRun struct{ runID string }
+
+func (e hiddenRun) Error() string { return fmt.Sprintf("run %s: %v", e.runID, ErrNotFound) }
+
+func (e hiddenRun) Is(target error) bool {
+	return target == ErrNotFound || target == ErrOtherCheckpoint
+}
 
 // QueueRuns queues the recording of new runs and returns a function that waits until they are
 // durable. Every write queued after it (an agent's claim of one of the runs) sees them, so a caller
@@ -115,7 +129,7 @@ func (s *Store) claim(tx *bolt.Tx, r *pb.Run, runID string, attempt int32, a Age
 func checkOwner(r *pb.Run, attempt int32, a Agent) error {
 	switch {
 	case r.CheckpointId != a.CheckpointID:
-		return fmt.Errorf("%w: run %s belongs to another checkpoint", ErrNotYours, r.RunId)
+		return hiddenRun{r.RunId}
 	case r.Attempt != attempt:
 		return fmt.Errorf("%w: run %s attempt %d is not the attempt in flight (%d)", ErrNotYours, r.RunId, attempt, r.Attempt)
 	case r.AgentId != "" && r.AgentId != a.ID:

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,8 +77,17 @@ func TestCompleteRunStoresOnceAndAcknowledgesARepeat(t *testing.T) {
 
 func TestRunOwnership(t *testing.T) {
 	s, _, r := runFixture(t)
-	if _, err := s.ClaimRun(r.RunId, 1, other); !errors.Is(err, ErrNotYours) {
-		t.Fatalf("claim by another checkpoint: %v, want ErrNotYours", err)
+	// Another checkpoint's agent hears what it would hear for a run that does not exist.
+	_, err := s.ClaimRun(r.RunId, 1, other)
+	_, missing := s.ClaimRun("run_000000000000000000000000", 1, other)
+	if !errors.Is(err, ErrNotFound) || !errors.Is(err, ErrOtherCheckpoint) || errors.Is(missing, ErrOtherCheckpoint) {
+		t.Fatalf("claim by another checkpoint: %v, want ErrNotFound marked ErrOtherCheckpoint", err)
+	}
+	if strings.ReplaceAll(err.Error(), r.RunId, "ID") != strings.ReplaceAll(missing.Error(), "run_000000000000000000000000", "ID") {
+		t.Fatalf("another checkpoint's run answers %q, a missing run %q: a caller can tell them apart", err, missing)
+	}
+	if _, _, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1}, other); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("report by another checkpoint: %v, want ErrNotFound", err)
 	}
 	if _, err := s.ClaimRun(r.RunId, 2, agentA); !errors.Is(err, ErrNotYours) {
 		t.Fatalf("claim of a wrong attempt: %v, want ErrNotYours", err)
@@ -198,7 +208,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 func TestClaimAndItsAuditCommitTogether(t *testing.T) {
 	s, _, r := runFixture(t)
 	detail := func(run *pb.Run) string { return "attempt " + strconv.Itoa(int(run.Attempt)) }
-	if _, err := s.ClaimRunAudited(r.RunId, 1, other, "fetch_run_secrets", detail); !errors.Is(err, ErrNotYours) {
+	if _, err := s.ClaimRunAudited(r.RunId, 1, other, "fetch_run_secrets", detail); !errors.Is(err, ErrOtherCheckpoint) {
 		t.Fatalf("another checkpoint's claim: %v", err)
 	}
 	if log, _ := s.AuditLog(); len(log) != 0 {

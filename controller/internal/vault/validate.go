@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"unicode/utf8"
+
+	"github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
 const (
@@ -18,6 +20,9 @@ func validateItem(name, description string) error {
 	if !namePattern.MatchString(name) {
 		return inputError(fmt.Sprintf("vault item name %q is not valid: use 1–64 letters, digits, '.', '_' or '-', "+
 			"starting with a letter or digit", clip(name)))
+	}
+	if err := lookoutv1.CheckNotIDShaped(name); err != nil {
+		return inputError(fmt.Sprintf("vault item name %q: %v", name, err))
 	}
 	if len(description) > maxDescriptionLen || !utf8.ValidString(description) {
 		return inputError(fmt.Sprintf("description must be UTF-8 text of at most %d bytes", maxDescriptionLen))

@@ -246,14 +246,16 @@ func materialAD(item *lookoutv1.VaultItem) []byte {
 	return fmt.Appendf(nil, "%s/%s%s/v%d", bucketItems, prefixMaterial, item.GetId(), item.GetVersion())
 }
 
-// loadItem finds an item by name, then by ID.
+// loadItem finds an item by ID when nameOrID is shaped like one, and by name otherwise; never
+// one after the other, so an item named like another item's ID can never stand in for it (names
+// shaped like IDs are refused at creation; one stored before that is reached by its ID).
 func loadItem(b *bbolt.Bucket, nameOrID string) (*lookoutv1.VaultItem, error) {
-	id := b.Get([]byte(prefixName + nameOrID))
-	if id == nil {
-		id = []byte(nameOrID)
+	id := nameOrID
+	if _, isID := lookoutv1.IDShaped(nameOrID); !isID {
+		id = string(b.Get([]byte(prefixName + nameOrID))) // "" when no item has that name
 	}
-	val := b.Get([]byte(prefixItem + string(id)))
-	if val == nil {
+	val := b.Get([]byte(prefixItem + id))
+	if id == "" || val == nil {
 		return nil, fmt.Errorf("vault item %q %w", clip(nameOrID), ErrNotFound)
 	}
 	return unmarshalItem(val)

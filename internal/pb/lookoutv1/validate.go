@@ -85,6 +85,7 @@ func (m *Monitor) Validate() error {
 	v.checkpoints(m.GetCheckpoints())
 	v.variables(m.GetVariables())
 	v.steps(m.GetSteps(), timeout)
+	v.limits(m)
 	if len(v.errs) == 0 {
 		return nil
 	}
@@ -113,6 +114,9 @@ func (v *validator) name(name string) {
 		v.addf("name", "must be at most %d characters", MaxNameLength)
 	case !namePattern.MatchString(name):
 		v.addf("name", "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'")
+	}
+	if err := CheckNotIDShaped(name); err != nil {
+		v.addf("name", "%v", err)
 	}
 }
 
@@ -176,6 +180,9 @@ func (v *validator) checkpoints(names []string) {
 			v.addf(p, "must not be empty")
 		case seen[name]:
 			v.addf(p, "duplicate checkpoint %q", name)
+		}
+		if err := CheckNotIDShaped(name); err != nil {
+			v.addf(p, "%q: %v; name the checkpoint", name, err)
 		}
 		seen[name] = true
 	}

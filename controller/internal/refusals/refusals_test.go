@@ -1,0 +1,115 @@
+package refusals
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type log struct {
+	mu      sync.Mutex
+	entries []store.AuditEntry
+}
+
+func (l *log) audit(e store.AuditEntry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, e)
+	return nil
+}
+
+// 20,000 refusals of one agent in one interval are two entries: the first at once, then one that
+// counts the rest; a second kind of refusal and a second agent get their own; nothing is lost.
+func TestRefusalsAreMergedPerAgentAndInterval(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	var lg log
+	l := New(Options{Audit: lg.audit, Interval: 10 * time.Second, Burst: 1 << 30, Now: c.now})
+	for i := range 20_000 {
+		l.Refused("ag_1", "denied_fetch_run_secrets", "run_"+string(rune('a'+i%26)), "not found")
+	}
+	l.Refused("ag_1", "denied_report_result", "run_x", "not found")
+	l.Refused("ag_2", "denied_fetch_run_secrets", "run_y", "not found")
+	if n := len(lg.entries); n != 3 {
+		t.Fatalf("%d entries before the interval ends, want 3 (the first of each agent and kind)", n)
+	}
+	c.add(10 * time.Second)
+	l.Flush()
+	if n := len(lg.entries); n != 4 {
+		t.Fatalf("%d entries after the flush, want 4", n)
+	}
+	last := lg.entries[3]
+	if last.Actor != "ag_1" || last.Action != "denied_fetch_run_secrets" || !strings.HasPrefix(last.Detail, "19999 more refused since 2026-12-06T12:00:00Z") {
+		t.Fatalf("merged entry %+v, want ag_1's 19,999 later refusals counted", last)
+	}
+	l.Flush()
+	if n := len(lg.entries); n != 4 {
+		t.Fatalf("an empty flush wrote %d entries", n-4)
+	}
+	l.Refused("ag_1", "denied_fetch_run_secrets", "run_z", "not found")
+	if n := len(lg.entries); n != 5 {
+		t.Fatalf("the first refusal of a new interval was not written at once")
+	}
+}
+
+// An identity refused Burst times in an interval is turned away until the interval ends; others
+// are not; turned-away calls are counted, not written one by one.
+func TestAllowTurnsAwayAnIdentityRefusedTooOften(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	var lg log
+	l := New(Options{Audit: lg.audit, Interval: 10 * time.Second, Burst: 5, Now: c.now})
+	for range 5 {
+		if !l.Allow("ag_1", "denied_report_result") {
+			t.Fatal("turned away before its burst")
+		}
+		l.Refused("ag_1", "denied_report_result", "run_x", "not found")
+	}
+	for range 1000 {
+		if l.Allow("ag_1", "denied_report_result") {
+			t.Fatal("allowed past its burst")
+		}
+	}
+	if !l.Allow("ag_2", "denied_report_result") {
+		t.Fatal("another agent was turned away")
+	}
+	c.add(10 * time.Second)
+	l.Flush()
+	if !l.Allow("ag_1", "denied_report_result") {
+		t.Fatal("still turned away in the next interval")
+	}
+	if n := len(lg.entries); n != 2 || !strings.Contains(lg.entries[1].Detail, "1004 more refused") || !strings.Contains(lg.entries[1].Detail, "(1000 turned away unserved)") {
+		t.Fatalf("entries %+v, want the first refusal and one counting 1004 more, 1000 of them turned away", lg.entries)
+	}
+}
+
+func TestSamplerLetsAFewLinesThroughAndCountsTheRest(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	s := Sampler{Limit: 3, Interval: time.Minute, Now: c.now}
+	passed := 0
+	for range 1000 {
+		if ok, _ := s.Allow(); ok {
+			passed++
+		}
+	}
+	if passed != 3 {
+		t.Fatalf("%d lines let through, want 3", passed)
+	}
+	c.add(time.Minute)
+	if ok, dropped := s.Allow(); !ok || dropped != 997 {
+		t.Fatalf("first line of the next minute: %v, %d held back; want through, saying 997", ok, dropped)
+	}
+}
