@@ -49,6 +49,9 @@ func Commands() []Command {
 		{"checkpoint revoke", "revoke every agent of a checkpoint", checkpointRevoke},
 		{"checkpoint nats-config", "print the nats-server authorization block for an external NATS deployment", checkpointNATSConfig},
 		{"platform-certificate", "print the platform certificate (public part) and its fingerprint", platformCertificate},
+		{"token create", "create an API token and print it alone on stdout: --name N --scope results:read|admin", tokenCreate},
+		{"token list", "list API tokens (never their secrets)", tokenList},
+		{"token revoke", "revoke an API token at once", tokenRevoke},
 		{"audit", "read the audit log, newest entries last [--since 24h] [--actor A] [--action X] [--target T]", auditList},
 	}
 }

@@ -25,6 +25,7 @@ var positionals = map[string]string{
 	"monitor resume":            "NAME",
 	"run":                       "MONITOR",
 	"checkpoint revoke":         "NAME",
+	"token revoke":              "NAME",
 }
 
 // setUsage makes a command's -h say what it does and what it takes, then list its flags.

@@ -25,10 +25,12 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
+	"github.com/lookout-synthetics/lookout/controller/internal/collect"
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/natsembed"
 	"github.com/lookout-synthetics/lookout/controller/internal/scheduler"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
+	"github.com/lookout-synthetics/lookout/controller/internal/tokens"
 	"github.com/lookout-synthetics/lookout/controller/internal/vault"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/pki"
@@ -74,6 +76,8 @@ type Server struct {
 	natsURL    string
 	cancel     context.CancelFunc
 	done       chan struct{}
+	// Auth checks tokens; the web console uses its TokenScope.
+	Auth *api.Authenticator
 	// Files the admin CLI needs.
 	CAFile, TokenFile string
 }
@@ -290,7 +294,13 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 
 	serverTLS := tlsConf.Clone()
 	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
-	auth := &api.Authenticator{AdminToken: token, Store: s.store}
+	toks, err := tokens.Open(tokens.Options{DB: s.store.DB()})
+	if err != nil {
+		cancel()
+		return err
+	}
+	auth := &api.Authenticator{AdminToken: token, Store: s.store, Tokens: toks}
+	s.Auth = auth
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(serverTLS)),
 		grpc.MaxRecvMsgSize(8<<20),
@@ -302,6 +312,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,
 		Stopping: ctx.Done()})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
+	pb.RegisterTokenServiceServer(s.grpc, &collect.TokenService{Tokens: toks, Audit: s.store, Logger: s.log})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
 
 	lis, err := net.Listen("tcp", s.o.GRPCListen)
