@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
+	"github.com/lookout-synthetics/lookout/controller/internal/collect"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
@@ -20,6 +21,7 @@ type metrics struct {
 	commits    prometheus.Histogram // seconds per group commit
 	writes     prometheus.Histogram // writes per group commit
 	pruned     *prometheus.CounterVec
+	probes     *collect.ProbeSeries // per-monitor × checkpoint probe_* series
 }
 
 func newMetrics(st *store.Store) *metrics {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -64,18 +63,19 @@ type Options struct {
 
 // Server is a running controller.
 type Server struct {
-	o          Options
-	log        *slog.Logger
-	store      *store.Store
-	grpc       *grpc.Server
-	lis        net.Listener
-	metricsSrv *http.Server
-	pprofSrv   *http.Server
-	nc         *nats.Conn
-	embedded   *natsembed.Server
-	natsURL    string
-	cancel     context.CancelFunc
-	done       chan struct{}
+	o           Options
+	log         *slog.Logger
+	store       *store.Store
+	grpc        *grpc.Server
+	lis         net.Listener
+	metricsSrv  *http.Server
+	metricsAddr string
+	pprofSrv    *http.Server
+	nc          *nats.Conn
+	embedded    *natsembed.Server
+	natsURL     string
+	cancel      context.CancelFunc
+	done        chan struct{}
 	// Auth checks tokens; the web console uses its TokenScope.
 	Auth *api.Authenticator
 	// Files the admin CLI needs.
@@ -275,8 +275,13 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	m := newMetrics(s.store)
 	m.vault = newVaultExpiry(v.List, time.Now)
 	m.fleet = newFleetStatus(s.store, time.Now, onlineWindow)
+	probes, err := collect.NewProbeSeries(s.store, s.log)
+	if err != nil {
+		return fmt.Errorf("loading the latest results for /metrics: %w", err)
+	}
+	m.probes = probes
 	hub := api.NewHub()
-	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
+	notify := func(res *pb.RunResult) { m.observe(res); probes.Observe(res); hub.Publish(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
 		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
 	sched := scheduler.New(scheduler.Options{Dispatch: func(due []*pb.Monitor) {
@@ -344,11 +349,12 @@ func (s *Server) startMetrics(m *metrics) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m.collectors()...)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", collect.MetricsHandler(reg, m.probes, s.log))
 	lis, err := net.Listen("tcp", s.o.MetricsListen)
 	if err != nil {
 		return fmt.Errorf("--metrics-listen %s: %w", s.o.MetricsListen, err)
 	}
+	s.metricsAddr = lis.Addr().String()
 	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.metricsSrv.Serve(lis) }()
 	return nil
@@ -356,6 +362,9 @@ func (s *Server) startMetrics(m *metrics) error {
 
 // Addr is the gRPC address.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// MetricsAddr is the address /metrics is served on; empty without --metrics-listen.
+func (s *Server) MetricsAddr() string { return s.metricsAddr }
 
 // NATSURL is the URL agents are told to use.
 func (s *Server) NATSURL() string { return s.natsURL }
