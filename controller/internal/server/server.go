@@ -78,6 +78,8 @@ type Server struct {
 	done        chan struct{}
 	// Auth checks tokens; the web console uses its TokenScope.
 	Auth *api.Authenticator
+	// Queries answers last results and monitor status, for in-process readers (the web console).
+	Queries *collect.Queries
 	// Files the admin CLI needs.
 	CAFile, TokenFile string
 }
@@ -318,6 +320,8 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		Stopping: ctx.Done()})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
 	pb.RegisterTokenServiceServer(s.grpc, &collect.TokenService{Tokens: toks, Audit: s.store, Logger: s.log})
+	s.Queries = &collect.Queries{Store: s.store}
+	pb.RegisterQueryServiceServer(s.grpc, &collect.QueryService{Queries: s.Queries})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
 
 	lis, err := net.Listen("tcp", s.o.GRPCListen)

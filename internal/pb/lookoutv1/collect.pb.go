@@ -498,12 +498,13 @@ func (x *MonitorStatusRequest) GetMonitor() string {
 // WindowStats summarises the runs of a window from hourly rollups.
 type WindowStats struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Window        string                 `protobuf:"bytes,1,opt,name=window,proto3" json:"window,omitempty"` // "24h", "7d", "30d"
-	Runs          int64                  `protobuf:"varint,2,opt,name=runs,proto3" json:"runs,omitempty"`
-	Failures      int64                  `protobuf:"varint,3,opt,name=failures,proto3" json:"failures,omitempty"` // runs that did not pass
-	Uptime        float64                `protobuf:"fixed64,4,opt,name=uptime,proto3" json:"uptime,omitempty"`    // (runs - failures) / runs; 0 without runs
+	Window        string                 `protobuf:"bytes,1,opt,name=window,proto3" json:"window,omitempty"`      // "24h", "7d", "30d"
+	Runs          int64                  `protobuf:"varint,2,opt,name=runs,proto3" json:"runs,omitempty"`         // every result, Lookout's own errors included
+	Failures      int64                  `protobuf:"varint,3,opt,name=failures,proto3" json:"failures,omitempty"` // runs that failed because of the monitored API
+	Uptime        float64                `protobuf:"fixed64,4,opt,name=uptime,proto3" json:"uptime,omitempty"`    // passed / (runs - lookout_errors); 0 without such runs
 	P50           *durationpb.Duration   `protobuf:"bytes,5,opt,name=p50,proto3" json:"p50,omitempty"`            // run duration percentiles, from the rollups' histograms
 	P95           *durationpb.Duration   `protobuf:"bytes,6,opt,name=p95,proto3" json:"p95,omitempty"`
+	LookoutErrors int64                  `protobuf:"varint,7,opt,name=lookout_errors,json=lookoutErrors,proto3" json:"lookout_errors,omitempty"` // agent lost, checkpoint unavailable: not counted in uptime
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -580,6 +581,13 @@ func (x *WindowStats) GetP95() *durationpb.Duration {
 	return nil
 }
 
+func (x *WindowStats) GetLookoutErrors() int64 {
+	if x != nil {
+		return x.LookoutErrors
+	}
+	return 0
+}
+
 type CheckpointStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Checkpoint    string                 `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
@@ -643,7 +651,7 @@ func (x *CheckpointStatus) GetWindows() []*WindowStats {
 type MonitorStatusResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Monitor       string                 `protobuf:"bytes,1,opt,name=monitor,proto3" json:"monitor,omitempty"`
-	Paused        bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"`
+	Paused        bool                   `protobuf:"varint,2,opt,name=paused,proto3" json:"paused,omitempty"` // the monitor's alert state is AlertService's to report
 	Checkpoints   []*CheckpointStatus    `protobuf:"bytes,3,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
 	Windows       []*WindowStats         `protobuf:"bytes,4,rep,name=windows,proto3" json:"windows,omitempty"` // all checkpoints together
 	unknownFields protoimpl.UnknownFields
@@ -739,14 +747,15 @@ const file_lookout_v1_collect_proto_rawDesc = "" +
 	"\x13LastResultsResponse\x12/\n" +
 	"\aresults\x18\x01 \x03(\v2\x15.lookout.v1.RunResultR\aresults\"0\n" +
 	"\x14MonitorStatusRequest\x12\x18\n" +
-	"\amonitor\x18\x01 \x01(\tR\amonitor\"\xc7\x01\n" +
+	"\amonitor\x18\x01 \x01(\tR\amonitor\"\xee\x01\n" +
 	"\vWindowStats\x12\x16\n" +
 	"\x06window\x18\x01 \x01(\tR\x06window\x12\x12\n" +
 	"\x04runs\x18\x02 \x01(\x03R\x04runs\x12\x1a\n" +
 	"\bfailures\x18\x03 \x01(\x03R\bfailures\x12\x16\n" +
 	"\x06uptime\x18\x04 \x01(\x01R\x06uptime\x12+\n" +
 	"\x03p50\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x03p50\x12+\n" +
-	"\x03p95\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x03p95\"\x94\x01\n" +
+	"\x03p95\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\x03p95\x12%\n" +
+	"\x0elookout_errors\x18\a \x01(\x03R\rlookoutErrors\"\x94\x01\n" +
 	"\x10CheckpointStatus\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\tR\n" +
