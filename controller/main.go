@@ -111,6 +111,8 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	fs.StringVar(&o.PlatformCertPasswordFile, "platform-cert-password-file", "", "file holding its password")
 	fs.StringVar(&o.MasterKeyFile, "master-key-file", "", "32-byte key-encryption key, mode 0600 (default: <data-dir>/master.key, created)")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", "", "address for /metrics (Prometheus)")
+	fs.StringVar(&o.OTLPEndpoint, "otlp-endpoint", "", "HOST:PORT of an OTLP gRPC receiver: each result is exported as a trace")
+	fs.BoolVar(&o.OTLPInsecure, "otlp-insecure", false, "talk plain gRPC to the OTLP receiver (TLS by default)")
 	fs.StringVar(&o.PprofListen, "pprof-listen", "", "address for Go's /debug/pprof (off by default; no authentication, keep it on loopback)")
 	fs.DurationVar(&o.Retention.Runs, "retention", 30*24*time.Hour, "how long finished runs and their results are kept after the result is stored; 0 keeps them forever")
 	fs.DurationVar(&o.Retention.Audit, "audit-retention", 90*24*time.Hour, "how long audit log entries are kept; 0 keeps them forever")

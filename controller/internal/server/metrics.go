@@ -21,7 +21,8 @@ type metrics struct {
 	commits    prometheus.Histogram // seconds per group commit
 	writes     prometheus.Histogram // writes per group commit
 	pruned     *prometheus.CounterVec
-	probes     *collect.ProbeSeries // per-monitor × checkpoint probe_* series
+	probes     *collect.ProbeSeries   // per-monitor × checkpoint probe_* series
+	extra      []prometheus.Collector // the OTLP exporter's drops
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -60,5 +61,5 @@ func (m *metrics) collectors() []prometheus.Collector {
 	if m.fleet != nil {
 		cs = append(cs, m.fleet)
 	}
-	return cs
+	return append(cs, m.extra...)
 }

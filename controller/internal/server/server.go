@@ -47,6 +47,8 @@ type Options struct {
 	PlatformCertPasswordFile string
 	MasterKeyFile            string // default DataDir/master.key, created when missing
 	MetricsListen            string // empty: no metrics listener
+	OTLPEndpoint             string // HOST:PORT of an OTLP gRPC receiver for result traces; empty: none
+	OTLPInsecure             bool   // plain gRPC to the OTLP receiver
 	PprofListen              string // empty: no /debug/pprof listener
 	Logger                   *slog.Logger
 	// RunGrace is added to a monitor's timeout to make each run's deadline.
@@ -69,6 +71,7 @@ type Server struct {
 	grpc        *grpc.Server
 	lis         net.Listener
 	metricsSrv  *http.Server
+	traces      traceExport // result traces to OTLP; a no-op without --otlp-endpoint
 	metricsAddr string
 	pprofSrv    *http.Server
 	nc          *nats.Conn
@@ -282,8 +285,11 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		return fmt.Errorf("loading the latest results for /metrics: %w", err)
 	}
 	m.probes = probes
+	if err := s.startTraces(ctx, m); err != nil {
+		return err
+	}
 	hub := api.NewHub()
-	notify := func(res *pb.RunResult) { m.observe(res); probes.Observe(res); hub.Publish(res) }
+	notify := func(res *pb.RunResult) { m.observe(res); probes.Observe(res); s.traces.Export(res); hub.Publish(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
 		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
 	sched := scheduler.New(scheduler.Options{Dispatch: func(due []*pb.Monitor) {
@@ -391,6 +397,13 @@ func (s *Server) closeAll() {
 		case <-time.After(5 * time.Second):
 			s.grpc.Stop()
 		}
+	}
+	if s.traces != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.traces.Shutdown(ctx); err != nil {
+			s.log.Warn("sending the last result traces", "err", err)
+		}
+		cancel()
 	}
 	if s.metricsSrv != nil {
 		_ = s.metricsSrv.Close()
