@@ -2,17 +2,22 @@ package e2e
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -76,6 +81,20 @@ func (s *collectSystem) run(t *testing.T, monitor, cp string) *pb.RunResult {
 // certificate expiry series exists per pair.
 func (s *collectSystem) probeSuccess(t *testing.T) (map[string]float64, map[string]bool) {
 	t.Helper()
+	fams := s.scrape(t)
+	success, ssl := map[string]float64{}, map[string]bool{}
+	for _, m := range fams["probe_success"].GetMetric() {
+		success[m.GetLabel()[0].GetValue()+"@"+m.GetLabel()[1].GetValue()] = m.GetGauge().GetValue()
+	}
+	for _, m := range fams["probe_ssl_earliest_cert_expiry"].GetMetric() {
+		ssl[m.GetLabel()[0].GetValue()+"@"+m.GetLabel()[1].GetValue()] = m.GetGauge().GetValue() > float64(time.Now().Unix())
+	}
+	return success, ssl
+}
+
+// scrape reads /metrics with Prometheus' own parser.
+func (s *collectSystem) scrape(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
 	resp, err := http.Get("http://" + s.metrics + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -87,14 +106,75 @@ func (s *collectSystem) probeSuccess(t *testing.T) (map[string]float64, map[stri
 	if err != nil {
 		t.Fatalf("scrape does not parse: %v", err)
 	}
-	success, ssl := map[string]float64{}, map[string]bool{}
-	for _, m := range fams["probe_success"].GetMetric() {
-		success[m.GetLabel()[0].GetValue()+"@"+m.GetLabel()[1].GetValue()] = m.GetGauge().GetValue()
+	return fams
+}
+
+var metricName = regexp.MustCompile(`\b(?:probe|lookout)_[a-z0-9_]+`)
+
+// checkDashboards reads every query of the Grafana dashboard and every alert rule in
+// deploy/grafana and fails for a metric they name that the scrape does not have.
+func checkDashboards(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
 	}
-	for _, m := range fams["probe_ssl_earliest_cert_expiry"].GetMetric() {
-		ssl[m.GetLabel()[0].GetValue()+"@"+m.GetLabel()[1].GetValue()] = m.GetGauge().GetValue() > float64(time.Now().Unix())
+	raw, err := os.ReadFile("../../deploy/grafana/lookout-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return success, ssl
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	exprs := map[string]string{}
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			exprs["panel "+p.Title] += tg.Expr + " "
+		}
+	}
+	var rules struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				Expr  string `yaml:"expr"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	raw, err = os.ReadFile("../../deploy/grafana/lookout-alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &rules); err != nil {
+		t.Fatalf("alert rules: %v", err)
+	}
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			exprs["rule "+r.Alert] = r.Expr
+		}
+	}
+	if len(exprs) < 10 {
+		t.Fatalf("only %d queries and rules found: %v", len(exprs), exprs)
+	}
+	for where, expr := range exprs {
+		names := metricName.FindAllString(expr, -1)
+		if len(names) == 0 {
+			t.Errorf("%s queries no Lookout metric: %s", where, expr)
+		}
+		for _, n := range names {
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
+			if f, ok := fams[n]; ok && len(f.GetMetric()) > 0 {
+				continue
+			}
+			if f, ok := fams[base]; ok && f.GetType() == dto.MetricType_HISTOGRAM && len(f.GetMetric()) > 0 {
+				continue
+			}
+			t.Errorf("%s queries %s, which the scrape does not have", where, n)
+		}
+	}
 }
 
 // A results:read token reads results, status and the stream but cannot run anything; the scrape
@@ -142,6 +222,7 @@ func TestCollectorsReadResultsStatusAndMetrics(t *testing.T) {
 		t.Errorf("run with a results:read token: exit %d\n%s", r.Code, r.Stderr)
 	}
 
+	checkDashboards(t, s.scrape(t))
 	success, ssl := s.probeSuccess(t)
 	want := map[string]float64{"orders@paris": 1, "orders@oslo": 1, "flaky@paris": 0}
 	for k, v := range want {
