@@ -32,10 +32,11 @@ proto: ## regenerate internal/pb/lookoutv1 from proto/
 proto-check: proto ## fail if the committed generated code is stale
 	git diff --exit-code -- internal/pb/ || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
-bench: ## print benchmark figures (agent step cost vs bare net/http, secrets path, controller throughput/latency/memory/scale)
+bench: ## print benchmark figures (agent step cost vs bare net/http, secrets path, controller throughput/latency/memory/scale, metrics scrape and monitor status)
 	$(GO) run ./agent/internal/runner/bench
 	$(GO) run ./internal/bench/cmd/lookout-bench
 	$(GO) run ./internal/bench/cmd/lookout-ctlbench
+	$(GO) run ./controller/internal/collect/bench
 
 deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
 	@scripts/install-deps.sh

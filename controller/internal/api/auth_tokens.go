@@ -33,14 +33,6 @@ func CallerFrom(ctx context.Context) Caller {
 	return c
 }
 
-// actorOf is the audit actor of a call: the caller's name, "admin" when unknown.
-func actorOf(ctx context.Context) string {
-	if c := CallerFrom(ctx); c.Name != "" {
-		return c.Name
-	}
-	return AdminCaller
-}
-
 // TokenScope checks a presented token (the bootstrap admin token or an API token) and says who
 // holds it and what it may do. For callers outside gRPC, such as the web console; every call
 // reads the token table, so a revoked token fails from the moment it is revoked.

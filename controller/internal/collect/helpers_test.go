@@ -106,18 +106,6 @@ func (c *controller) mustCLI(t *testing.T, tokenFile string, args ...string) str
 	return r.stdout
 }
 
-// eventually polls cond until it holds or timeout passes.
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func code(err error) string { return status.Code(err).String() }
 
 func server0() server.Options { return server.Options{} }

@@ -41,7 +41,7 @@ var RunDurationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 type Store interface {
 	Monitors() ([]*pb.Monitor, error)
 	MonitorsGeneration() uint64
-	LatestResults(want func(monitor, checkpoint string) bool) ([]*pb.RunResult, error)
+	LatestResults(monitor string, want func(monitor, checkpoint string) bool) ([]*pb.RunResult, error)
 }
 
 type pairKey struct{ monitor, checkpoint string }
@@ -80,7 +80,7 @@ func NewProbeSeries(st Store, log *slog.Logger) (*ProbeSeries, error) {
 	if err != nil {
 		return nil, err
 	}
-	latest, err := st.LatestResults(func(m, cp string) bool { return p.allowed[pairKey{m, cp}] })
+	latest, err := st.LatestResults("", func(m, cp string) bool { return p.allowed[pairKey{m, cp}] })
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func (q *Queries) LastResults(monitor string) ([]*pb.RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := q.Store.LatestResults(func(m, cp string) bool { return allowed[pairKey{m, cp}] })
+	out, err := q.Store.LatestResults(monitor, func(m, cp string) bool { return allowed[pairKey{m, cp}] })
 	if err != nil {
 		return nil, fmt.Errorf("reading the latest results: %w", err)
 	}

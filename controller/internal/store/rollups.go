@@ -169,28 +169,34 @@ func (s *Store) Rollups(monitor, checkpoint string, from, to time.Time) ([]Rollu
 }
 
 // LatestResults returns the latest stored result of each monitor × checkpoint that has one and
-// for which want(monitor, checkpoint) holds, by monitor then checkpoint name. A result deleted past
-// retention is left out.
-func (s *Store) LatestResults(want func(monitor, checkpoint string) bool) ([]*pb.RunResult, error) {
+// for which want(monitor, checkpoint) holds, by monitor then checkpoint name: of one monitor when
+// monitor is not empty (read by a prefix seek), else of all. A result deleted past retention is
+// left out.
+func (s *Store) LatestResults(monitor string, want func(monitor, checkpoint string) bool) ([]*pb.RunResult, error) {
 	var out []*pb.RunResult
+	var prefix []byte
+	if monitor != "" {
+		prefix = seriesKey(monitor, "")[:len(monitor)+1]
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		results := tx.Bucket(bResults)
-		return tx.Bucket(bLatest).ForEach(func(k, seq []byte) error {
+		c := tx.Bucket(bLatest).Cursor()
+		for k, seq := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, seq = c.Next() {
 			m, cp, _ := bytes.Cut(k, []byte{0})
 			if !want(string(m), string(cp)) {
-				return nil
+				continue
 			}
 			v := results.Get(seq)
 			if v == nil {
-				return nil
+				continue
 			}
 			res := &pb.RunResult{}
 			if err := proto.Unmarshal(v, res); err != nil {
 				return fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(seq), err)
 			}
 			out = append(out, res)
-			return nil
-		})
+		}
+		return nil
 	})
 	return out, err
 }

@@ -59,7 +59,7 @@ func TestRollupsFollowResultsAcrossAnHourBoundary(t *testing.T) {
 		t.Errorf("rollups (-got +want):\n%s", d)
 	}
 
-	latest, err := s.LatestResults(func(m, cp string) bool { return cp == "oslo" })
+	latest, err := s.LatestResults("orders", func(m, cp string) bool { return cp == "oslo" })
 	if err != nil || len(latest) != 1 || latest[0].RunId != last.RunId {
 		t.Fatalf("latest of oslo = %v, %v; want %s", latest, err, last.RunId)
 	}
