@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -32,7 +31,7 @@ func startController(t *testing.T, o server.Options) *controller {
 		o.DataDir = t.TempDir()
 	}
 	o.GRPCListen, o.NATSListen = "127.0.0.1:0", "127.0.0.1:0"
-	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	o.Logger = slog.New(slog.DiscardHandler)
 	s, err := server.Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)

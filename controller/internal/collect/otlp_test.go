@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	collectortracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -20,7 +20,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/collect"
+	"github.com/lookout-synthetics/lookout/controller/internal/server"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	testutil "github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 // receiver is a real OTLP gRPC trace receiver on loopback that keeps what it is sent. Until
@@ -171,7 +173,7 @@ func TestOTLPQueueIsBoundedAndCountsDrops(t *testing.T) {
 	if err := exp.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	dropped := int(testutil.ToFloat64(exp.Collectors()[0]))
+	dropped := int(promtest.ToFloat64(exp.Collectors()[0]))
 	if dropped == 0 || dropped+len(r.traces()) != n {
 		t.Errorf("dropped %d + received %d traces, want some dropped and %d in all", dropped, len(r.traces()), n)
 	}
@@ -187,4 +189,26 @@ func attr(s *tracepb.Span, key string) string {
 		}
 	}
 	return ""
+}
+
+// serve --otlp-endpoint: a result the controller stores reaches the receiver as a trace.
+func TestControllerExportsStoredResultsAsTraces(t *testing.T) {
+	r := startReceiver(t, false)
+	c := startController(t, server.Options{RunGrace: 100 * time.Millisecond, RunAttempts: 1, OTLPEndpoint: r.addr, OTLPInsecure: true})
+	c.mustCLI(t, "", "checkpoint", "token", "--name", "nowhere", "--kind", "private")
+	src := "name: lonely\ninterval: 1h\ntimeout: 1s\ncheckpoints: [nowhere]\nsteps:\n  - request:\n      url: https://127.0.0.1:1/\n"
+	c.mustCLI(t, "", "monitor", "apply", "--paused", "-f", testutil.WriteFile(t, t.TempDir(), "m.yaml", []byte(src)))
+	if r := c.cli(t, "", "run", "lonely", "--wait", "--timeout", "30s"); !strings.Contains(r.stdout, "checkpoint unavailable") {
+		t.Fatalf("run lonely: %v\n%s", r.err, r.stdout)
+	}
+	c.Close() // flushes the export
+	traces := r.traces()
+	if len(traces) != 1 {
+		t.Fatalf("%d traces, want 1", len(traces))
+	}
+	for _, spans := range traces {
+		if len(spans) != 1 || attr(spans[0], "lookout.monitor") != "lonely" || spans[0].Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR {
+			t.Errorf("trace: %v", spans)
+		}
+	}
 }

@@ -1,11 +1,14 @@
 package collect_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/server"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
@@ -49,7 +52,7 @@ func TestScopedTokenReadsButChangesNothingAndRevocationIsImmediate(t *testing.T)
 		t.Errorf("audit with a results:read token: err %v, want a refusal naming the scope", r.err)
 	}
 	// The stream opens (the first Recv would wait for a result).
-	if _, err := results.StreamResults(ctx, &pb.StreamResultsRequest{}); err != nil {
+	if _, err := results.StreamResults(ctx, &pb.StreamResultsRequest{FromStart: true}); err != nil {
 		t.Fatalf("StreamResults: %v", err)
 	}
 
@@ -98,5 +101,39 @@ func TestAdminScopedTokenAndBadRequests(t *testing.T) {
 	// The token's scope is checkable in-process, for the web console.
 	if got, err := c.Auth.TokenScope(secret); err != nil || got.Scope != "admin" || got.Name != "token:ops" {
 		t.Errorf("TokenScope = %+v, %v", got, err)
+	}
+}
+
+// A stream opened with a token that is then revoked ends at its next result instead of delivering
+// it; a stream with a valid token gets the result.
+func TestRevokedTokenEndsItsOpenStream(t *testing.T) {
+	c := startController(t, server.Options{RunGrace: 100 * time.Millisecond, RunAttempts: 1})
+	revoked := strings.TrimSpace(c.mustCLI(t, "", "token", "create", "--name", "soon-gone", "--scope", "results:read"))
+	kept := strings.TrimSpace(c.mustCLI(t, "", "token", "create", "--name", "kept", "--scope", "results:read"))
+	c.mustCLI(t, "", "checkpoint", "token", "--name", "nowhere", "--kind", "private") // a checkpoint no agent serves
+	src := "name: lonely\ninterval: 1h\ntimeout: 1s\ncheckpoints: [nowhere]\nsteps:\n  - request:\n      url: https://127.0.0.1:1/\n"
+	c.mustCLI(t, "", "monitor", "apply", "--paused", "-f", testutil.WriteFile(t, t.TempDir(), "m.yaml", []byte(src)))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	goneStream, err := pb.NewResultServiceClient(c.dial(t, revoked)).StreamResults(ctx, &pb.StreamResultsRequest{FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptStream, err := pb.NewResultServiceClient(c.dial(t, kept)).StreamResults(ctx, &pb.StreamResultsRequest{FromStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mustCLI(t, "", "token", "revoke", "soon-gone")
+	// Ends as "checkpoint unavailable" about a second later. The streams replay from the start, so
+	// the result reaches them whether they subscribed before it was stored or after.
+	c.mustCLI(t, "", "run", "lonely")
+
+	res, err := keptStream.Recv()
+	if err != nil || res.MonitorName != "lonely" {
+		t.Fatalf("valid token's stream: %v, %v", res, err)
+	}
+	if res, err := goneStream.Recv(); code(err) != "Unauthenticated" {
+		t.Fatalf("revoked token's stream: got %v, %v; want Unauthenticated", res, err)
 	}
 }
