@@ -25,9 +25,17 @@ func (s *Results) StreamResults(req *pb.StreamResultsRequest, stream pb.ResultSe
 	live, cancel := s.Hub.Subscribe(1024) // subscribe before replaying, so nothing falls in between
 	defer cancel()
 	last := req.AfterSequence
-	if req.FromStart || req.AfterSequence > 0 || req.Since != nil {
+	if req.Since != nil && req.AfterSequence == 0 && !req.FromStart {
+		// Replay from the first result stored at or after since, found without reading the ones
+		// before it.
+		var err error
+		if last, err = s.Store.ResultSequenceBefore(req.Since.AsTime()); err != nil {
+			return toStatus(err)
+		}
+	}
+	if req.FromStart || last > 0 || req.Since != nil {
 		var sendErr error
-		err := s.Store.Results(req.AfterSequence, func(res *pb.RunResult) bool {
+		err := s.Store.Results(last, func(res *pb.RunResult) bool {
 			last = res.Sequence
 			if matches(req, res) {
 				sendErr = stream.Send(res)

@@ -253,3 +253,37 @@ func oldRollups(tx *bolt.Tx, cut uint64) [][]byte {
 	}
 	return keys
 }
+
+// ResultSequenceBefore returns the sequence after which the results stored at or after t begin, for
+// a replay from t: results are stored in sequence order, so it binary-searches the sequences with
+// O(log n) seeks instead of reading every result before t.
+func (s *Store) ResultSequenceBefore(t time.Time) (uint64, error) {
+	var before uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bResults).Cursor()
+		first, _ := c.First()
+		last, _ := c.Last()
+		if first == nil {
+			return nil
+		}
+		// The smallest x whose first result at or after it was stored at or after t (or that has
+		// none): a property that holds from some x on, found by bisection.
+		lo, hi := binary.BigEndian.Uint64(first), binary.BigEndian.Uint64(last)+1
+		for lo < hi {
+			mid := lo + (hi-lo)/2
+			k, v := c.Seek(seqKey(mid))
+			res := &pb.RunResult{}
+			if err := proto.Unmarshal(v, res); err != nil {
+				return fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if stored, ok := storedAt(res); ok && stored.Before(t) {
+				lo = binary.BigEndian.Uint64(k) + 1 // no x up to k qualifies
+			} else {
+				hi = mid
+			}
+		}
+		before = lo - 1
+		return nil
+	})
+	return before, err
+}

@@ -100,3 +100,29 @@ func TestLateResultReplacesTheExpiryInItsRollup(t *testing.T) {
 		t.Errorf("rollup after the late result = %+v, want one passed run of 1s", g)
 	}
 }
+
+// A replay from a time starts at the first result stored at or after it.
+func TestResultSequenceBeforeFindsTheFirstResultStoredSince(t *testing.T) {
+	s, now, _ := runFixture(t)
+	t0 := *now
+	var seqs []uint64
+	for i := range 7 {
+		*now = t0.Add(time.Duration(i) * time.Minute)
+		seqs = append(seqs, endRunAt(t, s, "paris", i, *now, 0, pb.Outcome_OUTCOME_PASSED, 0).Sequence)
+	}
+	for _, tc := range []struct {
+		since time.Time
+		want  uint64
+	}{
+		{t0.Add(-time.Hour), seqs[0] - 1},
+		{t0, seqs[0] - 1},
+		{t0.Add(30 * time.Second), seqs[0]},
+		{t0.Add(3 * time.Minute), seqs[2]},
+		{t0.Add(6 * time.Minute), seqs[5]},
+		{t0.Add(time.Hour), seqs[6]},
+	} {
+		if got, err := s.ResultSequenceBefore(tc.since); err != nil || got != tc.want {
+			t.Errorf("ResultSequenceBefore(t0%+v) = %d, %v; want %d", tc.since.Sub(t0), got, err, tc.want)
+		}
+	}
+}
