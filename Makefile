@@ -40,6 +40,7 @@ bench: ## print benchmark figures (agent step cost vs bare net/http, schedule, s
 	$(GO) run ./internal/bench/cmd/lookout-storebench
 	$(GO) run ./controller/internal/alerting/bench
 	$(GO) run ./controller/internal/console/bench
+	$(GO) run ./controller/internal/collect/bench
 
 deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
 	@scripts/install-deps.sh

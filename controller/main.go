@@ -114,9 +114,12 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	fs.StringVar(&o.HTTPListen, "http-listen", "", "serve the web console at this address (off by default; plain HTTP only on loopback)")
 	fs.StringVar(&o.HTTPCertFile, "http-cert-file", "", "PEM certificate chain for the web console (required when --http-listen is not loopback)")
 	fs.StringVar(&o.HTTPKeyFile, "http-key-file", "", "PEM private key for --http-cert-file")
+	fs.StringVar(&o.OTLPEndpoint, "otlp-endpoint", "", "HOST:PORT of an OTLP gRPC receiver: each result is exported as a trace")
+	fs.BoolVar(&o.OTLPInsecure, "otlp-insecure", false, "talk plain gRPC to the OTLP receiver (TLS by default)")
 	fs.StringVar(&o.PprofListen, "pprof-listen", "", "address for Go's /debug/pprof (off by default; no authentication, keep it on loopback)")
 	fs.DurationVar(&o.Retention.Runs, "retention", 30*24*time.Hour, "how long finished runs and their results are kept after the result is stored; 0 keeps them forever")
 	fs.DurationVar(&o.Retention.Audit, "audit-retention", 90*24*time.Hour, "how long audit log entries are kept; 0 keeps them forever")
+	fs.DurationVar(&o.Retention.Rollups, "rollup-retention", 400*24*time.Hour, "how long hourly rollups (uptime, durations) are kept; 0 keeps them forever")
 	logFormat := fs.String("log-format", "text", "text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.ParseFlags(fs, args); err != nil {
@@ -125,7 +128,7 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	for _, r := range []struct {
 		flag string
 		d    time.Duration
-	}{{"--retention", o.Retention.Runs}, {"--audit-retention", o.Retention.Audit}} {
+	}{{"--retention", o.Retention.Runs}, {"--audit-retention", o.Retention.Audit}, {"--rollup-retention", o.Retention.Rollups}} {
 		if r.d < 0 || (r.d > 0 && r.d < time.Second) {
 			return &cli.UsageError{Msg: fmt.Sprintf("serve: %s must be 0 (keep forever) or at least 1s, got %v", r.flag, r.d)}
 		}

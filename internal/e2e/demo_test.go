@@ -28,6 +28,7 @@ func TestDemo(t *testing.T) {
 		`PASS\s+partner-orders @ public-1`,
 		`PASS\s+partner-orders @ private-1`,
 		`PASS\s+platform-health @ public-1`,
+		`controller metrics at http://127\.0\.0\.1:\d+/metrics`,
 	} {
 		if !regexp.MustCompile(want).Match(out) {
 			t.Errorf("demo output has no line matching %q:\n%s", want, out)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/antchfx/xmlquery"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
@@ -124,6 +126,24 @@ func (r *response) record(res *lookoutv1.StepResult) {
 	res.ResponseHeaders = sortedHeaders(r.header)
 	res.BodySize = r.size
 	res.BodyTruncated = r.truncated
+	if t := earliestNotAfter(r.tls); !t.IsZero() {
+		res.ServerCertNotAfter = timestamppb.New(t)
+	}
+}
+
+// earliestNotAfter is the soonest expiry among the certificates the server presented (leaf and
+// chain), as blackbox_exporter's probe_ssl_earliest_cert_expiry reports it; zero without TLS.
+func earliestNotAfter(cs *tls.ConnectionState) time.Time {
+	var first time.Time
+	if cs == nil {
+		return first
+	}
+	for _, c := range cs.PeerCertificates {
+		if first.IsZero() || c.NotAfter.Before(first) {
+			first = c.NotAfter
+		}
+	}
+	return first
 }
 
 // sortedHeaders lists h by name, one entry per value. A server may send thousands of headers: past

@@ -72,20 +72,20 @@ func (c *change) result(res *pb.RunResult) bool {
 }
 
 // status finds (or adds) the status of a checkpoint.
-func (c *change) status(checkpoint string) *pb.CheckpointStatus {
+func (c *change) status(checkpoint string) *pb.CheckpointAlertStatus {
 	for _, cs := range c.st.Checkpoints {
 		if cs.Checkpoint == checkpoint {
 			return cs
 		}
 	}
-	cs := &pb.CheckpointStatus{Checkpoint: checkpoint}
+	cs := &pb.CheckpointAlertStatus{Checkpoint: checkpoint}
 	c.st.Checkpoints = append(c.st.Checkpoints, cs)
 	return cs
 }
 
 // keepCheckpoints forgets checkpoints the monitor no longer runs on.
 func (c *change) keepCheckpoints() {
-	c.st.Checkpoints = slices.DeleteFunc(c.st.Checkpoints, func(cs *pb.CheckpointStatus) bool {
+	c.st.Checkpoints = slices.DeleteFunc(c.st.Checkpoints, func(cs *pb.CheckpointAlertStatus) bool {
 		return !slices.Contains(c.m.Checkpoints, cs.Checkpoint)
 	})
 }
@@ -102,7 +102,7 @@ func (c *change) failing() []string {
 }
 
 // beforeConfirmed handles a result while the monitor is ok or unconfirmed.
-func (c *change) beforeConfirmed(runID string, cs *pb.CheckpointStatus) {
+func (c *change) beforeConfirmed(runID string, cs *pb.CheckpointAlertStatus) {
 	failing := c.failing()
 	if len(failing) == 0 {
 		c.setState(pb.MonitorState_MONITOR_STATE_OK)
@@ -121,7 +121,7 @@ func (c *change) beforeConfirmed(runID string, cs *pb.CheckpointStatus) {
 
 // confirmed says whether the failures confirm an error. With one checkpoint, its confirmation run
 // (a second failure in a row) confirms.
-func (c *change) confirmed(failing []string, cs *pb.CheckpointStatus) bool {
+func (c *change) confirmed(failing []string, cs *pb.CheckpointAlertStatus) bool {
 	if len(c.m.Checkpoints) <= 1 {
 		return cs.ConsecutiveFailures >= 2
 	}
@@ -141,7 +141,7 @@ func (c *change) open(failing []string) {
 		started = c.st.Since.AsTime()
 	}
 	var failed int32
-	var first *pb.CheckpointStatus
+	var first *pb.CheckpointAlertStatus
 	for _, cs := range c.st.Checkpoints {
 		if cs.Failed {
 			failed += cs.ConsecutiveFailures
@@ -181,7 +181,7 @@ func (c *change) whileDown(failed bool) {
 }
 
 func (c *change) latestMessage() string {
-	var latest *pb.CheckpointStatus
+	var latest *pb.CheckpointAlertStatus
 	for _, cs := range c.st.Checkpoints {
 		if cs.Failed && (latest == nil || cs.At.AsTime().After(latest.At.AsTime())) {
 			latest = cs

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
@@ -92,18 +93,29 @@ func resultsTail(ctx context.Context, env Env, args []string) error {
 	var c conn
 	c.register(fs, env)
 	monitor := fs.String("monitor", "", "only this monitor")
+	checkpoint := fs.String("checkpoint", "", "only this checkpoint")
+	failed := fs.Bool("failed", false, "only results that did not pass")
+	since := fs.String("since", "", "print stored results from this long ago (1h) or this time (RFC 3339) first")
 	fromStart := fs.Bool("from-start", false, "print stored results first")
 	count := fs.Int("count", 0, "stop after this many results (0: run until interrupted)")
 	verbose := fs.Bool("v", false, "print every step, not only failing ones")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
+	req := &pb.StreamResultsRequest{Monitor: *monitor, Checkpoint: *checkpoint, FailedOnly: *failed, FromStart: *fromStart}
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return err
+		}
+		req.Since = timestamppb.New(t)
+	}
 	cc, err := c.dial()
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
-	stream, err := pb.NewResultServiceClient(cc).StreamResults(ctx, &pb.StreamResultsRequest{Monitor: *monitor, FromStart: *fromStart})
+	stream, err := pb.NewResultServiceClient(cc).StreamResults(ctx, req)
 	if err != nil {
 		return c.explain(err)
 	}

@@ -30,6 +30,9 @@ var positionals = map[string]string{
 	"channel test":              "NAME",
 	"run":                       "MONITOR",
 	"checkpoint revoke":         "NAME",
+	"token revoke":              "NAME",
+	"results show":              "RUN_ID",
+	"monitor status":            "NAME",
 }
 
 // setUsage makes a command's -h say what it does and what it takes, then list its flags.

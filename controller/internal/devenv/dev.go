@@ -237,13 +237,14 @@ func (d *dev) startController(ctx context.Context, platformFile, platformPw stri
 	}
 	d.cleanFn = append(d.cleanFn, func() { logFile.Close() })
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(logFile, logW), nil))
-	d.srv, err = server.Start(ctx, server.Options{DataDir: filepath.Join(d.tmp, "controller"), GRPCListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+	d.srv, err = server.Start(ctx, server.Options{DataDir: filepath.Join(d.tmp, "controller"), GRPCListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0",
 		PlatformCertFile: platformFile, PlatformCertPasswordFile: platformPw, Logger: log, RunGrace: 5 * time.Second, HTTPListen: "127.0.0.1:0"})
 	if err != nil {
 		return fmt.Errorf("starting the controller: %w", err)
 	}
 	d.cleanFn = append(d.cleanFn, d.srv.Close)
 	d.say("controller on %s, embedded NATS on %s, data in %s", d.srv.Addr(), d.srv.NATSURL(), d.tmp)
+	d.say("controller metrics at http://%s/metrics", d.srv.MetricsAddr())
 	d.say("\nIn another terminal, to use the admin commands against it:\n  export LOOKOUT_ADDR=%s LOOKOUT_TOKEN_FILE=%s LOOKOUT_CA_FILE=%s\n  bin/lookout-controller checkpoint list\n",
 		d.srv.Addr(), d.srv.TokenFile, d.srv.CAFile)
 	d.say("Web console: %s (sign in with the token in %s)\n", d.srv.ConsoleURL(), d.srv.TokenFile)

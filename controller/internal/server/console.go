@@ -37,7 +37,7 @@ func (s *Server) consoleIndex() (*console.Index, error) {
 }
 
 // startConsole serves the console over the admin API.
-func (s *Server) startConsole(admin *api.Admin, adminToken string, al *alertingParts) error {
+func (s *Server) startConsole(admin *api.Admin, al *alertingParts) error {
 	if s.web == nil {
 		return nil
 	}
@@ -48,7 +48,7 @@ func (s *Server) startConsole(admin *api.Admin, adminToken string, al *alertingP
 	}
 	s.web.srv = srv
 	c, err := console.New(console.Options{Backend: admin, Monitors: s.store, Index: s.web.index,
-		Tokens: console.AdminToken(adminToken), Secure: srv.TLS(), Logger: s.log,
+		Tokens: consoleTokens{s.Auth}, Uptime: consoleUptime{s.Queries}, Secure: srv.TLS(), Logger: s.log,
 		Alerts: consoleAlerts{al.engine}, Muter: consoleAlerts{al.engine}})
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
+	"github.com/lookout-synthetics/lookout/controller/internal/collect"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
@@ -21,6 +22,8 @@ type metrics struct {
 	writes     prometheus.Histogram // writes per group commit
 	pruned     *prometheus.CounterVec
 	alerting   []prometheus.Collector // alerting.go
+	probes     *collect.ProbeSeries   // per-monitor × checkpoint probe_* series
+	extra      []prometheus.Collector // the OTLP exporter's drops
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -59,5 +62,6 @@ func (m *metrics) collectors() []prometheus.Collector {
 	if m.fleet != nil {
 		cs = append(cs, m.fleet)
 	}
-	return append(cs, m.alerting...)
+	cs = append(cs, m.alerting...)
+	return append(cs, m.extra...)
 }

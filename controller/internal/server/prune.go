@@ -25,7 +25,7 @@ func pruneEvery(r store.Retention) time.Duration {
 // then every pruneEvery, until ctx ends. With no retention set it does nothing.
 func (s *Server) runPruner(ctx context.Context, pruned *prometheus.CounterVec) {
 	r := s.o.Retention
-	if r.Runs <= 0 && r.Audit <= 0 {
+	if r.Runs <= 0 && r.Audit <= 0 && r.Rollups <= 0 {
 		return
 	}
 	t := time.NewTimer(0)
@@ -47,6 +47,19 @@ func (s *Server) runPruner(ctx context.Context, pruned *prometheus.CounterVec) {
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("deleting records past retention; trying again later", "err", err)
 		}
+		s.pruneRollups(ctx, pruned)
 		t.Reset(pruneEvery(r))
+	}
+}
+
+// pruneRollups deletes hourly rollups past --rollup-retention.
+func (s *Server) pruneRollups(ctx context.Context, pruned *prometheus.CounterVec) {
+	n, err := s.store.PruneRollups(ctx, s.o.Retention.Rollups, time.Now())
+	pruned.WithLabelValues("rollups").Add(float64(n))
+	if n > 0 {
+		s.log.Info("deleted hourly rollups past retention", "rollups", n, "rollup_retention", s.o.Retention.Rollups.String())
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("deleting rollups past retention; trying again later", "err", err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -27,11 +26,13 @@ import (
 
 	"github.com/lookout-synthetics/lookout/controller/internal/alerting"
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
+	"github.com/lookout-synthetics/lookout/controller/internal/collect"
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/natsembed"
 	"github.com/lookout-synthetics/lookout/controller/internal/refusals"
 	"github.com/lookout-synthetics/lookout/controller/internal/scheduler"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
+	"github.com/lookout-synthetics/lookout/controller/internal/tokens"
 	"github.com/lookout-synthetics/lookout/controller/internal/vault"
 	"github.com/lookout-synthetics/lookout/internal/fileperm"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -50,6 +51,8 @@ type Options struct {
 	PlatformCertPasswordFile string
 	MasterKeyFile            string // default DataDir/master.key, created when missing
 	MetricsListen            string // empty: no metrics listener
+	OTLPEndpoint             string // HOST:PORT of an OTLP gRPC receiver for result traces; empty: none
+	OTLPInsecure             bool   // plain gRPC to the OTLP receiver
 	PprofListen              string // empty: no /debug/pprof listener
 	Logger                   *slog.Logger
 	// RunGrace is added to a monitor's timeout to make each run's deadline.
@@ -70,20 +73,26 @@ type Options struct {
 
 // Server is a running controller.
 type Server struct {
-	o          Options
-	log        *slog.Logger
-	store      *store.Store
-	refusals   *refusals.Limiter // merged audit entries of refused agent calls
-	grpc       *grpc.Server
-	lis        net.Listener
-	metricsSrv *http.Server
-	pprofSrv   *http.Server
-	web        *webConsole
-	nc         *nats.Conn
-	embedded   *natsembed.Server
-	natsURL    string
-	cancel     context.CancelFunc
-	done       chan struct{}
+	o           Options
+	log         *slog.Logger
+	store       *store.Store
+	refusals    *refusals.Limiter // merged audit entries of refused agent calls
+	grpc        *grpc.Server
+	lis         net.Listener
+	metricsSrv  *http.Server
+	traces      traceExport // result traces to OTLP; a no-op without --otlp-endpoint
+	metricsAddr string
+	pprofSrv    *http.Server
+	web         *webConsole
+	nc          *nats.Conn
+	embedded    *natsembed.Server
+	natsURL     string
+	cancel      context.CancelFunc
+	done        chan struct{}
+	// Auth checks tokens; the web console uses its TokenScope.
+	Auth *api.Authenticator
+	// Queries answers last results and monitor status, for in-process readers (the web console).
+	Queries *collect.Queries
 	// Files the admin CLI needs.
 	CAFile, TokenFile string
 }
@@ -291,13 +300,28 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	m := newMetrics(s.store)
 	m.vault = newVaultExpiry(v.List, time.Now)
 	m.fleet = newFleetStatus(s.store, time.Now, onlineWindow)
+	probes, err := collect.NewProbeSeries(s.store, s.log)
+	if err != nil {
+		return fmt.Errorf("loading the latest results for /metrics: %w", err)
+	}
+	m.probes = probes
+	if err := s.startTraces(ctx, m); err != nil {
+		return err
+	}
 	hub := api.NewHub()
 	idx, err := s.consoleIndex()
 	if err != nil {
 		return err
 	}
 	al := newAlerting(s.store, v, s.log, m)
-	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res); al.engine.Observe(res); idx.Observe(res) }
+	notify := func(res *pb.RunResult) {
+		m.observe(res)
+		probes.Observe(res)
+		s.traces.Export(res)
+		hub.Publish(res)
+		al.engine.Observe(res)
+		idx.Observe(res)
+	}
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
 		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
 	al.confirm.d = disp
@@ -317,7 +341,13 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	serverTLS := tlsConf.Clone()
 	serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
 	s.refusals = refusals.New(refusals.Options{Audit: s.store.Audit, Logger: s.log})
-	auth := &api.Authenticator{AdminToken: token, Store: s.store, Refusals: s.refusals}
+	toks, err := tokens.Open(tokens.Options{DB: s.store.DB()})
+	if err != nil {
+		cancel()
+		return err
+	}
+	auth := &api.Authenticator{AdminToken: token, Store: s.store, Refusals: s.refusals, Tokens: toks}
+	s.Auth = auth
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(serverTLS)),
 		grpc.MaxRecvMsgSize(8<<20),
@@ -332,6 +362,9 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		Stopping: ctx.Done(), Refusals: s.refusals})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
 	pb.RegisterAlertServiceServer(s.grpc, al.service)
+	pb.RegisterTokenServiceServer(s.grpc, &collect.TokenService{Tokens: toks, Audit: s.store, Logger: s.log})
+	s.Queries = &collect.Queries{Store: s.store}
+	pb.RegisterQueryServiceServer(s.grpc, &collect.QueryService{Queries: s.Queries})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
 
 	lis, err := net.Listen("tcp", s.o.GRPCListen)
@@ -345,7 +378,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	if err := s.startPprof(); err != nil {
 		return err
 	}
-	if err := s.startConsole(admin, token, al); err != nil {
+	if err := s.startConsole(admin, al); err != nil {
 		return err
 	}
 	go func() { _ = s.grpc.Serve(lis) }()
@@ -370,11 +403,12 @@ func (s *Server) startMetrics(m *metrics) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m.collectors()...)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", collect.MetricsHandler(reg, m.probes, s.log))
 	lis, err := net.Listen("tcp", s.o.MetricsListen)
 	if err != nil {
 		return fmt.Errorf("--metrics-listen %s: %w", s.o.MetricsListen, err)
 	}
+	s.metricsAddr = lis.Addr().String()
 	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.metricsSrv.Serve(lis) }()
 	return nil
@@ -382,6 +416,9 @@ func (s *Server) startMetrics(m *metrics) error {
 
 // Addr is the gRPC address.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// MetricsAddr is the address /metrics is served on; empty without --metrics-listen.
+func (s *Server) MetricsAddr() string { return s.metricsAddr }
 
 // NATSURL is the URL agents are told to use.
 func (s *Server) NATSURL() string { return s.natsURL }
@@ -405,6 +442,13 @@ func (s *Server) closeAll() {
 		case <-time.After(5 * time.Second):
 			s.grpc.Stop()
 		}
+	}
+	if s.traces != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.traces.Shutdown(ctx); err != nil {
+			s.log.Warn("sending the last result traces", "err", err)
+		}
+		cancel()
 	}
 	if s.metricsSrv != nil {
 		_ = s.metricsSrv.Close()

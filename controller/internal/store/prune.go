@@ -20,6 +20,8 @@ type Retention struct {
 	Runs time.Duration
 	// Audit: audit entries, counted from when they were written.
 	Audit time.Duration
+	// Rollups: hourly rollups (PruneRollups), counted from the start of their hour.
+	Rollups time.Duration
 }
 
 // Pruned counts what Prune deleted.

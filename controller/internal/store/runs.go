@@ -200,6 +200,9 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 	if err := results.Put(seqKey(seq), mustMarshal(res)); err != nil {
 		return nil, err
 	}
+	if err := indexResult(tx, res, r.Result); err != nil {
+		return nil, err
+	}
 	r.State, r.Result = pb.RunState_RUN_STATE_DONE, res
 	if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
 		return nil, err

@@ -57,7 +57,7 @@ func Open(dataDir string) (*Store, error) {
 	}
 	s := &Store{db: db, now: time.Now}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bMonitors, bMonitorNames, bCheckpoints, bCheckpointNames, bAgents, bTokens, bRuns, bOpenRuns, bResults, bAudit} {
+		for _, b := range [][]byte{bMonitors, bMonitorNames, bCheckpoints, bCheckpointNames, bAgents, bTokens, bRuns, bOpenRuns, bResults, bAudit, bLatest, bRollups} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

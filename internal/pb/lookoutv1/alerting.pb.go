@@ -629,8 +629,8 @@ func (x *Channel) GetUsedBy() []string {
 	return nil
 }
 
-// CheckpointStatus is what the latest run on one checkpoint said (runs Lookout ended itself excluded).
-type CheckpointStatus struct {
+// CheckpointAlertStatus is what the latest run on one checkpoint said (runs Lookout ended itself excluded).
+type CheckpointAlertStatus struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
 	Checkpoint          string                 `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	Failed              bool                   `protobuf:"varint,2,opt,name=failed,proto3" json:"failed,omitempty"`
@@ -642,20 +642,20 @@ type CheckpointStatus struct {
 	sizeCache           protoimpl.SizeCache
 }
 
-func (x *CheckpointStatus) Reset() {
-	*x = CheckpointStatus{}
+func (x *CheckpointAlertStatus) Reset() {
+	*x = CheckpointAlertStatus{}
 	mi := &file_lookout_v1_alerting_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *CheckpointStatus) String() string {
+func (x *CheckpointAlertStatus) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*CheckpointStatus) ProtoMessage() {}
+func (*CheckpointAlertStatus) ProtoMessage() {}
 
-func (x *CheckpointStatus) ProtoReflect() protoreflect.Message {
+func (x *CheckpointAlertStatus) ProtoReflect() protoreflect.Message {
 	mi := &file_lookout_v1_alerting_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -667,47 +667,47 @@ func (x *CheckpointStatus) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use CheckpointStatus.ProtoReflect.Descriptor instead.
-func (*CheckpointStatus) Descriptor() ([]byte, []int) {
+// Deprecated: Use CheckpointAlertStatus.ProtoReflect.Descriptor instead.
+func (*CheckpointAlertStatus) Descriptor() ([]byte, []int) {
 	return file_lookout_v1_alerting_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *CheckpointStatus) GetCheckpoint() string {
+func (x *CheckpointAlertStatus) GetCheckpoint() string {
 	if x != nil {
 		return x.Checkpoint
 	}
 	return ""
 }
 
-func (x *CheckpointStatus) GetFailed() bool {
+func (x *CheckpointAlertStatus) GetFailed() bool {
 	if x != nil {
 		return x.Failed
 	}
 	return false
 }
 
-func (x *CheckpointStatus) GetConsecutiveFailures() int32 {
+func (x *CheckpointAlertStatus) GetConsecutiveFailures() int32 {
 	if x != nil {
 		return x.ConsecutiveFailures
 	}
 	return 0
 }
 
-func (x *CheckpointStatus) GetRunId() string {
+func (x *CheckpointAlertStatus) GetRunId() string {
 	if x != nil {
 		return x.RunId
 	}
 	return ""
 }
 
-func (x *CheckpointStatus) GetMessage() string {
+func (x *CheckpointAlertStatus) GetMessage() string {
 	if x != nil {
 		return x.Message
 	}
 	return ""
 }
 
-func (x *CheckpointStatus) GetAt() *timestamppb.Timestamp {
+func (x *CheckpointAlertStatus) GetAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.At
 	}
@@ -715,19 +715,19 @@ func (x *CheckpointStatus) GetAt() *timestamppb.Timestamp {
 }
 
 type MonitorAlertState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MonitorId     string                 `protobuf:"bytes,1,opt,name=monitor_id,json=monitorId,proto3" json:"monitor_id,omitempty"`
-	MonitorName   string                 `protobuf:"bytes,2,opt,name=monitor_name,json=monitorName,proto3" json:"monitor_name,omitempty"`
-	State         MonitorState           `protobuf:"varint,3,opt,name=state,proto3,enum=lookout.v1.MonitorState" json:"state,omitempty"`
-	Checkpoints   []*CheckpointStatus    `protobuf:"bytes,4,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
-	AlertId       string                 `protobuf:"bytes,5,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"` // the open alert, if any
-	MutedUntil    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=muted_until,json=mutedUntil,proto3" json:"muted_until,omitempty"`
-	MuteReason    string                 `protobuf:"bytes,7,opt,name=mute_reason,json=muteReason,proto3" json:"mute_reason,omitempty"`
-	Muted         bool                   `protobuf:"varint,8,opt,name=muted,proto3" json:"muted,omitempty"`                             // read APIs: muted now
-	Paused        bool                   `protobuf:"varint,9,opt,name=paused,proto3" json:"paused,omitempty"`                           // read APIs: the monitor is paused
-	ConfirmFor    string                 `protobuf:"bytes,10,opt,name=confirm_for,json=confirmFor,proto3" json:"confirm_for,omitempty"` // the run whose failure asked for confirmation runs
-	NotifiedBy    string                 `protobuf:"bytes,11,opt,name=notified_by,json=notifiedBy,proto3" json:"notified_by,omitempty"` // the run whose result queued notifications
-	Since         *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=since,proto3" json:"since,omitempty"`                             // when the state began
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	MonitorId     string                   `protobuf:"bytes,1,opt,name=monitor_id,json=monitorId,proto3" json:"monitor_id,omitempty"`
+	MonitorName   string                   `protobuf:"bytes,2,opt,name=monitor_name,json=monitorName,proto3" json:"monitor_name,omitempty"`
+	State         MonitorState             `protobuf:"varint,3,opt,name=state,proto3,enum=lookout.v1.MonitorState" json:"state,omitempty"`
+	Checkpoints   []*CheckpointAlertStatus `protobuf:"bytes,4,rep,name=checkpoints,proto3" json:"checkpoints,omitempty"`
+	AlertId       string                   `protobuf:"bytes,5,opt,name=alert_id,json=alertId,proto3" json:"alert_id,omitempty"` // the open alert, if any
+	MutedUntil    *timestamppb.Timestamp   `protobuf:"bytes,6,opt,name=muted_until,json=mutedUntil,proto3" json:"muted_until,omitempty"`
+	MuteReason    string                   `protobuf:"bytes,7,opt,name=mute_reason,json=muteReason,proto3" json:"mute_reason,omitempty"`
+	Muted         bool                     `protobuf:"varint,8,opt,name=muted,proto3" json:"muted,omitempty"`                             // read APIs: muted now
+	Paused        bool                     `protobuf:"varint,9,opt,name=paused,proto3" json:"paused,omitempty"`                           // read APIs: the monitor is paused
+	ConfirmFor    string                   `protobuf:"bytes,10,opt,name=confirm_for,json=confirmFor,proto3" json:"confirm_for,omitempty"` // the run whose failure asked for confirmation runs
+	NotifiedBy    string                   `protobuf:"bytes,11,opt,name=notified_by,json=notifiedBy,proto3" json:"notified_by,omitempty"` // the run whose result queued notifications
+	Since         *timestamppb.Timestamp   `protobuf:"bytes,12,opt,name=since,proto3" json:"since,omitempty"`                             // when the state began
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -783,7 +783,7 @@ func (x *MonitorAlertState) GetState() MonitorState {
 	return MonitorState_MONITOR_STATE_UNSPECIFIED
 }
 
-func (x *MonitorAlertState) GetCheckpoints() []*CheckpointStatus {
+func (x *MonitorAlertState) GetCheckpoints() []*CheckpointAlertStatus {
 	if x != nil {
 		return x.Checkpoints
 	}
@@ -2041,8 +2041,8 @@ const file_lookout_v1_alerting_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x18\n" +
 	"\aversion\x18\f \x01(\x03R\aversion\x12\x17\n" +
-	"\aused_by\x18\r \x03(\tR\x06usedBy\"\xda\x01\n" +
-	"\x10CheckpointStatus\x12\x1e\n" +
+	"\aused_by\x18\r \x03(\tR\x06usedBy\"\xdf\x01\n" +
+	"\x15CheckpointAlertStatus\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\tR\n" +
 	"checkpoint\x12\x16\n" +
@@ -2050,13 +2050,13 @@ const file_lookout_v1_alerting_proto_rawDesc = "" +
 	"\x14consecutive_failures\x18\x03 \x01(\x05R\x13consecutiveFailures\x12\x15\n" +
 	"\x06run_id\x18\x04 \x01(\tR\x05runId\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12*\n" +
-	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xe0\x03\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xe5\x03\n" +
 	"\x11MonitorAlertState\x12\x1d\n" +
 	"\n" +
 	"monitor_id\x18\x01 \x01(\tR\tmonitorId\x12!\n" +
 	"\fmonitor_name\x18\x02 \x01(\tR\vmonitorName\x12.\n" +
-	"\x05state\x18\x03 \x01(\x0e2\x18.lookout.v1.MonitorStateR\x05state\x12>\n" +
-	"\vcheckpoints\x18\x04 \x03(\v2\x1c.lookout.v1.CheckpointStatusR\vcheckpoints\x12\x19\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x18.lookout.v1.MonitorStateR\x05state\x12C\n" +
+	"\vcheckpoints\x18\x04 \x03(\v2!.lookout.v1.CheckpointAlertStatusR\vcheckpoints\x12\x19\n" +
 	"\balert_id\x18\x05 \x01(\tR\aalertId\x12;\n" +
 	"\vmuted_until\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"mutedUntil\x12\x1f\n" +
@@ -2221,7 +2221,7 @@ var file_lookout_v1_alerting_proto_goTypes = []any{
 	(*EscalationLevel)(nil),           // 6: lookout.v1.EscalationLevel
 	(*SMTPServer)(nil),                // 7: lookout.v1.SMTPServer
 	(*Channel)(nil),                   // 8: lookout.v1.Channel
-	(*CheckpointStatus)(nil),          // 9: lookout.v1.CheckpointStatus
+	(*CheckpointAlertStatus)(nil),     // 9: lookout.v1.CheckpointAlertStatus
 	(*MonitorAlertState)(nil),         // 10: lookout.v1.MonitorAlertState
 	(*Alert)(nil),                     // 11: lookout.v1.Alert
 	(*Event)(nil),                     // 12: lookout.v1.Event
@@ -2254,9 +2254,9 @@ var file_lookout_v1_alerting_proto_depIdxs = []int32{
 	7,  // 5: lookout.v1.Channel.smtp:type_name -> lookout.v1.SMTPServer
 	31, // 6: lookout.v1.Channel.created_at:type_name -> google.protobuf.Timestamp
 	31, // 7: lookout.v1.Channel.updated_at:type_name -> google.protobuf.Timestamp
-	31, // 8: lookout.v1.CheckpointStatus.at:type_name -> google.protobuf.Timestamp
+	31, // 8: lookout.v1.CheckpointAlertStatus.at:type_name -> google.protobuf.Timestamp
 	2,  // 9: lookout.v1.MonitorAlertState.state:type_name -> lookout.v1.MonitorState
-	9,  // 10: lookout.v1.MonitorAlertState.checkpoints:type_name -> lookout.v1.CheckpointStatus
+	9,  // 10: lookout.v1.MonitorAlertState.checkpoints:type_name -> lookout.v1.CheckpointAlertStatus
 	31, // 11: lookout.v1.MonitorAlertState.muted_until:type_name -> google.protobuf.Timestamp
 	31, // 12: lookout.v1.MonitorAlertState.since:type_name -> google.protobuf.Timestamp
 	3,  // 13: lookout.v1.Alert.status:type_name -> lookout.v1.AlertStatus

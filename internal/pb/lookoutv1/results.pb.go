@@ -9,6 +9,7 @@ package lookoutv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -26,6 +27,9 @@ type StreamResultsRequest struct {
 	Monitor       string                 `protobuf:"bytes,1,opt,name=monitor,proto3" json:"monitor,omitempty"`                                   // name; empty = all
 	FromStart     bool                   `protobuf:"varint,2,opt,name=from_start,json=fromStart,proto3" json:"from_start,omitempty"`             // replay stored results first
 	AfterSequence uint64                 `protobuf:"varint,3,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"` // resume after this sequence
+	Checkpoint    string                 `protobuf:"bytes,140,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`                           // name; empty = all
+	FailedOnly    bool                   `protobuf:"varint,141,opt,name=failed_only,json=failedOnly,proto3" json:"failed_only,omitempty"`        // only results that did not pass
+	Since         *timestamppb.Timestamp `protobuf:"bytes,142,opt,name=since,proto3" json:"since,omitempty"`                                     // only results stored at or after it (replay starts there)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -81,17 +85,44 @@ func (x *StreamResultsRequest) GetAfterSequence() uint64 {
 	return 0
 }
 
+func (x *StreamResultsRequest) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *StreamResultsRequest) GetFailedOnly() bool {
+	if x != nil {
+		return x.FailedOnly
+	}
+	return false
+}
+
+func (x *StreamResultsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
 var File_lookout_v1_results_proto protoreflect.FileDescriptor
 
 const file_lookout_v1_results_proto_rawDesc = "" +
 	"\n" +
 	"\x18lookout/v1/results.proto\x12\n" +
-	"lookout.v1\x1a\x14lookout/v1/run.proto\"v\n" +
+	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14lookout/v1/run.proto\"\xec\x01\n" +
 	"\x14StreamResultsRequest\x12\x18\n" +
 	"\amonitor\x18\x01 \x01(\tR\amonitor\x12\x1d\n" +
 	"\n" +
 	"from_start\x18\x02 \x01(\bR\tfromStart\x12%\n" +
-	"\x0eafter_sequence\x18\x03 \x01(\x04R\rafterSequence2[\n" +
+	"\x0eafter_sequence\x18\x03 \x01(\x04R\rafterSequence\x12\x1f\n" +
+	"\n" +
+	"checkpoint\x18\x8c\x01 \x01(\tR\n" +
+	"checkpoint\x12 \n" +
+	"\vfailed_only\x18\x8d\x01 \x01(\bR\n" +
+	"failedOnly\x121\n" +
+	"\x05since\x18\x8e\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since2[\n" +
 	"\rResultService\x12J\n" +
 	"\rStreamResults\x12 .lookout.v1.StreamResultsRequest\x1a\x15.lookout.v1.RunResult0\x01B=Z;github.com/lookout-synthetics/lookout/internal/pb/lookoutv1b\x06proto3"
 
@@ -109,17 +140,19 @@ func file_lookout_v1_results_proto_rawDescGZIP() []byte {
 
 var file_lookout_v1_results_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_lookout_v1_results_proto_goTypes = []any{
-	(*StreamResultsRequest)(nil), // 0: lookout.v1.StreamResultsRequest
-	(*RunResult)(nil),            // 1: lookout.v1.RunResult
+	(*StreamResultsRequest)(nil),  // 0: lookout.v1.StreamResultsRequest
+	(*timestamppb.Timestamp)(nil), // 1: google.protobuf.Timestamp
+	(*RunResult)(nil),             // 2: lookout.v1.RunResult
 }
 var file_lookout_v1_results_proto_depIdxs = []int32{
-	0, // 0: lookout.v1.ResultService.StreamResults:input_type -> lookout.v1.StreamResultsRequest
-	1, // 1: lookout.v1.ResultService.StreamResults:output_type -> lookout.v1.RunResult
-	1, // [1:2] is the sub-list for method output_type
-	0, // [0:1] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	1, // 0: lookout.v1.StreamResultsRequest.since:type_name -> google.protobuf.Timestamp
+	0, // 1: lookout.v1.ResultService.StreamResults:input_type -> lookout.v1.StreamResultsRequest
+	2, // 2: lookout.v1.ResultService.StreamResults:output_type -> lookout.v1.RunResult
+	2, // [2:3] is the sub-list for method output_type
+	1, // [1:2] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_results_proto_init() }

@@ -26,7 +26,7 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// ResultService streams run results to collectors. Needs the admin token.
+// ResultService streams run results to collectors. Needs a results:read or admin token.
 type ResultServiceClient interface {
 	StreamResults(ctx context.Context, in *StreamResultsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RunResult], error)
 }
@@ -62,7 +62,7 @@ type ResultService_StreamResultsClient = grpc.ServerStreamingClient[RunResult]
 // All implementations must embed UnimplementedResultServiceServer
 // for forward compatibility.
 //
-// ResultService streams run results to collectors. Needs the admin token.
+// ResultService streams run results to collectors. Needs a results:read or admin token.
 type ResultServiceServer interface {
 	StreamResults(*StreamResultsRequest, grpc.ServerStreamingServer[RunResult]) error
 	mustEmbedUnimplementedResultServiceServer()

@@ -929,8 +929,11 @@ type StepResult struct {
 	Error             string                 `protobuf:"bytes,21,opt,name=error,proto3" json:"error,omitempty"`
 	Attempts          int32                  `protobuf:"varint,22,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	Duration          *durationpb.Duration   `protobuf:"bytes,23,opt,name=duration,proto3" json:"duration,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The earliest NotAfter among the certificates the target presented (leaf and chain), when the
+	// step spoke TLS; what probe_ssl_earliest_cert_expiry reports.
+	ServerCertNotAfter *timestamppb.Timestamp `protobuf:"bytes,140,opt,name=server_cert_not_after,json=serverCertNotAfter,proto3" json:"server_cert_not_after,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *StepResult) Reset() {
@@ -1124,6 +1127,13 @@ func (x *StepResult) GetDuration() *durationpb.Duration {
 	return nil
 }
 
+func (x *StepResult) GetServerCertNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ServerCertNotAfter
+	}
+	return nil
+}
+
 var File_lookout_v1_run_proto protoreflect.FileDescriptor
 
 const file_lookout_v1_run_proto_rawDesc = "" +
@@ -1200,7 +1210,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\amessage\x18\x04 \x01(\tR\amessage\"=\n" +
 	"\x11ExtractedVariable\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x92\a\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xe2\a\n" +
 	"\n" +
 	"StepResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
@@ -1232,7 +1242,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"errorClass\x12\x14\n" +
 	"\x05error\x18\x15 \x01(\tR\x05error\x12\x1a\n" +
 	"\battempts\x18\x16 \x01(\x05R\battempts\x125\n" +
-	"\bduration\x18\x17 \x01(\v2\x19.google.protobuf.DurationR\bduration*j\n" +
+	"\bduration\x18\x17 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12N\n" +
+	"\x15server_cert_not_after\x18\x8c\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x12serverCertNotAfter*j\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14RUN_STATE_DISPATCHED\x10\x01\x12\x15\n" +
@@ -1328,11 +1339,12 @@ var file_lookout_v1_run_proto_depIdxs = []int32{
 	17, // 29: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
 	2,  // 30: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
 	14, // 31: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	11, // 32: lookout.v1.StepResult.server_cert_not_after:type_name -> google.protobuf.Timestamp
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_run_proto_init() }

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/lookout-synthetics/lookout/controller/internal/tokens"
+)
+
+// AdminCaller is the Caller name of the bootstrap admin token (admin.token); API tokens are named
+// "token:NAME".
+const AdminCaller = "admin"
+
+// Caller is who presented a token: the audit log's actor, and what the token may do.
+type Caller struct {
+	Name  string
+	Scope tokens.Scope
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the token holder that made the call, set by the interceptors; the zero
+// Caller for agents' calls.
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+// TokenScope checks a presented token (the bootstrap admin token or an API token) and says who
+// holds it and what it may do. For callers outside gRPC, such as the web console; every call
+// reads the token table, so a revoked token fails from the moment it is revoked.
+func (a *Authenticator) TokenScope(token string) (Caller, error) {
+	token = strings.TrimSpace(token)
+	if token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(a.AdminToken)) == 1 {
+		return Caller{Name: AdminCaller, Scope: tokens.Admin}, nil
+	}
+	if a.Tokens == nil {
+		return Caller{}, tokens.ErrUnknown
+	}
+	t, err := a.Tokens.Check(token)
+	if err != nil {
+		return Caller{}, err
+	}
+	return Caller{Name: "token:" + t.Name, Scope: t.Scope}, nil
+}
+
+// checkToken authorizes a call that needs a token with scope n.
+func (a *Authenticator) checkToken(ctx context.Context, method string, n need) (context.Context, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) == 0 {
+		return nil, status.Error(codes.Unauthenticated, "no token: pass --token-file or set LOOKOUT_TOKEN_FILE (the controller writes the admin token to <data-dir>/admin.token; `token create` makes others)")
+	}
+	tok, ok := strings.CutPrefix(vals[0], "Bearer ")
+	if !ok {
+		return nil, status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer <token>\"")
+	}
+	c, err := a.TokenScope(tok)
+	if err != nil {
+		return nil, tokenStatus(err)
+	}
+	if err := allow(c, method, n); err != nil {
+		return nil, err
+	}
+	return context.WithValue(ctx, callerKey{}, c), nil
+}
+
+func allow(c Caller, method string, n need) error {
+	want := tokens.Admin
+	if n == needResultsRead {
+		want = tokens.ResultsRead
+	}
+	if !c.Scope.Allows(want) {
+		return status.Errorf(codes.PermissionDenied, "%s: token %s has scope %s; this call needs scope %s", method, strings.TrimPrefix(c.Name, "token:"), c.Scope, want)
+	}
+	return nil
+}
+
+func tokenStatus(err error) error {
+	if errors.Is(err, tokens.ErrRevoked) {
+		return status.Error(codes.Unauthenticated, "token has been revoked: ask an administrator for a new one (`token create`)")
+	}
+	return status.Error(codes.Unauthenticated, "admin token is not valid for this controller, nor is it a valid API token (check --token-file)")
+}
+
+// tokenStream is a stream opened with an API token. Before each message it sends, it checks the
+// token again: a revoked token's stream ends at the next message, with Unauthenticated.
+type tokenStream struct {
+	authorizedStream
+	a *Authenticator
+	c Caller
+}
+
+func (s *tokenStream) SendMsg(m any) error {
+	if _, err := s.a.Tokens.Check(s.token()); err != nil {
+		return tokenStatus(err)
+	}
+	return s.ServerStream.SendMsg(m)
+}
+
+func (s *tokenStream) token() string {
+	md, _ := metadata.FromIncomingContext(s.ctx)
+	tok, _ := strings.CutPrefix(md.Get("authorization")[0], "Bearer ")
+	return tok
+}
+
+var _ grpc.ServerStream = (*tokenStream)(nil)
