@@ -218,7 +218,7 @@ func TestCollectorsReadResultsStatusAndMetrics(t *testing.T) {
 			t.Errorf("%v: exit %d, want an error naming the typo:\n%s", args, r.Code, r.Stderr)
 		}
 	}
-	if r := asCollector("run", "orders"); r.Code == 0 || !strings.Contains(r.Stderr, "permissiondenied") {
+	if r := asCollector("run", "orders"); r.Code == 0 || !strings.Contains(r.Stderr, "needs scope admin") {
 		t.Errorf("run with a results:read token: exit %d\n%s", r.Code, r.Stderr)
 	}
 
