@@ -74,7 +74,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 				if err := getProto(tx.Bucket(bRuns), string(k), r); err != nil || r.State != pb.RunState_RUN_STATE_DONE {
 					continue
 				}
-				if stored, ok := storedAt(r.Result); !ok || !stored.Before(runsCut) {
+				if stored, ok := runStoredAt(r); !ok || !stored.Before(runsCut) {
 					continue
 				}
 				if err := tx.Bucket(bRuns).Delete(k); err != nil {
@@ -125,7 +125,7 @@ func oldRuns(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 		if r.State != pb.RunState_RUN_STATE_DONE {
 			continue
 		}
-		if stored, ok := storedAt(r.Result); ok && stored.Before(cut) {
+		if stored, ok := runStoredAt(r); ok && stored.Before(cut) {
 			keys = append(keys, bytes.Clone(k))
 		}
 	}

@@ -136,9 +136,11 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 		// lost). A result the controller wrote itself (expiry, policy) carries no agent id: a late
 		// report after an "agent lost" expiry from the claiming agent is stored (see lostBy); any
 		// other report for an ended run is refused as closed.
-		if r.Result != nil && r.Result.AgentId != "" && r.Result.AgentId == a.ID && r.Result.Attempt == res.Attempt {
-			stored, duplicate = r.Result, true
-			return nil
+		if sum := summaryOf(r); sum.agentID != "" && sum.agentID == a.ID && sum.attempt == res.Attempt {
+			var err error
+			stored, err = resultOf(tx, r)
+			duplicate = err == nil
+			return err
 		}
 		if err := checkOwner(r, res.Attempt, a); err != nil {
 			return err
@@ -147,7 +149,8 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 			return fmt.Errorf("%w: run %s was never claimed (FetchRunSecrets first)", ErrNotYours, res.RunId)
 		}
 		if r.State == pb.RunState_RUN_STATE_DONE && !lostBy(r, a, res.Attempt) {
-			return fmt.Errorf("%w: run %s already ended: %s", ErrRunClosed, res.RunId, r.GetResult().GetMessage())
+			prev, _ := resultOf(tx, r) // only for the message: a result past retention has none
+			return fmt.Errorf("%w: run %s already ended: %s", ErrRunClosed, res.RunId, prev.GetMessage())
 		}
 		var err error
 		stored, err = s.closeRun(tx, r, res, true)
@@ -160,9 +163,9 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 // this attempt. Such a run takes the agent's late result (spooled while the controller was out of
 // reach): it is stored under the next sequence and replaces the expiry result as the run's result.
 func lostBy(r *pb.Run, a Agent, attempt int32) bool {
-	res := r.GetResult()
-	return r.AgentId == a.ID && r.Attempt == attempt && res != nil && res.AgentId == "" &&
-		res.Attempt == attempt && res.ErrorClass == pb.ErrorClass_ERROR_CLASS_AGENT_LOST
+	res := summaryOf(r)
+	return r.AgentId == a.ID && r.Attempt == attempt && res.done && res.agentID == "" &&
+		res.attempt == attempt && res.errorClass == pb.ErrorClass_ERROR_CLASS_AGENT_LOST
 }
 
 // closeRun fills the controller-owned fields of res, stores it under the next sequence and marks the
@@ -185,7 +188,8 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 	if err := results.Put(seqKey(seq), mustMarshal(res)); err != nil {
 		return nil, err
 	}
-	r.State, r.Result = pb.RunState_RUN_STATE_DONE, res
+	r.State = pb.RunState_RUN_STATE_DONE
+	pointAt(r, res) // the record points at the result: one copy on disk
 	if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
 		return nil, err
 	}
@@ -352,7 +356,12 @@ func (s *Store) EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, 
 // Run returns a run with its result, if any.
 func (s *Store) Run(runID string) (*pb.Run, error) {
 	r := &pb.Run{}
-	err := s.db.View(func(tx *bolt.Tx) error { return getProto(tx.Bucket(bRuns), runID, r) })
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
+			return err
+		}
+		return withResult(tx, r)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("run %q: %w", runID, err)
 	}
