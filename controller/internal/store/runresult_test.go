@@ -127,3 +127,18 @@ func TestOldRunRecordsStillWork(t *testing.T) {
 		t.Fatal("prune deleted the open run")
 	}
 }
+
+// TestClaimWithNothingToRecordLeavesNoAuditEntry: a claim whose detail is empty (it released no
+// secret) is made and durable, without an entry.
+func TestClaimWithNothingToRecordLeavesNoAuditEntry(t *testing.T) {
+	s, _, r := runFixture(t)
+	if _, err := s.ClaimRunAudited(r.RunId, 1, agentA, "fetch_run_secrets", func(*pb.Run) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	if log, _ := s.AuditLog(); len(log) != 0 {
+		t.Fatalf("a claim with nothing to record left audit entries: %+v", log)
+	}
+	if got, _ := s.Run(r.RunId); got.GetAgentId() != agentA.ID {
+		t.Fatalf("run after the claim: %v", got)
+	}
+}

@@ -77,7 +77,8 @@ func (s *Store) ClaimRun(runID string, attempt int32, a Agent) (*pb.Run, error) 
 
 // ClaimRunAudited claims the run like ClaimRun and, in the same transaction, appends the audit
 // entry (actor a, this action, the run as target) whose detail detail computes from the claimed
-// run: the claim and its record are durable together, at the cost of one commit.
+// run: the claim and its record are durable together, at the cost of one commit. A detail of ""
+// writes no entry: the claim is then not worth one (it released nothing).
 func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action string, detail func(*pb.Run) string) (*pb.Run, error) {
 	r := &pb.Run{}
 	err := s.group.update(func(tx *bolt.Tx) error {
@@ -87,7 +88,11 @@ func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action str
 		if detail == nil {
 			return nil
 		}
-		return appendAudit(tx, AuditEntry{Time: s.now(), Actor: a.ID, Action: action, Target: runID, Detail: detail(r)})
+		d := detail(r)
+		if d == "" {
+			return nil
+		}
+		return appendAudit(tx, AuditEntry{Time: s.now(), Actor: a.ID, Action: action, Target: runID, Detail: d})
 	})
 	if err != nil {
 		return nil, err
