@@ -140,7 +140,7 @@ func oldResults(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 	c := tx.Bucket(bResults).Cursor()
 	for k, v := c.First(); k != nil && len(keys) < pruneChunk; k, v = c.Next() {
 		res := &pb.RunResult{}
-		if err := proto.Unmarshal(v, res); err != nil {
+		if err := decodeResult(v, res); err != nil {
 			return nil, fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(k), err)
 		}
 		stored, ok := storedAt(res)

@@ -56,8 +56,12 @@ func resultOf(tx *bolt.Tx, r *pb.Run) (*pb.RunResult, error) {
 	if r.GetResult() != nil || r.GetResultSequence() == 0 {
 		return r.GetResult(), nil
 	}
+	v := tx.Bucket(bResults).Get(seqKey(r.ResultSequence))
+	if v == nil {
+		return nil, fmt.Errorf("result %d of run %s: %w", r.ResultSequence, r.RunId, ErrNotFound)
+	}
 	res := &pb.RunResult{}
-	if err := getProto(tx.Bucket(bResults), string(seqKey(r.ResultSequence)), res); err != nil {
+	if err := decodeResult(v, res); err != nil {
 		return nil, fmt.Errorf("result %d of run %s: %w", r.ResultSequence, r.RunId, err)
 	}
 	return res, nil

@@ -67,6 +67,16 @@ func TestDoneRunPointsAtItsResult(t *testing.T) {
 	}
 }
 
+// mustMarshal is the protobuf encoding of m, as results were stored before they were compressed.
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // putOldRun writes a done run the way records were written before they pointed at their result:
 // a full copy of the result in Run.result, and the result in the results bucket.
 func putOldRun(t *testing.T, s *Store, r *pb.Run, res *pb.RunResult) {
@@ -77,7 +87,7 @@ func putOldRun(t *testing.T, s *Store, r *pb.Run, res *pb.RunResult) {
 			return err
 		}
 		res.Sequence = seq
-		if err := tx.Bucket(bResults).Put(seqKey(seq), mustMarshal(res)); err != nil {
+		if err := tx.Bucket(bResults).Put(seqKey(seq), mustMarshal(t, res)); err != nil {
 			return err
 		}
 		r.State, r.Result = pb.RunState_RUN_STATE_DONE, res
@@ -140,5 +150,36 @@ func TestClaimWithNothingToRecordLeavesNoAuditEntry(t *testing.T) {
 	}
 	if got, _ := s.Run(r.RunId); got.GetAgentId() != agentA.ID {
 		t.Fatalf("run after the claim: %v", got)
+	}
+}
+
+// TestResultsAreStoredCompressedAndOldOnesStillRead: a result takes less room on disk than its
+// encoding, and the stream of results reads the compressed ones and those written before, in order.
+func TestResultsAreStoredCompressedAndOldOnesStillRead(t *testing.T) {
+	s, _, r := runFixture(t)
+	putOldRun(t, s, &pb.Run{RunId: "run-old", CheckpointId: "cp-1", Attempt: 1}, &pb.RunResult{RunId: "run-old", Attempt: 1, Message: "old"})
+	if _, err := s.ClaimRun(r.RunId, 1, agentA); err != nil {
+		t.Fatal(err)
+	}
+	step := &pb.StepResult{Url: "https://api.example.net/v2/orders", BodyExcerpt: strings.Repeat(`{"id":"ord_8412","status":"shipped"}`, 20),
+		ResponseHeaders: []*pb.Header{{Name: "Content-Type", Value: "application/json"}}}
+	stored, _, err := s.CompleteRun(&pb.RunResult{RunId: r.RunId, Attempt: 1, Message: "new", Steps: []*pb.StepResult{step, step}}, agentA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk int
+	_ = s.db.View(func(tx *bolt.Tx) error { onDisk = len(tx.Bucket(bResults).Get(seqKey(stored.Sequence))); return nil })
+	if plain := proto.Size(stored); onDisk >= plain/2 {
+		t.Fatalf("result takes %d bytes on disk for a %d-byte encoding", onDisk, plain)
+	}
+	var got []string
+	if err := s.Results(0, func(res *pb.RunResult) bool { got = append(got, res.Message); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, []string{"old", "new"}); diff != "" {
+		t.Fatalf("results read back (-got +want):\n%s", diff)
+	}
+	if back, err := s.Run(r.RunId); err != nil || !proto.Equal(back.GetResult(), stored) {
+		t.Fatalf("run's result read back: %v %v", back.GetResult(), err)
 	}
 }

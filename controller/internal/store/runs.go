@@ -190,7 +190,11 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 		return nil, err
 	}
 	res.Sequence, res.StoredAt = seq, timestamppb.New(s.now())
-	if err := results.Put(seqKey(seq), mustMarshal(res)); err != nil {
+	enc, err := encodeResult(res)
+	if err != nil {
+		return nil, err
+	}
+	if err := results.Put(seqKey(seq), enc); err != nil {
 		return nil, err
 	}
 	r.State = pb.RunState_RUN_STATE_DONE
@@ -386,8 +390,8 @@ func (s *Store) Results(after uint64, fn func(*pb.RunResult) bool) error {
 		c := tx.Bucket(bResults).Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
 			res := &pb.RunResult{}
-			if err := proto.Unmarshal(v, res); err != nil {
-				return err
+			if err := decodeResult(v, res); err != nil {
+				return fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			if !fn(res) {
 				return nil
@@ -401,12 +405,4 @@ func seqKey(n uint64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], n)
 	return b[:]
-}
-
-func mustMarshal(m proto.Message) []byte {
-	b, err := proto.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("marshal %T: %v", m, err))
-	}
-	return b
 }
