@@ -17,7 +17,7 @@ import (
 // pointAt makes the done run r point at its stored result res.
 func pointAt(r *pb.Run, res *pb.RunResult) {
 	r.Result = nil
-	r.ResultSequence, r.ResultAgentId = res.Sequence, res.AgentId
+	r.ResultSequence, r.ResultFromAgent = res.Sequence, res.AgentId != ""
 	r.ResultErrorClass, r.ResultStoredAt = res.ErrorClass, res.StoredAt
 }
 
@@ -37,8 +37,13 @@ func summaryOf(r *pb.Run) resultSummary {
 	if r.GetResultSequence() == 0 {
 		return resultSummary{}
 	}
-	// closeRun stores the result under the run's attempt, and a done run's attempt never changes.
-	return resultSummary{done: true, agentID: r.ResultAgentId, attempt: r.Attempt, errorClass: r.ResultErrorClass}
+	// closeRun stores the result under the run's attempt and names the claiming agent when it
+	// reported it; a done run's attempt and agent never change.
+	sum := resultSummary{done: true, attempt: r.Attempt, errorClass: r.ResultErrorClass}
+	if r.ResultFromAgent {
+		sum.agentID = r.AgentId
+	}
+	return sum
 }
 
 // runStoredAt is when the run's result was stored (see storedAt), from a record of either form.

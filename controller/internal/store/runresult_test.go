@@ -46,10 +46,10 @@ func TestDoneRunPointsAtItsResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, size := rawRun(t, s, r.RunId)
-	if rec.Result != nil || rec.ResultSequence != stored.Sequence || rec.ResultAgentId != agentA.ID ||
+	if rec.Result != nil || rec.ResultSequence != stored.Sequence || !rec.ResultFromAgent ||
 		rec.ResultErrorClass != pb.ErrorClass_ERROR_CLASS_ASSERTION || !rec.ResultStoredAt.AsTime().Equal(stored.StoredAt.AsTime()) {
-		t.Fatalf("run record on disk: result copy %v, sequence %d (want %d), agent %q, class %v",
-			rec.Result != nil, rec.ResultSequence, stored.Sequence, rec.ResultAgentId, rec.ResultErrorClass)
+		t.Fatalf("run record on disk: result copy %v, sequence %d (want %d), from agent %v, class %v",
+			rec.Result != nil, rec.ResultSequence, stored.Sequence, rec.ResultFromAgent, rec.ResultErrorClass)
 	}
 	if size > len(big)/4 {
 		t.Fatalf("run record is %d bytes for a %d-byte excerpt: it still holds the result", size, len(big))

@@ -393,7 +393,7 @@ type Run struct {
 	// copy (result, 11, is then unset in storage; readers load the result by this sequence and fill it in).
 	// The other fields are what the run table decides on without loading the result.
 	ResultSequence   uint64                 `protobuf:"varint,240,opt,name=result_sequence,json=resultSequence,proto3" json:"result_sequence,omitempty"`
-	ResultAgentId    string                 `protobuf:"bytes,241,opt,name=result_agent_id,json=resultAgentId,proto3" json:"result_agent_id,omitempty"` // the agent that reported the result; empty when the controller made it
+	ResultFromAgent  bool                   `protobuf:"varint,241,opt,name=result_from_agent,json=resultFromAgent,proto3" json:"result_from_agent,omitempty"` // the claiming agent (agent_id) reported it; else the controller made it
 	ResultErrorClass ErrorClass             `protobuf:"varint,242,opt,name=result_error_class,json=resultErrorClass,proto3,enum=lookout.v1.ErrorClass" json:"result_error_class,omitempty"`
 	ResultStoredAt   *timestamppb.Timestamp `protobuf:"bytes,243,opt,name=result_stored_at,json=resultStoredAt,proto3" json:"result_stored_at,omitempty"` // retention counts from here
 	unknownFields    protoimpl.UnknownFields
@@ -542,11 +542,11 @@ func (x *Run) GetResultSequence() uint64 {
 	return 0
 }
 
-func (x *Run) GetResultAgentId() string {
+func (x *Run) GetResultFromAgent() bool {
 	if x != nil {
-		return x.ResultAgentId
+		return x.ResultFromAgent
 	}
-	return ""
+	return false
 }
 
 func (x *Run) GetResultErrorClass() ErrorClass {
@@ -1162,7 +1162,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12-\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\xc4\x06\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\xc8\x06\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1d\n" +
 	"\n" +
@@ -1181,8 +1181,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\asecrets\x18\r \x03(\v2\x15.lookout.v1.SecretRefR\asecrets\x12'\n" +
 	"\x0fmonitor_version\x18\x0e \x01(\x03R\x0emonitorVersion\x12<\n" +
 	"\fattempt_span\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\vattemptSpan\x12(\n" +
-	"\x0fresult_sequence\x18\xf0\x01 \x01(\x04R\x0eresultSequence\x12'\n" +
-	"\x0fresult_agent_id\x18\xf1\x01 \x01(\tR\rresultAgentId\x12E\n" +
+	"\x0fresult_sequence\x18\xf0\x01 \x01(\x04R\x0eresultSequence\x12+\n" +
+	"\x11result_from_agent\x18\xf1\x01 \x01(\bR\x0fresultFromAgent\x12E\n" +
 	"\x12result_error_class\x18\xf2\x01 \x01(\x0e2\x16.lookout.v1.ErrorClassR\x10resultErrorClass\x12E\n" +
 	"\x10result_stored_at\x18\xf3\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eresultStoredAt\"\xe4\x04\n" +
 	"\tRunResult\x12\x15\n" +
