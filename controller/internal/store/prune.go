@@ -71,13 +71,13 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 				// Still done and past retention? A late report may have replaced its result
 				// since it was listed (an "agent lost" run's claiming agent, back from an outage).
 				r := &pb.Run{}
-				if err := getProto(tx.Bucket(bRuns), string(k), r); err != nil || r.State != pb.RunState_RUN_STATE_DONE {
+				if err := getProto(runsBucket(tx), string(k), r); err != nil || r.State != pb.RunState_RUN_STATE_DONE {
 					continue
 				}
 				if stored, ok := runStoredAt(r); !ok || !stored.Before(runsCut) {
 					continue
 				}
-				if err := tx.Bucket(bRuns).Delete(k); err != nil {
+				if err := runsBucket(tx).Delete(k); err != nil {
 					return err
 				}
 				n.Runs++
@@ -112,7 +112,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 // at the first run created at or after cut.
 func oldRuns(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 	var keys [][]byte
-	c := tx.Bucket(bRuns).Cursor()
+	c := runsBucket(tx).Cursor()
 	for k, v := c.First(); k != nil && len(keys) < pruneChunk; k, v = c.Next() {
 		created, ok := IDTime(string(k))
 		if ok && !created.Before(cut) {

@@ -42,7 +42,7 @@ func (s *Store) QueueRuns(runs []*pb.Run, refused []*pb.RunResult) (wait func() 
 	done, err := s.group.submit(func(tx *bolt.Tx) error {
 		clear(stored) // this function may run more than once
 		for i, r := range runs {
-			if err := tx.Bucket(bRuns).Put([]byte(r.RunId), recs[i]); err != nil {
+			if err := runsBucket(tx).Put([]byte(r.RunId), recs[i]); err != nil {
 				return err
 			}
 			if err := tx.Bucket(bOpenRuns).Put([]byte(r.RunId), nil); err != nil {
@@ -101,7 +101,7 @@ func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action str
 }
 
 func (s *Store) claim(tx *bolt.Tx, r *pb.Run, runID string, attempt int32, a Agent) error {
-	if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
+	if err := getProto(runsBucket(tx), runID, r); err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
 	if err := checkOwner(r, attempt, a); err != nil {
@@ -114,7 +114,7 @@ func (s *Store) claim(tx *bolt.Tx, r *pb.Run, runID string, attempt int32, a Age
 		return nil
 	}
 	r.AgentId, r.State = a.ID, pb.RunState_RUN_STATE_RUNNING
-	return putProto(tx.Bucket(bRuns), runID, r)
+	return putProto(runsBucket(tx), runID, r)
 }
 
 func checkOwner(r *pb.Run, attempt int32, a Agent) error {
@@ -134,7 +134,7 @@ func checkOwner(r *pb.Run, attempt int32, a Agent) error {
 func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, duplicate bool, err error) {
 	err = s.group.update(func(tx *bolt.Tx) error {
 		r := &pb.Run{}
-		if err := getProto(tx.Bucket(bRuns), res.RunId, r); err != nil {
+		if err := getProto(runsBucket(tx), res.RunId, r); err != nil {
 			return fmt.Errorf("run %s: %w", res.RunId, err)
 		}
 		// A duplicate is a report this agent already made for this attempt (its acknowledgement was
@@ -199,7 +199,7 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 	}
 	r.State = pb.RunState_RUN_STATE_DONE
 	pointAt(r, res) // the record points at the result: one copy on disk
-	if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
+	if err := putProto(runsBucket(tx), r.RunId, r); err != nil {
 		return nil, err
 	}
 	return res, tx.Bucket(bOpenRuns).Delete([]byte(r.RunId))
@@ -246,7 +246,7 @@ func (s *Store) RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, err
 		r.Attempt++
 		r.State = pb.RunState_RUN_STATE_DISPATCHED
 		r.Deadline = timestamppb.New(now.Add(r.AttemptSpan.AsDuration()))
-		return r, putProto(tx.Bucket(bRuns), r.RunId, r)
+		return r, putProto(runsBucket(tx), r.RunId, r)
 	})
 }
 
@@ -262,7 +262,7 @@ func sweepListed[T any](s *Store, ids []string, now time.Time, want func(*pb.Run
 			part = part[:0] // this function may run more than once
 			for _, id := range chunk {
 				r := &pb.Run{}
-				if err := getProto(tx.Bucket(bRuns), id, r); errors.Is(err, ErrNotFound) {
+				if err := getProto(runsBucket(tx), id, r); errors.Is(err, ErrNotFound) {
 					continue
 				} else if err != nil {
 					return err
@@ -296,7 +296,7 @@ const sweepChunk = 1000
 func (s *Store) openPast(now time.Time, want func(*pb.Run) bool) ([]string, error) {
 	var due []string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		runs := tx.Bucket(bRuns)
+		runs := runsBucket(tx)
 		return tx.Bucket(bOpenRuns).ForEach(func(k, _ []byte) error {
 			r := &pb.Run{}
 			if err := getProto(runs, string(k), r); err != nil {
@@ -342,7 +342,7 @@ func (s *Store) EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, 
 	err := s.group.update(func(tx *bolt.Tx) error {
 		for i, id := range runIDs {
 			r := &pb.Run{}
-			if err := getProto(tx.Bucket(bRuns), id, r); err != nil {
+			if err := getProto(runsBucket(tx), id, r); err != nil {
 				return fmt.Errorf("run %s: %w", id, err)
 			}
 			if r.State == pb.RunState_RUN_STATE_DONE {
@@ -366,7 +366,7 @@ func (s *Store) EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, 
 func (s *Store) Run(runID string) (*pb.Run, error) {
 	r := &pb.Run{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
+		if err := getProto(runsBucket(tx), runID, r); err != nil {
 			return err
 		}
 		return withResult(tx, r)
