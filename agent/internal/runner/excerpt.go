@@ -3,11 +3,14 @@ package runner
 import "strings"
 
 // excerptOf is the body excerpt a result shows: the kept start of the body with every secret
-// redacted and valid UTF-8, at most excerptCap bytes. When the body went on past what was kept
+// redacted and valid UTF-8, at most limit bytes (excerptLimit). When the body went on past what was kept
 // (more), a secret may start inside the excerpt and end after it, where the redactor cannot see
 // it whole: the excerpt then ends before any tail that begins a secret, and says so with the
 // marker, so no part of a secret is shown however long the secret is.
-func excerptOf(kept []byte, more bool, secrets []string, redact func(string) string) string {
+func excerptOf(kept []byte, more bool, secrets []string, redact func(string) string, limit int) string {
+	if len(kept) > limit {
+		kept, more = kept[:limit], true
+	}
 	s := string(kept)
 	marker := ""
 	if more {
@@ -15,7 +18,7 @@ func excerptOf(kept []byte, more bool, secrets []string, redact func(string) str
 			s, marker = s[:len(s)-n], redacted
 		}
 	}
-	return excerptText(redact(s) + marker)
+	return excerptText(redact(s)+marker, limit)
 }
 
 // secretTail is the length of the longest end of s that is the beginning (not the whole) of one

@@ -25,7 +25,8 @@ func TestExcerptRedactionIsExactAtTheCut(t *testing.T) {
 			t.Parallel()
 			body := strings.Repeat("a", before) + secret + strings.Repeat("z", 1000)
 			srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) }))
-			m := monitor(get("echo", srv.URL+"/"))
+			// A failing step keeps the whole capped excerpt (a passing one keeps passingExcerptCap).
+			m := monitor(get("echo", srv.URL+"/", statusIs("418")))
 			m.SecretVariables = map[string]string{"key": "api-key"}
 			res := runMonitor(t, New(Options{}), m, &Secrets{Values: map[string]string{"api-key": secret}})
 			ex := res.GetSteps()[0].GetBodyExcerpt()
@@ -58,7 +59,7 @@ func TestSecretTail(t *testing.T) {
 		}
 	}
 	// Overlapping secrets: cutting one tail can uncover another; excerptOf cuts until none is left.
-	if got := excerptOf([]byte("keep ab"), true, []string{"bx", "ab"}, newRedactor([]string{"bx", "ab"})); got != "keep "+redacted {
+	if got := excerptOf([]byte("keep ab"), true, []string{"bx", "ab"}, newRedactor([]string{"bx", "ab"}), excerptCap); got != "keep "+redacted {
 		t.Errorf("excerptOf = %q, want %q", got, "keep "+redacted)
 	}
 }
@@ -103,7 +104,7 @@ func FuzzExcerptCut(f *testing.F) {
 			return
 		}
 		secrets := secretForms(secret)
-		got := excerptOf([]byte(body[:cut]), true, secrets, newRedactor(secrets))
+		got := excerptOf([]byte(body[:cut]), true, secrets, newRedactor(secrets), excerptCap)
 		shown := strings.TrimSuffix(got, redacted)
 		if strings.Contains(shown, secret) || secretTail(shown, []string{secret}) > 0 && len(got) < excerptCap {
 			t.Fatalf("excerpt %q of %q cut at %d shows (part of) %q", got, body, cut, secret)
@@ -112,4 +113,16 @@ func FuzzExcerptCut(f *testing.F) {
 			t.Fatalf("excerpt is not valid UTF-8 or over the cap (%d bytes)", len(got))
 		}
 	})
+}
+
+// TestPassingExcerptCutHidesASecretAcrossIt: a passing step keeps passingExcerptCap bytes; a
+// secret that starts before that cut and ends after it shows no part of itself either.
+func TestPassingExcerptCutHidesASecretAcrossIt(t *testing.T) {
+	t.Parallel()
+	secret := "Sk-0123456789"
+	body := strings.Repeat("a", passingExcerptCap-5) + secret + "tail"
+	got := excerptOf([]byte(body), false, []string{secret}, newRedactor([]string{secret}), passingExcerptCap)
+	if want := strings.Repeat("a", passingExcerptCap-5) + redacted; got != want[:min(len(want), passingExcerptCap)] {
+		t.Fatalf("excerpt ends %q, want the text before the secret, then the marker", got[max(len(got)-40, 0):])
+	}
 }

@@ -15,7 +15,8 @@ import (
 
 const (
 	defaultBodyCap    = 10 << 20        // bytes read per response
-	excerptCap        = 64 << 10        // bytes of body kept in the result
+	excerptCap        = 64 << 10        // bytes of body kept in the result of a failing step
+	passingExcerptCap = 512             // bytes of body kept for a passing step: enough to recognise the response
 	defaultRunTimeout = 5 * time.Minute // when the monitor sets none
 	maxAttempts       = 10              // upper bound on a step's retry.max_attempts
 )
@@ -23,7 +24,7 @@ const (
 // Options configure a Runner.
 type Options struct {
 	Logger  *slog.Logger
-	BodyCap int64          // bytes of a response read and evaluated; default 10 MiB. The excerpt is at most 64 KiB.
+	BodyCap int64          // bytes of a response read and evaluated; default 10 MiB. The excerpt is at most 64 KiB (512 bytes for a passing step).
 	RootCAs *x509.CertPool // nil = system
 	Now     func() time.Time
 	// MaxHandshakes bounds the TLS handshakes this runner performs at once; default one less than
@@ -113,7 +114,7 @@ func (r *Runner) finish(res *lookoutv1.RunResult, records []stepRecord, rs *runS
 	// protobuf strings must be valid UTF-8 or the result cannot be sent.
 	redactMessage(res.ProtoReflect(), func(s string) string { return strings.ToValidUTF8(redact(s), "\uFFFD") })
 	for _, rec := range records {
-		rec.res.BodyExcerpt = excerptOf(rec.excerpt, rec.excerptCut, rs.hidden, redact)
+		rec.res.BodyExcerpt = excerptOf(rec.excerpt, rec.excerptCut, rs.hidden, redact, excerptLimit(rec.res))
 	}
 	r.logRun(res)
 	return res

@@ -344,27 +344,35 @@ func TestBodyCap(t *testing.T) {
 		Truncated  bool
 		ExcerptLen int
 	}
+	// A failing step keeps the capped excerpt (what a user debugging it reads); a passing one a
+	// short one (results are stored for weeks, and most pass).
 	tests := map[string]struct {
 		cap  int64
 		path string
+		fail bool
 		want got
 	}{
-		"under the cap, excerpt capped": {path: "/", want: got{Size: 100_000, ExcerptLen: 64 << 10}},
-		"truncated, length declared":    {cap: 1000, path: "/", want: got{Size: 100_000, Truncated: true, ExcerptLen: 1000}},
-		"truncated, length unknown":     {cap: 1000, path: "/chunked", want: got{Size: 1000, Truncated: true, ExcerptLen: 1000}},
+		"failing, excerpt capped":             {path: "/", fail: true, want: got{Size: 100_000, ExcerptLen: 64 << 10}},
+		"passing, short excerpt":              {path: "/", want: got{Size: 100_000, ExcerptLen: 512}},
+		"failing, truncated, length declared": {cap: 1000, path: "/", fail: true, want: got{Size: 100_000, Truncated: true, ExcerptLen: 1000}},
+		"failing, truncated, length unknown":  {cap: 1000, path: "/chunked", fail: true, want: got{Size: 1000, Truncated: true, ExcerptLen: 1000}},
+		"passing, truncated":                  {cap: 1000, path: "/chunked", want: got{Size: 1000, Truncated: true, ExcerptLen: 512}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			size := &lookoutv1.Assertion{Source: lookoutv1.AssertSource_ASSERT_SOURCE_SIZE,
 				Comparison: lookoutv1.Comparison_COMPARISON_GREATER_THAN, Value: "999"}
+			if tt.fail {
+				size.Comparison = lookoutv1.Comparison_COMPARISON_LESS_THAN
+			}
 			res := runMonitor(t, New(Options{BodyCap: tt.cap}), monitor(get("s", srv.URL+tt.path, size)), nil)
 			st := res.GetSteps()[0]
 			if diff := cmp.Diff(got{st.GetBodySize(), st.GetBodyTruncated(), len(st.GetBodyExcerpt())}, tt.want); diff != "" {
 				t.Errorf("body (-got +want):\n%s", diff)
 			}
-			if !st.GetPassed() {
-				t.Errorf("step failed: %s", st.GetError())
+			if st.GetPassed() == tt.fail {
+				t.Errorf("step passed=%v, want %v (error %q)", st.GetPassed(), !tt.fail, st.GetError())
 			}
 		})
 	}

@@ -195,7 +195,17 @@ func (rs *runState) check(step *lookoutv1.Step, rsp *response, rec *stepRecord) 
 	return exErr
 }
 
-// excerptText makes the body excerpt valid UTF-8 and at most excerptCap bytes.
-func excerptText(s string) string {
-	return clipUTF8(strings.ToValidUTF8(s, "\uFFFD"), excerptCap)
+// excerptText makes the body excerpt valid UTF-8 and at most limit bytes.
+func excerptText(s string, limit int) string {
+	return clipUTF8(strings.ToValidUTF8(s, "\uFFFD"), limit)
+}
+
+// excerptLimit is how much of its body a step's result keeps: the capped excerpt when the step
+// failed (what a user debugging it reads), a short one when it passed. Results are stored for
+// weeks and most pass: their excerpts were most of the store's bytes.
+func excerptLimit(st *lookoutv1.StepResult) int {
+	if st.GetPassed() {
+		return passingExcerptCap
+	}
+	return excerptCap
 }

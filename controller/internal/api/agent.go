@@ -174,6 +174,9 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	run, err := s.Store.ClaimRunAudited(req.RunId, req.Attempt, ag, "fetch_run_secrets", func(r *pb.Run) string {
 		need, reused = splitHeld(r.Secrets, req.Have)
 		planned = refNames(need)
+		if len(r.Secrets) == 0 {
+			return "" // no secret released or used: the run table is the claim's record, not the audit log
+		}
 		return "items=" + orNone(planned) + " reused=" + strings.Join(reused, ",")
 	})
 	if err != nil {

@@ -73,13 +73,13 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 				// Still done and past retention? A late report may have replaced its result
 				// since it was listed (an "agent lost" run's claiming agent, back from an outage).
 				r := &pb.Run{}
-				if err := getProto(tx.Bucket(bRuns), string(k), r); err != nil || r.State != pb.RunState_RUN_STATE_DONE {
+				if err := getProto(runsBucket(tx), string(k), r); err != nil || r.State != pb.RunState_RUN_STATE_DONE {
 					continue
 				}
-				if stored, ok := storedAt(r.Result); !ok || !stored.Before(runsCut) {
+				if stored, ok := runStoredAt(r); !ok || !stored.Before(runsCut) {
 					continue
 				}
-				if err := tx.Bucket(bRuns).Delete(k); err != nil {
+				if err := runsBucket(tx).Delete(k); err != nil {
 					return err
 				}
 				n.Runs++
@@ -114,7 +114,7 @@ func (s *Store) Prune(ctx context.Context, r Retention, now time.Time) (Pruned, 
 // at the first run created at or after cut.
 func oldRuns(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 	var keys [][]byte
-	c := tx.Bucket(bRuns).Cursor()
+	c := runsBucket(tx).Cursor()
 	for k, v := c.First(); k != nil && len(keys) < pruneChunk; k, v = c.Next() {
 		created, ok := IDTime(string(k))
 		if ok && !created.Before(cut) {
@@ -127,7 +127,7 @@ func oldRuns(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 		if r.State != pb.RunState_RUN_STATE_DONE {
 			continue
 		}
-		if stored, ok := storedAt(r.Result); ok && stored.Before(cut) {
+		if stored, ok := runStoredAt(r); ok && stored.Before(cut) {
 			keys = append(keys, bytes.Clone(k))
 		}
 	}
@@ -142,7 +142,7 @@ func oldResults(tx *bolt.Tx, cut time.Time) ([][]byte, error) {
 	c := tx.Bucket(bResults).Cursor()
 	for k, v := c.First(); k != nil && len(keys) < pruneChunk; k, v = c.Next() {
 		res := &pb.RunResult{}
-		if err := proto.Unmarshal(v, res); err != nil {
+		if err := decodeResult(v, res); err != nil {
 			return nil, fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(k), err)
 		}
 		stored, ok := storedAt(res)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
@@ -191,7 +190,7 @@ func (s *Store) LatestResults(monitor string, want func(monitor, checkpoint stri
 				continue
 			}
 			res := &pb.RunResult{}
-			if err := proto.Unmarshal(v, res); err != nil {
+			if err := decodeResult(v, res); err != nil {
 				return fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(seq), err)
 			}
 			out = append(out, res)
@@ -273,7 +272,7 @@ func (s *Store) ResultSequenceBefore(t time.Time) (uint64, error) {
 			mid := lo + (hi-lo)/2
 			k, v := c.Seek(seqKey(mid))
 			res := &pb.RunResult{}
-			if err := proto.Unmarshal(v, res); err != nil {
+			if err := decodeResult(v, res); err != nil {
 				return fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			if stored, ok := storedAt(res); ok && stored.Before(t) {

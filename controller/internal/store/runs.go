@@ -56,7 +56,7 @@ func (s *Store) QueueRuns(runs []*pb.Run, refused []*pb.RunResult) (wait func() 
 	done, err := s.group.submit(func(tx *bolt.Tx) error {
 		clear(stored) // this function may run more than once
 		for i, r := range runs {
-			if err := tx.Bucket(bRuns).Put([]byte(r.RunId), recs[i]); err != nil {
+			if err := runsBucket(tx).Put([]byte(r.RunId), recs[i]); err != nil {
 				return err
 			}
 			if err := tx.Bucket(bOpenRuns).Put([]byte(r.RunId), nil); err != nil {
@@ -91,7 +91,8 @@ func (s *Store) ClaimRun(runID string, attempt int32, a Agent) (*pb.Run, error) 
 
 // ClaimRunAudited claims the run like ClaimRun and, in the same transaction, appends the audit
 // entry (actor a, this action, the run as target) whose detail detail computes from the claimed
-// run: the claim and its record are durable together, at the cost of one commit.
+// run: the claim and its record are durable together, at the cost of one commit. A detail of ""
+// writes no entry: the claim is then not worth one (it released nothing).
 func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action string, detail func(*pb.Run) string) (*pb.Run, error) {
 	r := &pb.Run{}
 	err := s.group.update(func(tx *bolt.Tx) error {
@@ -101,7 +102,11 @@ func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action str
 		if detail == nil {
 			return nil
 		}
-		return appendAudit(tx, AuditEntry{Time: s.now(), Actor: a.ID, Action: action, Target: runID, Detail: detail(r)})
+		d := detail(r)
+		if d == "" {
+			return nil
+		}
+		return appendAudit(tx, AuditEntry{Time: s.now(), Actor: a.ID, Action: action, Target: runID, Detail: d})
 	})
 	if err != nil {
 		return nil, err
@@ -110,7 +115,7 @@ func (s *Store) ClaimRunAudited(runID string, attempt int32, a Agent, action str
 }
 
 func (s *Store) claim(tx *bolt.Tx, r *pb.Run, runID string, attempt int32, a Agent) error {
-	if err := getProto(tx.Bucket(bRuns), runID, r); err != nil {
+	if err := getProto(runsBucket(tx), runID, r); err != nil {
 		return fmt.Errorf("run %s: %w", runID, err)
 	}
 	if err := checkOwner(r, attempt, a); err != nil {
@@ -123,7 +128,7 @@ func (s *Store) claim(tx *bolt.Tx, r *pb.Run, runID string, attempt int32, a Age
 		return nil
 	}
 	r.AgentId, r.State = a.ID, pb.RunState_RUN_STATE_RUNNING
-	return putProto(tx.Bucket(bRuns), runID, r)
+	return putProto(runsBucket(tx), runID, r)
 }
 
 func checkOwner(r *pb.Run, attempt int32, a Agent) error {
@@ -143,16 +148,18 @@ func checkOwner(r *pb.Run, attempt int32, a Agent) error {
 func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, duplicate bool, err error) {
 	err = s.group.update(func(tx *bolt.Tx) error {
 		r := &pb.Run{}
-		if err := getProto(tx.Bucket(bRuns), res.RunId, r); err != nil {
+		if err := getProto(runsBucket(tx), res.RunId, r); err != nil {
 			return fmt.Errorf("run %s: %w", res.RunId, err)
 		}
 		// A duplicate is a report this agent already made for this attempt (its acknowledgement was
 		// lost). A result the controller wrote itself (expiry, policy) carries no agent id: a late
 		// report after an "agent lost" expiry from the claiming agent is stored (see lostBy); any
 		// other report for an ended run is refused as closed.
-		if r.Result != nil && r.Result.AgentId != "" && r.Result.AgentId == a.ID && r.Result.Attempt == res.Attempt {
-			stored, duplicate = r.Result, true
-			return nil
+		if sum := summaryOf(r); sum.agentID != "" && sum.agentID == a.ID && sum.attempt == res.Attempt {
+			var err error
+			stored, err = resultOf(tx, r)
+			duplicate = err == nil
+			return err
 		}
 		if err := checkOwner(r, res.Attempt, a); err != nil {
 			return err
@@ -161,7 +168,8 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 			return fmt.Errorf("%w: run %s was never claimed (FetchRunSecrets first)", ErrNotYours, res.RunId)
 		}
 		if r.State == pb.RunState_RUN_STATE_DONE && !lostBy(r, a, res.Attempt) {
-			return fmt.Errorf("%w: run %s already ended: %s", ErrRunClosed, res.RunId, r.GetResult().GetMessage())
+			prev, _ := resultOf(tx, r) // only for the message: a result past retention has none
+			return fmt.Errorf("%w: run %s already ended: %s", ErrRunClosed, res.RunId, prev.GetMessage())
 		}
 		var err error
 		stored, err = s.closeRun(tx, r, res, true)
@@ -174,9 +182,9 @@ func (s *Store) CompleteRun(res *pb.RunResult, a Agent) (stored *pb.RunResult, d
 // this attempt. Such a run takes the agent's late result (spooled while the controller was out of
 // reach): it is stored under the next sequence and replaces the expiry result as the run's result.
 func lostBy(r *pb.Run, a Agent, attempt int32) bool {
-	res := r.GetResult()
-	return r.AgentId == a.ID && r.Attempt == attempt && res != nil && res.AgentId == "" &&
-		res.Attempt == attempt && res.ErrorClass == pb.ErrorClass_ERROR_CLASS_AGENT_LOST
+	res := summaryOf(r)
+	return r.AgentId == a.ID && r.Attempt == attempt && res.done && res.agentID == "" &&
+		res.attempt == attempt && res.errorClass == pb.ErrorClass_ERROR_CLASS_AGENT_LOST
 }
 
 // closeRun fills the controller-owned fields of res, stores it under the next sequence and marks the
@@ -197,14 +205,24 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 		return nil, err
 	}
 	res.Sequence, res.StoredAt = seq, timestamppb.New(s.now())
-	if err := results.Put(seqKey(seq), mustMarshal(res)); err != nil {
+	enc, err := encodeResult(res)
+	if err != nil {
 		return nil, err
 	}
-	if err := indexResult(tx, res, r.Result); err != nil {
+	if err := results.Put(seqKey(seq), enc); err != nil {
 		return nil, err
 	}
-	r.State, r.Result = pb.RunState_RUN_STATE_DONE, res
-	if err := putProto(tx.Bucket(bRuns), r.RunId, r); err != nil {
+	// A late report replacing an "agent lost" expiry takes the expiry out of its rollup.
+	prev, err := resultOf(tx, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := indexResult(tx, res, prev); err != nil {
+		return nil, err
+	}
+	r.State = pb.RunState_RUN_STATE_DONE
+	pointAt(r, res) // the record points at the result: one copy on disk
+	if err := putProto(runsBucket(tx), r.RunId, r); err != nil {
 		return nil, err
 	}
 	if err := tx.Bucket(bOpenRuns).Delete([]byte(r.RunId)); err != nil {
@@ -254,7 +272,7 @@ func (s *Store) RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, err
 		r.Attempt++
 		r.State = pb.RunState_RUN_STATE_DISPATCHED
 		r.Deadline = timestamppb.New(now.Add(r.AttemptSpan.AsDuration()))
-		return r, putProto(tx.Bucket(bRuns), r.RunId, r)
+		return r, putProto(runsBucket(tx), r.RunId, r)
 	})
 }
 
@@ -270,7 +288,7 @@ func sweepListed[T any](s *Store, ids []string, now time.Time, want func(*pb.Run
 			part = part[:0] // this function may run more than once
 			for _, id := range chunk {
 				r := &pb.Run{}
-				if err := getProto(tx.Bucket(bRuns), id, r); errors.Is(err, ErrNotFound) {
+				if err := getProto(runsBucket(tx), id, r); errors.Is(err, ErrNotFound) {
 					continue
 				} else if err != nil {
 					return err
@@ -304,7 +322,7 @@ const sweepChunk = 1000
 func (s *Store) openPast(now time.Time, want func(*pb.Run) bool) ([]string, error) {
 	var due []string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		runs := tx.Bucket(bRuns)
+		runs := runsBucket(tx)
 		return tx.Bucket(bOpenRuns).ForEach(func(k, _ []byte) error {
 			r := &pb.Run{}
 			if err := getProto(runs, string(k), r); err != nil {
@@ -350,7 +368,7 @@ func (s *Store) EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, 
 	err := s.group.update(func(tx *bolt.Tx) error {
 		for i, id := range runIDs {
 			r := &pb.Run{}
-			if err := getProto(tx.Bucket(bRuns), id, r); err != nil {
+			if err := getProto(runsBucket(tx), id, r); err != nil {
 				return fmt.Errorf("run %s: %w", id, err)
 			}
 			if r.State == pb.RunState_RUN_STATE_DONE {
@@ -373,7 +391,12 @@ func (s *Store) EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, 
 // Run returns a run with its result, if any.
 func (s *Store) Run(runID string) (*pb.Run, error) {
 	r := &pb.Run{}
-	err := s.db.View(func(tx *bolt.Tx) error { return getProto(tx.Bucket(bRuns), runID, r) })
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := getProto(runsBucket(tx), runID, r); err != nil {
+			return err
+		}
+		return withResult(tx, r)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("run %q: %w", runID, err)
 	}
@@ -393,8 +416,8 @@ func (s *Store) Results(after uint64, fn func(*pb.RunResult) bool) error {
 		c := tx.Bucket(bResults).Cursor()
 		for k, v := c.Seek(seqKey(after + 1)); k != nil; k, v = c.Next() {
 			res := &pb.RunResult{}
-			if err := proto.Unmarshal(v, res); err != nil {
-				return err
+			if err := decodeResult(v, res); err != nil {
+				return fmt.Errorf("result %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			if !fn(res) {
 				return nil
@@ -408,12 +431,4 @@ func seqKey(n uint64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], n)
 	return b[:]
-}
-
-func mustMarshal(m proto.Message) []byte {
-	b, err := proto.Marshal(m)
-	if err != nil {
-		panic(fmt.Sprintf("marshal %T: %v", m, err))
-	}
-	return b
 }

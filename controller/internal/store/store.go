@@ -132,6 +132,18 @@ func appendOnly(tx *bolt.Tx, name []byte) *bolt.Bucket {
 	return b
 }
 
+// runsBucket returns the run table, split at runsFill. Run ids begin with their creation time, so
+// runs are inserted about in key order and bbolt's default half-full split leaves most pages half
+// empty; but a record grows by about a quarter after it is inserted (the claim, the result's
+// summary), and a page filled to the brim at insert splits again when its records grow.
+func runsBucket(tx *bolt.Tx) *bolt.Bucket {
+	b := tx.Bucket(bRuns)
+	b.FillPercent = runsFill
+	return b
+}
+
+const runsFill = 0.75
+
 func putProto(b *bolt.Bucket, key string, m proto.Message) error {
 	data, err := proto.Marshal(m)
 	if err != nil {

@@ -390,8 +390,15 @@ type Run struct {
 	MonitorVersion int64                  `protobuf:"varint,14,opt,name=monitor_version,json=monitorVersion,proto3" json:"monitor_version,omitempty"`
 	AttemptSpan    *durationpb.Duration   `protobuf:"bytes,15,opt,name=attempt_span,json=attemptSpan,proto3" json:"attempt_span,omitempty"` // scheduled_at to the first attempt's deadline; each retry gets as long
 	Confirmation   bool                   `protobuf:"varint,120,opt,name=confirmation,proto3" json:"confirmation,omitempty"`                // a confirmation run: dispatched at once after a first failure
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The stored result's place, once done: the run record points at the result instead of holding a
+	// copy (result, 11, is then unset in storage; readers load the result by this sequence and fill it in).
+	// The other fields are what the run table decides on without loading the result.
+	ResultSequence   uint64                 `protobuf:"varint,240,opt,name=result_sequence,json=resultSequence,proto3" json:"result_sequence,omitempty"`
+	ResultFromAgent  bool                   `protobuf:"varint,241,opt,name=result_from_agent,json=resultFromAgent,proto3" json:"result_from_agent,omitempty"` // the claiming agent (agent_id) reported it; else the controller made it
+	ResultErrorClass ErrorClass             `protobuf:"varint,242,opt,name=result_error_class,json=resultErrorClass,proto3,enum=lookout.v1.ErrorClass" json:"result_error_class,omitempty"`
+	ResultStoredAt   *timestamppb.Timestamp `protobuf:"bytes,243,opt,name=result_stored_at,json=resultStoredAt,proto3" json:"result_stored_at,omitempty"` // retention counts from here
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Run) Reset() {
@@ -534,6 +541,34 @@ func (x *Run) GetConfirmation() bool {
 		return x.Confirmation
 	}
 	return false
+}
+
+func (x *Run) GetResultSequence() uint64 {
+	if x != nil {
+		return x.ResultSequence
+	}
+	return 0
+}
+
+func (x *Run) GetResultFromAgent() bool {
+	if x != nil {
+		return x.ResultFromAgent
+	}
+	return false
+}
+
+func (x *Run) GetResultErrorClass() ErrorClass {
+	if x != nil {
+		return x.ResultErrorClass
+	}
+	return ErrorClass_ERROR_CLASS_UNSPECIFIED
+}
+
+func (x *Run) GetResultStoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ResultStoredAt
+	}
+	return nil
 }
 
 type RunResult struct {
@@ -1153,7 +1188,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12-\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\x87\x05\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\xec\x06\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1d\n" +
 	"\n" +
@@ -1172,7 +1207,11 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\asecrets\x18\r \x03(\v2\x15.lookout.v1.SecretRefR\asecrets\x12'\n" +
 	"\x0fmonitor_version\x18\x0e \x01(\x03R\x0emonitorVersion\x12<\n" +
 	"\fattempt_span\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\vattemptSpan\x12\"\n" +
-	"\fconfirmation\x18x \x01(\bR\fconfirmation\"\x88\x05\n" +
+	"\fconfirmation\x18x \x01(\bR\fconfirmation\x12(\n" +
+	"\x0fresult_sequence\x18\xf0\x01 \x01(\x04R\x0eresultSequence\x12+\n" +
+	"\x11result_from_agent\x18\xf1\x01 \x01(\bR\x0fresultFromAgent\x12E\n" +
+	"\x12result_error_class\x18\xf2\x01 \x01(\x0e2\x16.lookout.v1.ErrorClassR\x10resultErrorClass\x12E\n" +
+	"\x10result_stored_at\x18\xf3\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eresultStoredAt\"\x88\x05\n" +
 	"\tRunResult\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1d\n" +
@@ -1318,33 +1357,35 @@ var file_lookout_v1_run_proto_depIdxs = []int32{
 	6,  // 8: lookout.v1.Run.result:type_name -> lookout.v1.RunResult
 	4,  // 9: lookout.v1.Run.secrets:type_name -> lookout.v1.SecretRef
 	14, // 10: lookout.v1.Run.attempt_span:type_name -> google.protobuf.Duration
-	11, // 11: lookout.v1.RunResult.started_at:type_name -> google.protobuf.Timestamp
-	11, // 12: lookout.v1.RunResult.finished_at:type_name -> google.protobuf.Timestamp
-	1,  // 13: lookout.v1.RunResult.outcome:type_name -> lookout.v1.Outcome
-	2,  // 14: lookout.v1.RunResult.error_class:type_name -> lookout.v1.ErrorClass
-	10, // 15: lookout.v1.RunResult.steps:type_name -> lookout.v1.StepResult
-	11, // 16: lookout.v1.RunResult.stored_at:type_name -> google.protobuf.Timestamp
-	14, // 17: lookout.v1.Timings.dns:type_name -> google.protobuf.Duration
-	14, // 18: lookout.v1.Timings.connect:type_name -> google.protobuf.Duration
-	14, // 19: lookout.v1.Timings.tls:type_name -> google.protobuf.Duration
-	14, // 20: lookout.v1.Timings.first_byte:type_name -> google.protobuf.Duration
-	14, // 21: lookout.v1.Timings.download:type_name -> google.protobuf.Duration
-	14, // 22: lookout.v1.Timings.total:type_name -> google.protobuf.Duration
-	15, // 23: lookout.v1.AssertionResult.assertion:type_name -> lookout.v1.Assertion
-	7,  // 24: lookout.v1.StepResult.timings:type_name -> lookout.v1.Timings
-	16, // 25: lookout.v1.StepResult.request_headers:type_name -> lookout.v1.Header
-	16, // 26: lookout.v1.StepResult.response_headers:type_name -> lookout.v1.Header
-	8,  // 27: lookout.v1.StepResult.assertions:type_name -> lookout.v1.AssertionResult
-	9,  // 28: lookout.v1.StepResult.variables:type_name -> lookout.v1.ExtractedVariable
-	17, // 29: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
-	2,  // 30: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
-	14, // 31: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
-	11, // 32: lookout.v1.StepResult.server_cert_not_after:type_name -> google.protobuf.Timestamp
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	2,  // 11: lookout.v1.Run.result_error_class:type_name -> lookout.v1.ErrorClass
+	11, // 12: lookout.v1.Run.result_stored_at:type_name -> google.protobuf.Timestamp
+	11, // 13: lookout.v1.RunResult.started_at:type_name -> google.protobuf.Timestamp
+	11, // 14: lookout.v1.RunResult.finished_at:type_name -> google.protobuf.Timestamp
+	1,  // 15: lookout.v1.RunResult.outcome:type_name -> lookout.v1.Outcome
+	2,  // 16: lookout.v1.RunResult.error_class:type_name -> lookout.v1.ErrorClass
+	10, // 17: lookout.v1.RunResult.steps:type_name -> lookout.v1.StepResult
+	11, // 18: lookout.v1.RunResult.stored_at:type_name -> google.protobuf.Timestamp
+	14, // 19: lookout.v1.Timings.dns:type_name -> google.protobuf.Duration
+	14, // 20: lookout.v1.Timings.connect:type_name -> google.protobuf.Duration
+	14, // 21: lookout.v1.Timings.tls:type_name -> google.protobuf.Duration
+	14, // 22: lookout.v1.Timings.first_byte:type_name -> google.protobuf.Duration
+	14, // 23: lookout.v1.Timings.download:type_name -> google.protobuf.Duration
+	14, // 24: lookout.v1.Timings.total:type_name -> google.protobuf.Duration
+	15, // 25: lookout.v1.AssertionResult.assertion:type_name -> lookout.v1.Assertion
+	7,  // 26: lookout.v1.StepResult.timings:type_name -> lookout.v1.Timings
+	16, // 27: lookout.v1.StepResult.request_headers:type_name -> lookout.v1.Header
+	16, // 28: lookout.v1.StepResult.response_headers:type_name -> lookout.v1.Header
+	8,  // 29: lookout.v1.StepResult.assertions:type_name -> lookout.v1.AssertionResult
+	9,  // 30: lookout.v1.StepResult.variables:type_name -> lookout.v1.ExtractedVariable
+	17, // 31: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
+	2,  // 32: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
+	14, // 33: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
+	11, // 34: lookout.v1.StepResult.server_cert_not_after:type_name -> google.protobuf.Timestamp
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_run_proto_init() }
