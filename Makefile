@@ -26,7 +26,8 @@ lint: ## go vet + staticcheck (pinned in go.mod)
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-proto: ## regenerate internal/pb/lookoutv1 from proto/
+proto: ## regenerate internal/pb/lookoutv1 from proto/ (installs protoc when missing, as root)
+	@scripts/install-deps.sh proto
 	scripts/genproto.sh
 
 proto-check: proto ## fail if the committed generated code is stale
@@ -37,8 +38,8 @@ bench: ## print benchmark figures (agent step cost vs bare net/http, secrets pat
 	$(GO) run ./internal/bench/cmd/lookout-bench
 	$(GO) run ./internal/bench/cmd/lookout-ctlbench
 
-deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
-	@scripts/install-deps.sh
+deps: ## install what the tests need (openssl, gcc for -race) when missing; without root, name it
+	@scripts/install-deps.sh test
 
 clean: ## remove build output
 	rm -rf $(BIN)
