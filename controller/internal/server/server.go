@@ -274,7 +274,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	hub := api.NewHub()
 	notify := func(res *pb.RunResult) { m.observe(res); hub.Publish(res) }
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
-		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
+		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version(), OnlineWindow: onlineWindow})
 	sched := scheduler.New(scheduler.Options{Dispatch: func(due []*pb.Monitor) {
 		m.dispatched.Add(float64(len(disp.DispatchScheduled(due))))
 	}})

@@ -19,8 +19,8 @@ type AuditEntry struct {
 	Action string    `json:"action"` // e.g. "fetch_run_secrets", "denied_fetch_run_secrets"
 	Target string    `json:"target"` // run id, item name …
 	// Seq is the entry's place in the log (its key), filled in by AuditEntries; not stored.
-	Seq uint64 `json:"-"`
-	Detail string    `json:"detail,omitempty"`
+	Seq    uint64 `json:"-"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Audit appends an entry.

@@ -269,3 +269,22 @@ func (s *Store) RevokeCheckpoint(checkpointID string) (int, error) {
 	})
 	return n, err
 }
+
+// Instances lists the unrevoked agent instances of a checkpoint.
+func (s *Store) Instances(checkpointID string) ([]Agent, error) {
+	var out []Agent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAgents)
+		return b.ForEach(func(k, _ []byte) error {
+			var a Agent
+			if err := getJSON(b, k, &a); err != nil {
+				return err
+			}
+			if a.CheckpointID == checkpointID && !a.Revoked {
+				out = append(out, a)
+			}
+			return nil
+		})
+	})
+	return out, err
+}

@@ -388,7 +388,8 @@ type Run struct {
 	Manual         bool                   `protobuf:"varint,12,opt,name=manual,proto3" json:"manual,omitempty"`                 // triggered by `run`, not by the schedule
 	Secrets        []*SecretRef           `protobuf:"bytes,13,rep,name=secrets,proto3" json:"secrets,omitempty"`                // exactly what FetchRunSecrets may release for this run
 	MonitorVersion int64                  `protobuf:"varint,14,opt,name=monitor_version,json=monitorVersion,proto3" json:"monitor_version,omitempty"`
-	AttemptSpan    *durationpb.Duration   `protobuf:"bytes,15,opt,name=attempt_span,json=attemptSpan,proto3" json:"attempt_span,omitempty"` // scheduled_at to the first attempt's deadline; each retry gets as long
+	AttemptSpan    *durationpb.Duration   `protobuf:"bytes,15,opt,name=attempt_span,json=attemptSpan,proto3" json:"attempt_span,omitempty"`             // scheduled_at to the first attempt's deadline; each retry gets as long
+	HandedOverFrom string                 `protobuf:"bytes,100,opt,name=handed_over_from,json=handedOverFrom,proto3" json:"handed_over_from,omitempty"` // the instance that claimed the previous attempt and went silent
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -526,6 +527,13 @@ func (x *Run) GetAttemptSpan() *durationpb.Duration {
 		return x.AttemptSpan
 	}
 	return nil
+}
+
+func (x *Run) GetHandedOverFrom() string {
+	if x != nil {
+		return x.HandedOverFrom
+	}
+	return ""
 }
 
 type RunResult struct {
@@ -1127,7 +1135,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12-\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\xe3\x04\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\x8d\x05\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1d\n" +
 	"\n" +
@@ -1145,7 +1153,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\x06manual\x18\f \x01(\bR\x06manual\x12/\n" +
 	"\asecrets\x18\r \x03(\v2\x15.lookout.v1.SecretRefR\asecrets\x12'\n" +
 	"\x0fmonitor_version\x18\x0e \x01(\x03R\x0emonitorVersion\x12<\n" +
-	"\fattempt_span\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\vattemptSpan\"\xe4\x04\n" +
+	"\fattempt_span\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\vattemptSpan\x12(\n" +
+	"\x10handed_over_from\x18d \x01(\tR\x0ehandedOverFrom\"\xe4\x04\n" +
 	"\tRunResult\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1d\n" +
