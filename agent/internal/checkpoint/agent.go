@@ -5,22 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lookout-synthetics/lookout/agent/internal/identity"
 	"github.com/lookout-synthetics/lookout/agent/internal/runner"
 	"github.com/lookout-synthetics/lookout/agent/internal/spool"
+	"github.com/lookout-synthetics/lookout/internal/agenterr"
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/runcalls"
@@ -257,7 +255,7 @@ func (a *Agent) heartbeat(ctx context.Context) (revoked bool) {
 	resp, err := a.api().Heartbeat(ctx, &pb.HeartbeatRequest{Version: a.o.Version, Cached: a.cache.list(),
 		RunsInFlight: int32(len(a.sem)), SpooledResults: a.spooled()})
 	if err != nil {
-		if st, ok := status.FromError(err); ok && st.Code() == codes.PermissionDenied && strings.Contains(st.Message(), "revoked") {
+		if agenterr.IsRevoked(err) {
 			return true
 		}
 		if ctx.Err() == nil {
