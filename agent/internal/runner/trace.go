@@ -22,6 +22,7 @@ type timeline struct {
 	tlsStart, tlsDone    time.Time
 	wroteRequest, gotRsp time.Time
 	remoteIP             string
+	tlsErr               error // how the handshake ended, once tlsDone is set
 }
 
 func (tl *timeline) mark(at *time.Time) {
@@ -38,11 +39,17 @@ func (tl *timeline) withTrace(ctx context.Context) context.Context {
 		ConnectStart:         func(string, string) { tl.mark(&tl.connStart) },
 		ConnectDone:          func(string, string, error) { tl.mark(&tl.connDone) },
 		TLSHandshakeStart:    func() { tl.mark(&tl.tlsStart) },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { tl.mark(&tl.tlsDone) },
+		TLSHandshakeDone:     tl.handshakeDone,
 		GotConn:              tl.gotConn,
 		WroteRequest:         func(httptrace.WroteRequestInfo) { tl.mark(&tl.wroteRequest) },
 		GotFirstResponseByte: func() { tl.mark(&tl.gotRsp) },
 	})
+}
+
+func (tl *timeline) handshakeDone(_ tls.ConnectionState, err error) {
+	tl.mu.Lock()
+	tl.tlsDone, tl.tlsErr = time.Now(), err
+	tl.mu.Unlock()
 }
 
 func (tl *timeline) gotConn(info httptrace.GotConnInfo) {
@@ -65,6 +72,13 @@ const (
 )
 
 // phase tells where an exchange that has not produced a response stopped.
+// handshook says whether this request made a TLS handshake that completed.
+func (tl *timeline) handshook() bool {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return !tl.tlsDone.IsZero() && tl.tlsErr == nil
+}
+
 func (tl *timeline) phase() string {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
