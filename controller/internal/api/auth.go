@@ -23,6 +23,7 @@ import (
 const (
 	adminPrefix     = "/lookout.v1.AdminService/"
 	resultsPrefix   = "/lookout.v1.ResultService/"
+	fleetPrefix     = "/lookout.v1.FleetService/"
 	agentPrefix     = "/lookout.v1.AgentService/"
 	enrollMethod    = agentPrefix + "Enroll"
 	heartbeatMethod = agentPrefix + "Heartbeat"
@@ -81,7 +82,7 @@ func (s *authorizedStream) Context() context.Context { return s.ctx }
 
 func (a *Authenticator) authorize(ctx context.Context, method string) (context.Context, error) {
 	switch {
-	case strings.HasPrefix(method, adminPrefix), strings.HasPrefix(method, resultsPrefix):
+	case strings.HasPrefix(method, adminPrefix), strings.HasPrefix(method, resultsPrefix), strings.HasPrefix(method, fleetPrefix):
 		return ctx, a.checkAdmin(ctx)
 	case method == enrollMethod:
 		return ctx, nil // the enrollment token in the request is the credential

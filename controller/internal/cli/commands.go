@@ -47,6 +47,8 @@ func Commands() []Command {
 		{"checkpoint token", "create a one-time enrollment token for a checkpoint agent", checkpointToken},
 		{"checkpoint list", "list checkpoints and their agent instances", checkpointList},
 		{"checkpoint revoke", "revoke every agent of a checkpoint", checkpointRevoke},
+		{"checkpoint delete", "delete a checkpoint no monitor names, with its revoked instances", checkpointDelete},
+		{"checkpoint remove-instances", "remove revoked instances of a checkpoint [--instance AGENT_ID]", checkpointRemoveInstances},
 		{"checkpoint nats-config", "print the nats-server authorization block for an external NATS deployment", checkpointNATSConfig},
 		{"platform-certificate", "print the platform certificate (public part) and its fingerprint", platformCertificate},
 		{"audit", "read the audit log, newest entries last [--since 24h] [--actor A] [--action X] [--target T]", auditList},

@@ -299,6 +299,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
 	pb.RegisterAdminServiceServer(s.grpc, &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow})
+	pb.RegisterFleetServiceServer(s.grpc, &api.Fleet{Store: s.store, Logger: s.log})
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,
 		Stopping: ctx.Done()})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})
