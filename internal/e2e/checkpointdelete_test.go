@@ -44,3 +44,17 @@ func TestCheckpointDeleteAndRevokedInstances(t *testing.T) {
 		t.Fatalf("checkpoint list still shows the deleted checkpoint:\n%s", out)
 	}
 }
+
+// TestTokenWithUses (issue 19): `checkpoint token --uses N` makes one token that enrols N instances;
+// `checkpoint list` shows the uses left, and a count outside 1–1000 is refused naming the field.
+func TestTokenWithUses(t *testing.T) {
+	dir := t.TempDir()
+	c := testutil.StartController(t, filepath.Join(dir, "data"))
+	c.MustCLI(t, "", "checkpoint", "token", "--name", "fleet-site", "--kind", "private", "--uses", "3")
+	if out := c.MustCLI(t, "", "checkpoint", "list", "-o", "json"); !strings.Contains(strings.Join(strings.Fields(out), ""), `"enrollmentsLeft":3`) {
+		t.Fatalf("checkpoint list -o json does not show 3 enrollments left:\n%s", out)
+	}
+	if r := c.CLI(t, "", "checkpoint", "token", "--name", "fleet-site", "--kind", "private", "--uses", "1001"); r.Code == 0 || !strings.Contains(r.Stderr, "uses: must be between 1 and 1000") {
+		t.Fatalf("--uses 1001: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
