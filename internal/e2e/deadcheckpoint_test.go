@@ -1,10 +1,17 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
@@ -20,5 +27,25 @@ func TestRunOnACheckpointWithNoLiveInstance(t *testing.T) {
 	out := r.Stdout + r.Stderr
 	if r.Code == 0 || !strings.Contains(out, `no live instance of checkpoint "ghost-site"`) || strings.Contains(out, "deadline exceeded") {
 		t.Fatalf("run --wait on a checkpoint without agents: exit %d\n%s\nwant a failure naming the checkpoint with no live instance", r.Code, out)
+	}
+}
+
+// enrollIdle enrols an instance of checkpoint over cc (TLS, no client certificate) that never runs:
+// the controller counts it live for one online window from now, but nothing claims its runs.
+func enrollIdle(t *testing.T, c *testutil.Controller, cc *grpc.ClientConn, checkpoint, kind string) {
+	t.Helper()
+	tok := strings.TrimSpace(c.MustCLI(t, "", "checkpoint", "token", "--name", checkpoint, "--kind", kind))
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealing := make([]byte, 32)
+	rand.Read(sealing)
+	if _, err := pb.NewAgentServiceClient(cc).Enroll(t.Context(), &pb.EnrollRequest{Token: tok, CsrDer: csr, SealingPublicKey: sealing, InstanceName: "idle"}); err != nil {
+		t.Fatalf("enrolling an idle instance of %s: %v", checkpoint, err)
 	}
 }
