@@ -4,12 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/testutil"
@@ -30,8 +33,9 @@ func TestRunOnACheckpointWithNoLiveInstance(t *testing.T) {
 	}
 }
 
-// enrollIdle enrols an instance of checkpoint over cc (TLS, no client certificate) that never runs:
-// the controller counts it live for one online window from now, but nothing claims its runs.
+// enrollIdle enrols an instance of checkpoint over cc (TLS, no client certificate) and sends one
+// heartbeat with its certificate: the controller counts it live for one online window from now,
+// but it never subscribes, so nothing claims its runs.
 func enrollIdle(t *testing.T, c *testutil.Controller, cc *grpc.ClientConn, checkpoint, kind string) {
 	t.Helper()
 	tok := strings.TrimSpace(c.MustCLI(t, "", "checkpoint", "token", "--name", checkpoint, "--kind", kind))
@@ -45,7 +49,23 @@ func enrollIdle(t *testing.T, c *testutil.Controller, cc *grpc.ClientConn, check
 	}
 	sealing := make([]byte, 32)
 	rand.Read(sealing)
-	if _, err := pb.NewAgentServiceClient(cc).Enroll(t.Context(), &pb.EnrollRequest{Token: tok, CsrDer: csr, SealingPublicKey: sealing, InstanceName: "idle"}); err != nil {
+	resp, err := pb.NewAgentServiceClient(cc).Enroll(t.Context(), &pb.EnrollRequest{Token: tok, CsrDer: csr, SealingPublicKey: sealing, InstanceName: "idle"})
+	if err != nil {
 		t.Fatalf("enrolling an idle instance of %s: %v", checkpoint, err)
+	}
+	block, _ := pem.Decode(resp.CertificatePem)
+	if block == nil {
+		t.Fatal("the enrollment answer holds no certificate")
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(resp.CaPem)
+	creds := credentials.NewTLS(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{{Certificate: [][]byte{block.Bytes}, PrivateKey: key}}})
+	conn, err := grpc.NewClient(c.Addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := pb.NewAgentServiceClient(conn).Heartbeat(t.Context(), &pb.HeartbeatRequest{Version: "idle"}); err != nil {
+		t.Fatalf("the idle instance's heartbeat: %v", err)
 	}
 }

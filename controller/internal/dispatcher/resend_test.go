@@ -65,7 +65,7 @@ func newSweepRig(t *testing.T) *sweepRig {
 
 func (r *sweepRig) advance(d time.Duration) { r.mu.Lock(); r.now = r.now.Add(d); r.mu.Unlock() }
 
-// instance enrols an agent instance of cp the way Enroll does.
+// instance enrols an agent instance of cp the way Enroll does, and records its first heartbeat.
 func (r *sweepRig) instance(t *testing.T, cp *pb.Checkpoint, id string) store.Agent {
 	t.Helper()
 	token := strings.Repeat("t", 32) + id
@@ -73,6 +73,9 @@ func (r *sweepRig) instance(t *testing.T, cp *pb.Checkpoint, id string) store.Ag
 		t.Fatal(err)
 	}
 	if _, err := r.st.RedeemToken(token, store.Agent{ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.TouchAgent(id, "test", 0, 0); err != nil { // its first heartbeat
 		t.Fatal(err)
 	}
 	return store.Agent{ID: id, CheckpointID: cp.Id}

@@ -197,7 +197,10 @@ func (s *Store) RedeemToken(token string, a Agent) (*pb.Checkpoint, error) {
 		if err := putJSON(tx.Bucket(bTokens), key, rec); err != nil {
 			return err
 		}
-		a.CheckpointID, a.EnrolledAt, a.LastSeen = cp.Id, s.now(), s.now()
+		// Not seen yet: an instance is seen when it heartbeats, which an agent does once it has
+		// subscribed to its runs. Counting enrollment as a sighting listed it online, and so let
+		// runs go out, before it could receive them.
+		a.CheckpointID, a.EnrolledAt = cp.Id, s.now()
 		return putJSON(tx.Bucket(bAgents), []byte(a.ID), a)
 	})
 	s.agents.invalidate(a.ID)

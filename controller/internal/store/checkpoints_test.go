@@ -266,3 +266,23 @@ func TestTokenWithUsesEnrolsThatManyInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestEnrollmentIsNotASighting: a newly enrolled instance has not been seen until it heartbeats
+// (which an agent does once subscribed to its runs), so it is not listed online before it could
+// receive a run.
+func TestEnrollmentIsNotASighting(t *testing.T) {
+	t.Parallel()
+	s, now, cp, _ := tokenFixture(t)
+	if err := s.CreateToken(testToken, cp.Id, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemToken(testToken, Agent{ID: "ag_new"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Agent("ag_new"); err != nil || !a.LastSeen.IsZero() {
+		t.Fatalf("after enrollment: last seen %v (%v), want never", a.LastSeen, err)
+	}
+	if a, err := s.TouchAgent("ag_new", "v1", 0, 0); err != nil || !a.LastSeen.Equal(*now) {
+		t.Fatalf("after a heartbeat: last seen %v (%v), want %v", a.LastSeen, err, *now)
+	}
+}
