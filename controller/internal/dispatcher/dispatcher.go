@@ -391,7 +391,7 @@ func (d *Dispatcher) SweepExpired() error {
 	for _, r := range retried {
 		d.resend(r, "re-dispatched a run no agent picked up before its deadline")
 	}
-	handed, handErr := d.o.Store.HandOverLost(now, int32(d.o.RunAttempts), d.handOver)
+	handed, handErr := d.o.Store.HandOverLost(now, int32(d.o.RunAttempts), d.handOver(map[string]liveness{}))
 	for _, r := range handed {
 		d.resend(r, "handed a run to another instance: the one that claimed it went silent")
 	}

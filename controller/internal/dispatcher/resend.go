@@ -78,18 +78,21 @@ func resendRefusal(format string, args ...any) *pb.RunResult {
 	return &pb.RunResult{Outcome: pb.Outcome_OUTCOME_ERROR, ErrorClass: pb.ErrorClass_ERROR_CLASS_POLICY, Message: fmt.Sprintf(format, args...)}
 }
 
-// handOver says whether another live instance of r's checkpoint can take the run its claiming
-// instance went silent on.
-func (d *Dispatcher) handOver(r *pb.Run) bool {
-	if d.o.OnlineWindow <= 0 {
-		return false
+// handOver says whether another live instance of a run's checkpoint can take the run its claiming
+// instance went silent on. It reads each checkpoint's instances once into seen: one sweep may find
+// many runs of the same silent instance.
+func (d *Dispatcher) handOver(seen map[string]liveness) func(*pb.Run) bool {
+	return func(r *pb.Run) bool {
+		if d.o.OnlineWindow <= 0 {
+			return false
+		}
+		l, err := remember(&seen, r.CheckpointId, d.liveness)
+		if err != nil {
+			d.o.Logger.Error("could not hand over a run whose instance went silent", "run", r.RunId, "err", err)
+			return false
+		}
+		return l.liveOther(r.AgentId)
 	}
-	l, err := d.liveness(r.CheckpointId)
-	if err != nil {
-		d.o.Logger.Error("could not hand over a run whose instance went silent", "run", r.RunId, "err", err)
-		return false
-	}
-	return l.liveOther(r.AgentId)
 }
 
 func timestampNow(d *Dispatcher) *timestamppb.Timestamp { return timestamppb.New(d.o.Now()) }
