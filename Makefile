@@ -22,17 +22,19 @@ test: deps ## run every test with the race detector (unit + end-to-end on loopba
 test-docker: ## the cross-network suite in containers (FROM scratch images, docker-compose); skips without Docker
 	$(GO) test -tags docker -count=1 -timeout 20m -v ./internal/dockertest/
 
-lint: ## go vet + staticcheck (pinned in go.mod)
+lint: ## gofmt, go vet and staticcheck (pinned in go.mod)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "not gofmt-formatted (run gofmt -w):"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-proto: ## regenerate internal/pb/lookoutv1 from proto/
+proto: ## regenerate internal/pb/lookoutv1 from proto/ (installs protoc when missing, as root)
+	@scripts/install-deps.sh proto
 	scripts/genproto.sh
 
 proto-check: proto ## fail if the committed generated code is stale
 	git diff --exit-code -- internal/pb/ || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
-bench: ## print benchmark figures (agent step cost vs bare net/http, schedule, storage, secrets path, controller throughput/latency/memory/scale, alert delivery, console overview)
+bench: ## print benchmark figures (agent step cost vs bare net/http, schedule, storage, secrets path, controller throughput/latency/memory/scale, alert delivery, console overview, metrics scrape and monitor status)
 	$(GO) run ./agent/internal/runner/bench
 	$(GO) run ./controller/internal/scheduler/bench
 	$(GO) run ./internal/bench/cmd/lookout-bench
@@ -42,8 +44,8 @@ bench: ## print benchmark figures (agent step cost vs bare net/http, schedule, s
 	$(GO) run ./controller/internal/console/bench
 	$(GO) run ./controller/internal/collect/bench
 
-deps: ## install what the tests need (openssl, protoc, gcc for -race) when missing
-	@scripts/install-deps.sh
+deps: ## install what the tests need (openssl, gcc for -race, chromium for the browser tests) when missing; without root, name it
+	@scripts/install-deps.sh test
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -3,7 +3,7 @@
 # and the Go plugins pinned in go.mod's tool block.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v protoc >/dev/null || { echo "protoc not found: run scripts/install-deps.sh (or apt-get install protobuf-compiler)" >&2; exit 1; }
+command -v protoc >/dev/null || { echo "protoc not found: run scripts/install-deps.sh proto (or apt-get install protobuf-compiler)" >&2; exit 1; }
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 go build -o "$bin/protoc-gen-go" google.golang.org/protobuf/cmd/protoc-gen-go

@@ -185,6 +185,9 @@ func TestBadInputEdgesAreRefusedClearly(t *testing.T) {
 		src := "name: forged\ninterval: 1h\ntimeout: 30s\ncheckpoints: [public-1]\nsteps:\n  - name: s\n    request:\n      url: https://127.0.0.1:1/\n"
 		c.MustCLI(t, "", "monitor", "apply", "-f", testutil.WriteFile(t, t.TempDir(), "forged.yaml", []byte(src)))
 		t.Cleanup(func() { c.MustCLI(t, "", "monitor", "delete", "forged") })
+		// An enrolled instance that never claims: the run stays dispatched (a checkpoint with no
+		// live instance would end it at once).
+		enrollIdle(t, c, dialTLS(t, nil), "public-1", "public")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		trig, err := admin.TriggerRun(ctx, &pb.TriggerRunRequest{Monitor: "forged"})

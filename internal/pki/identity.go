@@ -65,6 +65,12 @@ func trimSlash(p string) string {
 	return p
 }
 
+// Backdate is how far before its issue an agent certificate's NotBefore is set, so that an agent
+// whose clock runs a little behind the controller's accepts it at once. Agents add it back to
+// NotBefore to learn when their certificate was issued: the lifetime they renew within is
+// NotAfter minus that, not minus the backdated NotBefore.
+const Backdate = 5 * time.Minute
+
 // IssueAgentCertificate checks the CSR's signature (proof that the agent holds the key) and issues a
 // client certificate for it naming id, valid for ttl.
 func (ca *CA) IssueAgentCertificate(csrDER []byte, id Identity, ttl time.Duration) ([]byte, error) {
@@ -79,7 +85,7 @@ func (ca *CA) IssueAgentCertificate(csrDER []byte, id Identity, ttl time.Duratio
 	tmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
 		Subject:      pkix.Name{CommonName: "lookout-agent " + id.AgentID, OrganizationalUnit: []string{id.Kind, id.CheckpointID}},
-		NotBefore:    now.Add(-5 * time.Minute),
+		NotBefore:    now.Add(-Backdate),
 		NotAfter:     now.Add(ttl),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},

@@ -5,22 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/lookout-synthetics/lookout/agent/internal/identity"
 	"github.com/lookout-synthetics/lookout/agent/internal/runner"
 	"github.com/lookout-synthetics/lookout/agent/internal/spool"
+	"github.com/lookout-synthetics/lookout/internal/agenterr"
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/runcalls"
@@ -148,32 +146,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	if _, notAfter, err := a.id.RenewDue(time.Now()); err == nil && !time.Now().Before(notAfter) {
 		return fmt.Errorf("%w (it expired at %s)", identity.ErrExpired, notAfter.UTC().Format(time.RFC3339))
 	}
-	nc, err := a.connectNATS()
+	runs, err := a.subscribe(ctx)
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	sub, err := nc.QueueSubscribe(a.id.RunSubject, a.id.QueueGroup, func(msg *nats.Msg) { a.onRequest(ctx, msg.Data) })
-	if err != nil {
-		return fmt.Errorf("subscribing to runs: %w", err)
-	}
-	a.sub.Store(sub)
-	if nc.IsConnected() {
-		if err := nc.Flush(); err != nil {
-			return fmt.Errorf("subscribing to runs: %w", err)
-		}
-		if err := nc.LastError(); err != nil {
-			return fmt.Errorf("NATS refused the subscription: %w", err)
-		}
-	} else {
-		// The controller (or its NATS) is down: the subscription goes out when it answers.
-		a.log.Warn("NATS is not reachable yet; runs will arrive once it is", "nats", a.id.NATSURL)
-	}
+	defer func() { runs.nc.Close() }()
 	// The first heartbeat comes after the subscription: the controller lists an agent online from
 	// its heartbeats, and an operator who applies a monitor as soon as it is online expects the
 	// first run to reach it. It also tells a revoked agent to stop.
 	if a.heartbeat(ctx) {
-		_ = sub.Unsubscribe()
+		_ = runs.sub.Unsubscribe()
 		return ErrRevoked
 	}
 	a.log.Info("agent ready", "agent", a.id.AgentID, "checkpoint", a.id.CheckpointName, "kind", a.id.Kind, "nats", a.id.NATSURL)
@@ -181,14 +163,49 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.replayLoop(ctx) }()
 	}
-	if err := a.heartbeats(ctx, nc); err != nil {
-		_ = sub.Unsubscribe()
+	if err := a.heartbeats(ctx, &runs); err != nil {
+		_ = runs.sub.Unsubscribe()
 		a.log.Error(err.Error())
 		return err // runs in flight are abandoned: the controller refuses their results anyway
 	}
-	_ = sub.Unsubscribe()
+	_ = runs.sub.Unsubscribe()
 	a.wg.Wait()
 	return nil
+}
+
+// runFeed is a NATS connection and the agent's subscription to its checkpoint's runs on it. A
+// certificate renewal replaces it with one that presents the new certificate.
+type runFeed struct {
+	nc  *nats.Conn
+	sub *nats.Subscription
+}
+
+// subscribe connects to NATS and joins the checkpoint's queue group. When NATS is not reachable
+// yet, the subscription goes out once it answers.
+func (a *Agent) subscribe(ctx context.Context) (*runFeed, error) {
+	nc, err := a.connectNATS()
+	if err != nil {
+		return nil, err
+	}
+	sub, err := nc.QueueSubscribe(a.id.RunSubject, a.id.QueueGroup, func(msg *nats.Msg) { a.onRequest(ctx, msg.Data) })
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("subscribing to runs: %w", err)
+	}
+	a.sub.Store(sub) // for its pending count (saturation)
+	if !nc.IsConnected() {
+		a.log.Warn("NATS is not reachable yet; runs will arrive once it is", "nats", a.id.NATSURL)
+		return &runFeed{nc: nc, sub: sub}, nil
+	}
+	if err := nc.Flush(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("subscribing to runs: %w", err)
+	}
+	if err := nc.LastError(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("NATS refused the subscription: %w", err)
+	}
+	return &runFeed{nc: nc, sub: sub}, nil
 }
 
 func (a *Agent) connectNATS() (*nats.Conn, error) {
@@ -218,14 +235,14 @@ func (a *Agent) connectNATS() (*nats.Conn, error) {
 
 // heartbeats beats, and renews the agent's certificate when it is due, until ctx ends (nil), the
 // controller says the agent is revoked (ErrRevoked) or the certificate expired (ErrExpired).
-func (a *Agent) heartbeats(ctx context.Context, nc *nats.Conn) error {
+func (a *Agent) heartbeats(ctx context.Context, runs **runFeed) error {
 	t := time.NewTicker(a.o.Heartbeat)
 	defer t.Stop()
 	for {
 		if a.heartbeat(ctx) {
 			return ErrRevoked
 		}
-		if err := a.renewIfDue(ctx, nc); err != nil {
+		if err := a.renewIfDue(ctx, runs); err != nil {
 			return err
 		}
 		select {
@@ -243,7 +260,7 @@ func (a *Agent) heartbeat(ctx context.Context) (revoked bool) {
 	defer cancel()
 	resp, err := a.api().Heartbeat(ctx, a.heartbeatRequest())
 	if err != nil {
-		if st, ok := status.FromError(err); ok && st.Code() == codes.PermissionDenied && strings.Contains(st.Message(), "revoked") {
+		if agenterr.IsRevoked(err) {
 			return true
 		}
 		if ctx.Err() == nil {

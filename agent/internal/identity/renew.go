@@ -15,6 +15,7 @@ import (
 	"time"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/pki"
 )
 
 // Renewal writes the new pair next to the old one, then renames the key and the certificate into
@@ -38,14 +39,26 @@ func loadKeyPair(dir string) (tls.Certificate, error) {
 }
 
 // RenewDue says whether the current certificate has less than a third of its lifetime left, and
-// when it expires.
+// when it expires. The lifetime counts from when the controller issued the certificate, not from
+// its NotBefore, which the controller sets pki.Backdate earlier to absorb clock skew: measured from
+// NotBefore, a certificate whose lifetime is short beside the backdate would look due at once.
 func (id *Identity) RenewDue(now time.Time) (due bool, notAfter time.Time, err error) {
 	leaf, err := id.Leaf()
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	life := leaf.NotAfter.Sub(leaf.NotBefore)
-	return leaf.NotAfter.Sub(now) < life/3, leaf.NotAfter, nil
+	return !now.Before(RenewAt(leaf)), leaf.NotAfter, nil
+}
+
+// RenewAt is when a certificate is due for renewal: once two thirds of the span from its issue to
+// its expiry have passed. A certificate not backdated as pki.Backdate says (one shorter than the
+// backdate itself) counts its lifetime from NotBefore.
+func RenewAt(leaf *x509.Certificate) time.Time {
+	issued := leaf.NotBefore.Add(pki.Backdate)
+	if !issued.Before(leaf.NotAfter) {
+		issued = leaf.NotBefore
+	}
+	return leaf.NotAfter.Add(-leaf.NotAfter.Sub(issued) / 3)
 }
 
 // Renew asks the controller for a certificate for a new key, saves the pair in the state dir and

@@ -70,7 +70,7 @@ func (rs *runState) exchange(ctx context.Context, step *lookoutv1.Step, p prepar
 	}
 	res.RequestHeaders = sortedHeaders(req.Header)
 	rt := rs.authTransport(t, tk, p.auth, req.URL.Host)
-	rsp, err := send(newClient(rt, !expects3xx(step.GetAssert())), req, tl, rs.bodyCap)
+	rsp, err := send(newClient(rt, !expects3xx(step.GetAssert())), req, tl, rs.bodyCap, id)
 	res.Timings, res.ResolvedIp = tl.timings(), tl.ip()
 	if rsp != nil {
 		rsp.record(res)
@@ -78,13 +78,14 @@ func (rs *runState) exchange(ctx context.Context, step *lookoutv1.Step, p prepar
 	return rsp, err
 }
 
-// send performs the request and reads the body up to limit bytes.
-func send(client *http.Client, req *http.Request, tl *timeline, limit int64) (*response, error) {
+// send performs the request, presenting id's client certificate, and reads the body up to limit
+// bytes.
+func send(client *http.Client, req *http.Request, tl *timeline, limit int64, id identity) (*response, error) {
 	tl.mark(&tl.start)
 	hr, err := client.Do(req)
 	if err != nil {
 		tl.mark(&tl.end)
-		return nil, withPhase(classifyTransport(err), tl.phase())
+		return nil, withPhase(classifyExchange(err, tl, id), tl.phase())
 	}
 	defer hr.Body.Close()
 	rsp := newResponse(hr)

@@ -52,7 +52,7 @@ func TestClientCertificates(t *testing.T) {
 		"no certificate": {
 			secrets: full,
 			want: stepBrief{Name: "orders", Class: lookoutv1.ErrorClass_ERROR_CLASS_TLS, Attempts: 3,
-				Error: "TLS handshake failed: the server requires a client certificate"},
+				Error: "TLS handshake failed: the server requires a client certificate; the step presents no client certificate (set client_certificate to a vault item or platform)"},
 		},
 		"platform certificate not on this checkpoint": {
 			cert: platformCert, secrets: &Secrets{},
@@ -104,7 +104,8 @@ func TestClientCertificateFromUntrustedIssuer(t *testing.T) {
 	step.Request.ClientCertificate = &lookoutv1.ClientCertificate{Source: lookoutv1.CertificateSource_CERTIFICATE_SOURCE_PLATFORM}
 	res := runMonitor(t, New(Options{RootCAs: ca.pool}), monitor(step), &Secrets{Platform: stranger})
 	want := []stepBrief{{Name: "orders", Class: lookoutv1.ErrorClass_ERROR_CLASS_TLS, Attempts: 1,
-		Error: "TLS handshake failed: the server does not trust the issuer of the client certificate"}}
+		Error: "TLS handshake failed: the server does not trust the issuer of the client certificate; the step presented the platform certificate (subject " +
+			infoOf(stranger) + ")"}}
 	if diff := cmp.Diff(briefs(res), want); diff != "" {
 		t.Errorf("steps (-got +want):\n%s", diff)
 	}

@@ -27,6 +27,7 @@ type timeline struct {
 	// handshake's own time, not the wait for a core.
 	handshakes chan struct{}
 	holding    bool
+	tlsErr     error // how the handshake ended, once tlsDone is set
 }
 
 func (tl *timeline) mark(at *time.Time) {
@@ -43,7 +44,7 @@ func (tl *timeline) withTrace(ctx context.Context) context.Context {
 		ConnectStart:         func(string, string) { tl.mark(&tl.connStart) },
 		ConnectDone:          func(string, string, error) { tl.mark(&tl.connDone) },
 		TLSHandshakeStart:    func() { tl.acquire(ctx); tl.mark(&tl.tlsStart) },
-		TLSHandshakeDone:     func(tls.ConnectionState, error) { tl.mark(&tl.tlsDone); tl.release() },
+		TLSHandshakeDone:     tl.handshakeDone,
 		GotConn:              tl.gotConn,
 		WroteRequest:         func(httptrace.WroteRequestInfo) { tl.mark(&tl.wroteRequest) },
 		GotFirstResponseByte: func() { tl.mark(&tl.gotRsp) },
@@ -76,6 +77,13 @@ func (tl *timeline) release() {
 	}
 }
 
+func (tl *timeline) handshakeDone(_ tls.ConnectionState, err error) {
+	tl.mu.Lock()
+	tl.tlsDone, tl.tlsErr = time.Now(), err
+	tl.mu.Unlock()
+	tl.release()
+}
+
 func (tl *timeline) gotConn(info httptrace.GotConnInfo) {
 	host, _, err := net.SplitHostPort(info.Conn.RemoteAddr().String())
 	if err != nil {
@@ -96,6 +104,13 @@ const (
 )
 
 // phase tells where an exchange that has not produced a response stopped.
+// handshook says whether this request made a TLS handshake that completed.
+func (tl *timeline) handshook() bool {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return !tl.tlsDone.IsZero() && tl.tlsErr == nil
+}
+
 func (tl *timeline) phase() string {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()

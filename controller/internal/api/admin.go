@@ -325,17 +325,24 @@ func (a *Admin) CreateEnrollmentToken(_ context.Context, req *pb.CreateEnrollmen
 	if ttl <= 0 || ttl > 30*24*time.Hour {
 		return nil, status.Error(codes.InvalidArgument, "ttl: must be between 1s and 720h")
 	}
+	uses := max(int(req.Uses), 1)
+	if req.Uses < 0 || uses > maxTokenUses {
+		return nil, status.Errorf(codes.InvalidArgument, "uses: must be between 1 and %d", maxTokenUses)
+	}
 	cp, err := a.Store.EnsureCheckpoint(req.CheckpointName, req.Kind)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	token := newToken()
-	if err := a.Store.CreateToken(token, cp.Id, ttl); err != nil {
+	if err := a.Store.CreateTokenUses(token, cp.Id, ttl, uses); err != nil {
 		return nil, toStatus(err)
 	}
 	a.audit("enrollment_token_create", cp.Name)
 	return &pb.CreateEnrollmentTokenResponse{Token: token, Checkpoint: cp}, nil
 }
+
+// maxTokenUses bounds the instances one enrollment token enrols (a StatefulSet, an autoscaled group).
+const maxTokenUses = 1000
 
 func newToken() string {
 	b := make([]byte, 32)
@@ -364,9 +371,14 @@ func (a *Admin) ListCheckpoints(context.Context, *pb.ListCheckpointsRequest) (*p
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	left, err := a.Store.EnrollmentsLeft()
+	if err != nil {
+		return nil, toStatus(err)
+	}
 	byID := map[string]*pb.Checkpoint{}
 	for _, cp := range cps {
 		byID[cp.Id] = cp
+		cp.EnrollmentsLeft = int32(left[cp.Id])
 	}
 	now := time.Now()
 	for _, ag := range agents {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/lookout-synthetics/lookout/controller/internal/refusals"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/controller/internal/tokens"
+	"github.com/lookout-synthetics/lookout/internal/agenterr"
 	"github.com/lookout-synthetics/lookout/internal/pki"
 )
 
@@ -196,7 +198,7 @@ func (a *Authenticator) agentFor(c caller) (store.Agent, error) {
 	case err != nil:
 		return store.Agent{}, status.Errorf(codes.Unauthenticated, "agent %s is not enrolled with this controller", id.AgentID)
 	case ag.Revoked:
-		return ag, status.Errorf(codes.PermissionDenied, "agent %s has been revoked: enroll it again with a new token", id.AgentID)
+		return ag, agenterr.Revoked(fmt.Sprintf("agent %s has been revoked: enroll it again with a new token", id.AgentID))
 	case ag.CheckpointID != id.CheckpointID:
 		return ag, status.Errorf(codes.PermissionDenied, "agent %s certificate names another checkpoint", id.AgentID)
 	}

@@ -58,6 +58,8 @@ func Commands() []Command {
 		{"checkpoint token", "create a one-time enrollment token for a checkpoint agent", checkpointToken},
 		{"checkpoint list", "list checkpoints and their agent instances", checkpointList},
 		{"checkpoint revoke", "revoke every agent of a checkpoint", checkpointRevoke},
+		{"checkpoint delete", "delete a checkpoint no monitor names, with its revoked instances", checkpointDelete},
+		{"checkpoint remove-instances", "remove revoked instances of a checkpoint [--instance AGENT_ID]", checkpointRemoveInstances},
 		{"checkpoint nats-config", "print the nats-server authorization block for an external NATS deployment", checkpointNATSConfig},
 		{"platform-certificate", "print the platform certificate (public part) and its fingerprint", platformCertificate},
 		{"token create", "create an API token and print it alone on stdout: --name N --scope results:read|admin", tokenCreate},
@@ -472,6 +474,7 @@ func checkpointToken(ctx context.Context, env Env, args []string) error {
 	name := fs.String("name", "", "checkpoint name (required); created if new")
 	kind := fs.String("kind", "", "public (run by you; may use the platform certificate) or private (run by a customer) (required)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid")
+	uses := fs.Int("uses", 1, "how many agent instances may enrol with it, each with its own identity (a StatefulSet's replicas)")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}
@@ -483,7 +486,7 @@ func checkpointToken(ctx context.Context, env Env, args []string) error {
 		return usagef("--kind must be public or private, not %q", *kind)
 	}
 	return call(ctx, &c, 10*time.Second, func(ctx context.Context, cl pb.AdminServiceClient) error {
-		resp, err := cl.CreateEnrollmentToken(ctx, &pb.CreateEnrollmentTokenRequest{CheckpointName: *name, Kind: k, Ttl: durationpb.New(*ttl)})
+		resp, err := cl.CreateEnrollmentToken(ctx, &pb.CreateEnrollmentTokenRequest{CheckpointName: *name, Kind: k, Ttl: durationpb.New(*ttl), Uses: int32(*uses)})
 		if err != nil {
 			return err
 		}
@@ -511,17 +514,17 @@ func checkpointList(ctx context.Context, env Env, args []string) error {
 			return printJSON(env.Stdout, resp)
 		}
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CHECKPOINT\tKIND\tAGENT\tINSTANCE\tSTATUS\tLAST SEEN\tVERSION\tIN FLIGHT\tSPOOLED\tCERT EXPIRES")
+		fmt.Fprintln(tw, "CHECKPOINT\tKIND\tAGENT\tINSTANCE\tSTATUS\tLAST SEEN\tVERSION\tIN FLIGHT\tSPOOLED\tCERT EXPIRES\tTOKEN USES LEFT")
 		now := time.Now()
 		for _, cp := range resp.Checkpoints {
 			kind := strings.ToLower(strings.TrimPrefix(cp.Kind.String(), "CHECKPOINT_KIND_"))
 			if len(cp.Agents) == 0 {
-				fmt.Fprintf(tw, "%s\t%s\t-\t-\tno agents\t-\t-\t-\t-\t-\n", oneLine(cp.Name), kind)
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\tno agents\t-\t-\t-\t-\t-\t%d\n", oneLine(cp.Name), kind, cp.EnrollmentsLeft)
 			}
 			sort.Slice(cp.Agents, func(i, j int) bool { return cp.Agents[i].Id < cp.Agents[j].Id })
 			for _, ag := range cp.Agents {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", oneLine(cp.Name), kind, oneLine(ag.Id), orDash(oneLine(ag.InstanceName)), instanceState(ag),
-					ago(now, ag.LastSeen.AsTime()), orDash(oneLine(ag.Version)), inFlight(ag), ag.SpooledResults, certExpiry(now, ag.CertificateNotAfter))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\n", oneLine(cp.Name), kind, oneLine(ag.Id), orDash(oneLine(ag.InstanceName)), instanceState(ag),
+					ago(now, ag.LastSeen.AsTime()), orDash(oneLine(ag.Version)), inFlight(ag), ag.SpooledResults, certExpiry(now, ag.CertificateNotAfter), cp.EnrollmentsLeft)
 			}
 		}
 		return tw.Flush()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
@@ -95,7 +96,7 @@ func (p *ProbeSeries) Observe(res *pb.RunResult) { p.set(res, true) }
 
 func (p *ProbeSeries) set(res *pb.RunResult, count bool) {
 	k := pairKey{res.MonitorName, res.CheckpointName}
-	lookoutErr := lookoutCaused(res)
+	lookoutErr := store.LookoutCaused(res)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.refreshLocked(false); err != nil {
@@ -190,16 +191,6 @@ func (h *hist) observe(sec float64) {
 
 func runSeconds(res *pb.RunResult) float64 {
 	return max(res.GetFinishedAt().AsTime().Sub(res.GetStartedAt().AsTime()).Seconds(), 0)
-}
-
-// lookoutCaused says whether the run failed because of Lookout itself (no agent took it, the agent
-// was lost): such a run says nothing of the monitored API.
-func lookoutCaused(res *pb.RunResult) bool {
-	switch res.GetErrorClass() {
-	case pb.ErrorClass_ERROR_CLASS_AGENT_LOST, pb.ErrorClass_ERROR_CLASS_CHECKPOINT_UNAVAILABLE:
-		return res.Outcome == pb.Outcome_OUTCOME_ERROR
-	}
-	return false
 }
 
 // labelValue escapes a label value as the text format wants (backslash, quote, newline).

@@ -43,20 +43,21 @@ func Main(ctx context.Context, args []string, env cli.Env) error {
 	if err != nil {
 		return err
 	}
-	if o.duration > 0 {
-		// A plain cancel after the duration, not a context deadline: a deadline travels to the
-		// controller with the results stream, and the server's copy can fire first, ending the
-		// stream with an error before this side sees its own context end.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		stop := time.AfterFunc(o.duration, cancel)
-		defer stop.Stop()
-	}
+	// A plain cancel after the duration, not a context deadline: a deadline travels to the
+	// controller with the results stream, and the server's copy can fire first, ending the stream
+	// with an error before this side sees its own context end.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	d := &dev{o: o, env: env}
 	defer d.cleanup()
 	if err := d.start(ctx); err != nil {
 		return err
+	}
+	if o.duration > 0 {
+		// Counted from when the demo is up, not from the start: on a loaded machine starting the
+		// controller and enrolling the agents can take most of a short duration.
+		stop := time.AfterFunc(o.duration, cancel)
+		defer stop.Stop()
 	}
 	return d.stream(ctx)
 }
@@ -65,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("lookout-controller dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&o.duration, "duration", 0, "stop after this long (default: run until Ctrl-C)")
+	fs.DurationVar(&o.duration, "duration", 0, "stop this long after the demo is up (default: run until Ctrl-C)")
 	fs.StringVar(&o.examples, "examples", "deploy/examples", "folder of monitor files to apply")
 	fs.StringVar(&o.agentBin, "agent-bin", "", "lookout-agent binary (default: next to this binary, then $PATH)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "data dir (default: a new temporary one, removed on exit)")
@@ -386,6 +387,11 @@ func (d *dev) stream(ctx context.Context) error {
 	args := []string{"--addr", d.srv.Addr(), "--token-file", d.srv.TokenFile, "--ca-file", d.srv.CAFile}
 	if d.o.verbose {
 		args = append(args, "-v")
+	}
+	if d.o.dataDir == "" {
+		// A new data dir holds only this demo's results: show them all. The first runs go out as
+		// the monitors are applied, and a quick one can finish before the stream would begin.
+		args = append(args, "--from-start")
 	}
 	cmd, rest, _ := cli.Find(append([]string{"results", "tail"}, args...))
 	err := cmd.Run(ctx, env, rest)

@@ -51,10 +51,17 @@ type Options struct {
 	// PlatformVersion is the loaded platform certificate's version, named in run requests so that
 	// agents can tell whether the copy they hold is current.
 	PlatformVersion int64
+	// OnlineWindow: an instance heard from within it is live. A run for a checkpoint with no live
+	// instance ends at once, saying when one was last seen, and a run whose claiming instance went
+	// silent is handed to another live instance once. Zero turns both off.
+	OnlineWindow time.Duration
 }
 
 // Dispatcher creates and publishes runs.
-type Dispatcher struct{ o Options }
+type Dispatcher struct {
+	o       Options
+	started time.Time // until one online window after it, every instance counts as live
+}
 
 // New returns a Dispatcher.
 func New(o Options) *Dispatcher {
@@ -70,7 +77,7 @@ func New(o Options) *Dispatcher {
 	if o.RunAttempts <= 0 {
 		o.RunAttempts = 2
 	}
-	return &Dispatcher{o: o}
+	return &Dispatcher{o: o, started: o.Now()}
 }
 
 // Dispatch starts one run of m on each named checkpoint (all of m's checkpoints when names is empty).
@@ -124,6 +131,7 @@ type batch struct {
 	cps      map[string]*pb.Checkpoint                      // by name
 	items    map[string]*pb.VaultItem                       // by the name the monitor uses
 	refs     map[*pb.Monitor]map[int][]monitorfile.VaultRef // by step, -1 for secret variables
+	live     map[string]liveness                            // by checkpoint id
 }
 
 // remember returns (*m)[k], loading it on first use; a failed load is not remembered.
@@ -180,7 +188,27 @@ func (d *Dispatcher) prepare(b *batch, m *pb.Monitor, cp *pb.Checkpoint, manual 
 	}
 	refs, refusal := d.secretRefs(b, m, cp)
 	r.Secrets = refs
+	if refusal == nil {
+		refusal = d.noLiveInstance(b, cp)
+	}
 	return r, m, refusal
+}
+
+// noLiveInstance is the refusal of a run for cp when no instance of it is live, else nil. A failed
+// read of the instances lets the run go out: the sweep ends it at its deadline if nobody takes it.
+func (d *Dispatcher) noLiveInstance(b *batch, cp *pb.Checkpoint) *pb.RunResult {
+	if d.o.OnlineWindow <= 0 {
+		return nil
+	}
+	l, err := remember(&b.live, cp.Id, d.liveness)
+	if err != nil {
+		d.o.Logger.Error("could not tell whether a checkpoint has a live instance", "checkpoint", cp.Name, "err", err)
+		return nil
+	}
+	if len(l.live) > 0 {
+		return nil
+	}
+	return d.unavailable(cp.Name, l)
 }
 
 // send records b's runs (a refused run already ended with its refusal), publishes the others and
@@ -352,28 +380,25 @@ func (d *Dispatcher) publish(r *pb.Run, m *pb.Monitor) error {
 	return d.o.Bus.Publish(subject, data)
 }
 
-// SweepExpired re-dispatches the runs no agent claimed by their deadline (up to RunAttempts), then
-// ends every other run past its deadline and notifies their results.
+// SweepExpired re-dispatches the runs no agent claimed by their deadline, and hands the runs whose
+// claiming instance went silent to another live instance (up to RunAttempts in all), each checked
+// again as at dispatch; then it ends every other run past its deadline and notifies their results.
 func (d *Dispatcher) SweepExpired() error {
 	now := d.o.Now()
-	// Runs retried before an error are recorded with their new attempt: publish them all the same.
+	// Runs retried or handed over before an error are recorded with their new attempt: send them
+	// all the same.
 	retried, retryErr := d.o.Store.RetryUnclaimed(now, int32(d.o.RunAttempts))
 	for _, r := range retried {
-		m, err := d.o.Store.Monitor(r.MonitorId)
-		if err == nil {
-			err = d.publish(r, m)
-		}
-		if err != nil {
-			// It stays open with its new deadline; the sweep after that ends it with a clear result.
-			d.o.Logger.Error("could not re-dispatch a run no agent picked up", "run", r.RunId, "attempt", r.Attempt, "err", err)
-			continue
-		}
-		d.o.Logger.Warn("re-dispatched a run no agent picked up before its deadline", "run", r.RunId, "monitor", r.MonitorName, "checkpoint", r.CheckpointName, "attempt", r.Attempt)
+		d.resend(r, "re-dispatched a run no agent picked up before its deadline")
 	}
-	if retryErr != nil {
+	handed, handErr := d.o.Store.HandOverLost(now, int32(d.o.RunAttempts), d.handOver(map[string]liveness{}))
+	for _, r := range handed {
+		d.resend(r, "handed a run to another instance: the one that claimed it went silent")
+	}
+	if err := errors.Join(retryErr, handErr); err != nil {
 		// The runs it did not reach would be ended below instead of retried: leave them to the
 		// next sweep.
-		return retryErr
+		return err
 	}
 	ended, err := d.o.Store.ExpireRuns(now)
 	for _, res := range ended {

@@ -323,7 +323,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		idx.Observe(res)
 	}
 	disp := dispatcher.New(dispatcher.Options{Store: s.store, Vault: v, Bus: s.nc, Logger: s.log, Grace: s.o.RunGrace, Notify: notify,
-		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version()})
+		RunAttempts: s.o.RunAttempts, PlatformVersion: platform.Version(), OnlineWindow: onlineWindow})
 	al.confirm.d = disp
 	sched := scheduler.New(scheduler.Options{Dispatch: func(due []*pb.Monitor) {
 		m.dispatched.Add(float64(len(disp.DispatchScheduled(due))))
@@ -358,6 +358,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	admin := &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow,
 		Alerting: alerting.Refs{Store: s.store}}
 	pb.RegisterAdminServiceServer(s.grpc, admin)
+	pb.RegisterFleetServiceServer(s.grpc, &api.Fleet{Store: s.store, Logger: s.log})
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,
 		Stopping: ctx.Done(), Refusals: s.refusals})
 	pb.RegisterResultServiceServer(s.grpc, &api.Results{Store: s.store, Hub: hub})

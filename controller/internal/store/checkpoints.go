@@ -22,7 +22,7 @@ var (
 	ErrKindMismatch = errors.New("checkpoint kind mismatch")
 )
 
-// TokenMaxUses is how many agent instances one enrollment token enrols.
+// TokenMaxUses is how many agent instances one enrollment token enrols unless it says otherwise.
 const TokenMaxUses = 1
 
 // tokenRecord is an enrollment token as stored, under the SHA-256 of the token: the token itself is
@@ -152,6 +152,15 @@ func (s *Store) Checkpoints() ([]*pb.Checkpoint, []Agent, error) {
 // CreateToken stores the hash of token for checkpointID, valid for ttl and for one enrollment. The
 // record keeps the checkpoint's name and kind as they were when the token was made.
 func (s *Store) CreateToken(token, checkpointID string, ttl time.Duration) error {
+	return s.CreateTokenUses(token, checkpointID, ttl, TokenMaxUses)
+}
+
+// CreateTokenUses is CreateToken for a token that enrols up to uses instances, each with an
+// identity of its own.
+func (s *Store) CreateTokenUses(token, checkpointID string, ttl time.Duration, uses int) error {
+	if uses < 1 {
+		return errors.New("an enrollment token needs at least one use")
+	}
 	if len(token) < 32 {
 		return errors.New("enrollment token is too short to be unguessable")
 	}
@@ -166,7 +175,7 @@ func (s *Store) CreateToken(token, checkpointID string, ttl time.Duration) error
 			return fmt.Errorf("enrollment token: %w", ErrExists)
 		}
 		return putJSON(tx.Bucket(bTokens), key, tokenRecord{CheckpointID: cp.Id, CheckpointName: cp.Name, Kind: cp.Kind,
-			CreatedAt: now, ExpiresAt: now.Add(ttl), MaxUses: TokenMaxUses})
+			CreatedAt: now, ExpiresAt: now.Add(ttl), MaxUses: uses})
 	})
 }
 
@@ -181,7 +190,7 @@ func (s *Store) RedeemToken(token string, a Agent) (*pb.Checkpoint, error) {
 			return ErrTokenUnknown
 		}
 		switch {
-		case rec.Uses >= max(rec.MaxUses, 1) || !rec.UsedAt.IsZero():
+		case rec.Uses >= max(rec.MaxUses, 1) || (rec.MaxUses <= 1 && !rec.UsedAt.IsZero()):
 			return ErrTokenUsed
 		case s.now().After(rec.ExpiresAt):
 			return ErrTokenExpired
@@ -197,7 +206,10 @@ func (s *Store) RedeemToken(token string, a Agent) (*pb.Checkpoint, error) {
 		if err := putJSON(tx.Bucket(bTokens), key, rec); err != nil {
 			return err
 		}
-		a.CheckpointID, a.EnrolledAt, a.LastSeen = cp.Id, s.now(), s.now()
+		// Not seen yet: an instance is seen when it heartbeats, which an agent does once it has
+		// subscribed to its runs. Counting enrollment as a sighting listed it online, and so let
+		// runs go out, before it could receive them.
+		a.CheckpointID, a.EnrolledAt = cp.Id, s.now()
 		return putJSON(tx.Bucket(bAgents), []byte(a.ID), a)
 	})
 	s.agents.invalidate(a.ID)
@@ -290,4 +302,43 @@ func (s *Store) RevokeCheckpoint(checkpointID string) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// Instances lists the unrevoked agent instances of a checkpoint.
+func (s *Store) Instances(checkpointID string) ([]Agent, error) {
+	var out []Agent
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bAgents)
+		return b.ForEach(func(k, _ []byte) error {
+			var a Agent
+			if err := getJSON(b, k, &a); err != nil {
+				return err
+			}
+			if a.CheckpointID == checkpointID && !a.Revoked {
+				out = append(out, a)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// EnrollmentsLeft is, per checkpoint id, the uses left on its enrollment tokens that have not expired.
+func (s *Store) EnrollmentsLeft() (map[string]int, error) {
+	left := map[string]int{}
+	now := s.now()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bTokens)
+		return b.ForEach(func(k, _ []byte) error {
+			var rec tokenRecord
+			if err := getJSON(b, k, &rec); err != nil {
+				return err
+			}
+			if now.Before(rec.ExpiresAt) && rec.Uses < max(rec.MaxUses, 1) {
+				left[rec.CheckpointID] += max(rec.MaxUses, 1) - rec.Uses
+			}
+			return nil
+		})
+	})
+	return left, err
 }

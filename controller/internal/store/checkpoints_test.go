@@ -235,3 +235,54 @@ func TestAgentReadsSeeEveryWrite(t *testing.T) {
 		t.Error("an unknown agent was found")
 	}
 }
+
+// TestTokenWithUsesEnrolsThatManyInstances: a token made for N uses enrols N instances, each its
+// own agent, then is refused as used; EnrollmentsLeft counts down and leaves out expired tokens.
+func TestTokenWithUsesEnrolsThatManyInstances(t *testing.T) {
+	t.Parallel()
+	s, now, cp, _ := tokenFixture(t)
+	if err := s.CreateTokenUses(testToken, cp.Id, time.Hour, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTokenUses(testToken+"-soon-expired", cp.Id, time.Minute, 5); err != nil {
+		t.Fatal(err)
+	}
+	*now = now.Add(2 * time.Minute)
+	for i, want := range []int{1, 0} {
+		if _, err := s.RedeemToken(testToken, Agent{ID: fmt.Sprintf("ag_%d", i)}); err != nil {
+			t.Fatalf("use %d of 2: %v", i+1, err)
+		}
+		left, err := s.EnrollmentsLeft()
+		if err != nil || left[cp.Id] != want {
+			t.Errorf("after use %d: enrollments left %v (%v), want %d", i+1, left, err, want)
+		}
+	}
+	if _, err := s.RedeemToken(testToken, Agent{ID: "ag_2"}); !errors.Is(err, ErrTokenUsed) {
+		t.Errorf("a third use of a two-use token: %v, want ErrTokenUsed", err)
+	}
+	for _, id := range []string{"ag_0", "ag_1"} {
+		if a, err := s.Agent(id); err != nil || a.CheckpointID != cp.Id {
+			t.Errorf("instance %s: %+v %v, want an agent of %s", id, a, err, cp.Name)
+		}
+	}
+}
+
+// TestEnrollmentIsNotASighting: a newly enrolled instance has not been seen until it heartbeats
+// (which an agent does once subscribed to its runs), so it is not listed online before it could
+// receive a run.
+func TestEnrollmentIsNotASighting(t *testing.T) {
+	t.Parallel()
+	s, now, cp, _ := tokenFixture(t)
+	if err := s.CreateToken(testToken, cp.Id, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemToken(testToken, Agent{ID: "ag_new"}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := s.Agent("ag_new"); err != nil || !a.LastSeen.IsZero() {
+		t.Fatalf("after enrollment: last seen %v (%v), want never", a.LastSeen, err)
+	}
+	if a, err := s.TouchAgent("ag_new", "v1", 0, 0); err != nil || !a.LastSeen.Equal(*now) {
+		t.Fatalf("after a heartbeat: last seen %v (%v), want %v", a.LastSeen, err, *now)
+	}
+}

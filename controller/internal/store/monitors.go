@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
@@ -62,10 +63,7 @@ func (s *Store) SetMonitorPaused(nameOrID string, paused bool) (m *pb.Monitor, c
 	// Group-committed, so pausing or resuming many monitors at once shares transactions.
 	err = s.group.update(func(tx *bolt.Tx) error {
 		changed = false
-		id := nameOrID
-		if v := tx.Bucket(bMonitorNames).Get([]byte(nameOrID)); v != nil {
-			id = string(v)
-		}
+		id := monitorKey(tx, nameOrID)
 		mons := tx.Bucket(bMonitors)
 		m = &pb.Monitor{}
 		if err := getProto(mons, id, m); err != nil {
@@ -86,18 +84,38 @@ func (s *Store) SetMonitorPaused(nameOrID string, paused bool) (m *pb.Monitor, c
 	return m, changed, nil
 }
 
-// Monitor returns a monitor by name or id.
-func (s *Store) Monitor(nameOrID string) (*pb.Monitor, error) {
+// MonitorIDPrefix begins every monitor id. A reference that begins with it is looked up as an id
+// and only as an id; any other as a name and only as a name: a monitor named like another's id
+// never answers for it, nor the other way round.
+const MonitorIDPrefix = "mon_"
+
+// monitorKey is the id ref stands for: ref itself when it is shaped like an id, else the id its
+// name maps to ("" when no monitor has that name).
+func monitorKey(tx *bolt.Tx, ref string) string {
+	if strings.HasPrefix(ref, MonitorIDPrefix) {
+		return ref
+	}
+	return string(tx.Bucket(bMonitorNames).Get([]byte(ref)))
+}
+
+// Monitor returns a monitor by name, or by id when ref is shaped like one (see MonitorIDPrefix).
+func (s *Store) Monitor(ref string) (*pb.Monitor, error) {
 	m := &pb.Monitor{}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		id := nameOrID
-		if v := tx.Bucket(bMonitorNames).Get([]byte(nameOrID)); v != nil {
-			id = string(v)
-		}
-		return getProto(tx.Bucket(bMonitors), id, m)
+		return getProto(tx.Bucket(bMonitors), monitorKey(tx, ref), m)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("monitor %q: %w", nameOrID, err)
+		return nil, fmt.Errorf("monitor %q: %w", ref, err)
+	}
+	return m, nil
+}
+
+// MonitorByID returns the monitor with this id; never one whose name it is.
+func (s *Store) MonitorByID(id string) (*pb.Monitor, error) {
+	m := &pb.Monitor{}
+	err := s.db.View(func(tx *bolt.Tx) error { return getProto(tx.Bucket(bMonitors), id, m) })
+	if err != nil {
+		return nil, fmt.Errorf("monitor %q: %w", id, err)
 	}
 	return m, nil
 }
@@ -124,10 +142,7 @@ func (s *Store) Monitors() ([]*pb.Monitor, error) {
 func (s *Store) DeleteMonitor(nameOrID string) error {
 	err := s.group.update(func(tx *bolt.Tx) error {
 		names, mons := tx.Bucket(bMonitorNames), tx.Bucket(bMonitors)
-		id := nameOrID
-		if v := names.Get([]byte(nameOrID)); v != nil {
-			id = string(v)
-		}
+		id := monitorKey(tx, nameOrID)
 		m := &pb.Monitor{}
 		if err := getProto(mons, id, m); err != nil {
 			return fmt.Errorf("monitor %q: %w", nameOrID, err)

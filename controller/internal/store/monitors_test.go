@@ -108,3 +108,52 @@ func BenchmarkMonitors10k(b *testing.B) {
 		}
 	}
 }
+
+// TestMonitorLookupsNeverCross is issue 18 item 1: a reference shaped like an id finds the monitor
+// with that id and never one named so; a name finds that name and never an id; MonitorByID takes
+// ids only. Pausing and deleting resolve references the same way.
+func TestMonitorLookupsNeverCross(t *testing.T) {
+	s, _, _, _ := tokenFixture(t)
+	put := func(name string) *pb.Monitor {
+		t.Helper()
+		m, _, _, err := s.PutMonitor(&pb.Monitor{Name: name, Checkpoints: []string{"site-a"},
+			Steps: []*pb.Step{{Name: "get", Request: &pb.HttpRequest{Url: "https://api.example/" + name}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	real := put("orders")
+	impostor := put(real.Id) // a name shaped like the first monitor's id
+	for _, tc := range []struct {
+		ref    string
+		lookup func(string) (*pb.Monitor, error)
+		want   *pb.Monitor // nil: not found
+	}{
+		{real.Id, s.Monitor, real},
+		{"orders", s.Monitor, real},
+		{real.Id, s.MonitorByID, real},
+		{"orders", s.MonitorByID, nil},
+		{impostor.Id, s.MonitorByID, impostor},
+	} {
+		got, err := tc.lookup(tc.ref)
+		switch {
+		case tc.want == nil && !errors.Is(err, ErrNotFound):
+			t.Errorf("lookup of %q: %v, %v; want not found", tc.ref, got.GetName(), err)
+		case tc.want != nil && (err != nil || got.Id != tc.want.Id):
+			t.Errorf("lookup of %q: monitor %q (%v), want %q", tc.ref, got.GetName(), err, tc.want.Name)
+		}
+	}
+	if m, _, err := s.SetMonitorPaused(real.Id, true); err != nil || m.Id != real.Id {
+		t.Errorf("pausing by id paused %v (%v), want %s", m.GetName(), err, real.Id)
+	}
+	if err := s.DeleteMonitor(real.Id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Monitor(impostor.Name); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after deleting %s by id, its namesake is looked up by id too: %v, want not found", real.Id, err)
+	}
+	if _, err := s.MonitorByID(impostor.Id); err != nil {
+		t.Errorf("deleting %s by id deleted the monitor named so: %v", real.Id, err)
+	}
+}

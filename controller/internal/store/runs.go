@@ -264,16 +264,49 @@ func (s *Store) RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, err
 		return nil, err
 	}
 	return sweepListed(s, due, now, retryable, func(tx *bolt.Tx, r *pb.Run) (*pb.Run, error) {
-		// The first attempt's span, kept on the first retry: later deadlines, moved by the
-		// sweep's lag, would make each attempt longer than the one before.
-		if r.AttemptSpan == nil {
-			r.AttemptSpan = durationpb.New(r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime()))
-		}
-		r.Attempt++
-		r.State = pb.RunState_RUN_STATE_DISPATCHED
-		r.Deadline = timestamppb.New(now.Add(r.AttemptSpan.AsDuration()))
+		nextAttempt(r, now)
 		return r, putProto(runsBucket(tx), r.RunId, r)
 	})
+}
+
+// HandOverLost gives every open run that an instance claimed but did not report by its deadline
+// (now is past it) another attempt, while its attempt is below maxAttempts and handOver says that
+// another instance of its checkpoint could take it: attempt+1, unclaimed, state dispatched, a new
+// deadline as RetryUnclaimed sets it, and the silent instance named in handed_over_from. The
+// silent instance's late result for its attempt is refused (it is not the attempt in flight). It
+// returns the runs to publish again; ExpireRuns ends the ones left as "agent lost". On an error it
+// returns the runs it handed over before it, which must be published all the same.
+func (s *Store) HandOverLost(now time.Time, maxAttempts int32, handOver func(*pb.Run) bool) ([]*pb.Run, error) {
+	lost := func(r *pb.Run) bool { return r.AgentId != "" && r.Attempt < maxAttempts }
+	listed, err := s.openPastRuns(now, lost)
+	if err != nil {
+		return nil, err
+	}
+	var due []string
+	silent := map[string]string{} // run id → the instance that claimed it when listed
+	for _, r := range listed {
+		if handOver(r) {
+			due, silent[r.RunId] = append(due, r.RunId), r.AgentId
+		}
+	}
+	same := func(r *pb.Run) bool { return lost(r) && r.AgentId == silent[r.RunId] }
+	return sweepListed(s, due, now, same, func(tx *bolt.Tx, r *pb.Run) (*pb.Run, error) {
+		r.HandedOverFrom, r.AgentId = r.AgentId, ""
+		nextAttempt(r, now)
+		return r, putProto(runsBucket(tx), r.RunId, r)
+	})
+}
+
+// nextAttempt makes r's next attempt, dispatched at now.
+func nextAttempt(r *pb.Run, now time.Time) {
+	// The first attempt's span, kept on the first retry: later deadlines, moved by the sweep's
+	// lag, would make each attempt longer than the one before.
+	if r.AttemptSpan == nil {
+		r.AttemptSpan = durationpb.New(r.Deadline.AsTime().Sub(r.ScheduledAt.AsTime()))
+	}
+	r.Attempt++
+	r.State = pb.RunState_RUN_STATE_DISPATCHED
+	r.Deadline = timestamppb.New(now.Add(r.AttemptSpan.AsDuration()))
 }
 
 // sweepListed applies fn, in transactions of at most sweepChunk runs, to each run of ids that is
@@ -320,7 +353,17 @@ const sweepChunk = 1000
 // holds. The sweep asks every second and the answer is almost always none: reading first spares
 // the committer (and the disk) a write transaction, and its two fsyncs, that would change nothing.
 func (s *Store) openPast(now time.Time, want func(*pb.Run) bool) ([]string, error) {
-	var due []string
+	runs, err := s.openPastRuns(now, want)
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.RunId
+	}
+	return ids, err
+}
+
+// openPastRuns is openPast with the runs as read.
+func (s *Store) openPastRuns(now time.Time, want func(*pb.Run) bool) ([]*pb.Run, error) {
+	var due []*pb.Run
 	err := s.db.View(func(tx *bolt.Tx) error {
 		runs := runsBucket(tx)
 		return tx.Bucket(bOpenRuns).ForEach(func(k, _ []byte) error {
@@ -329,7 +372,7 @@ func (s *Store) openPast(now time.Time, want func(*pb.Run) bool) ([]string, erro
 				return err
 			}
 			if now.After(r.Deadline.AsTime()) && want(r) {
-				due = append(due, r.RunId)
+				due = append(due, r)
 			}
 			return nil
 		})

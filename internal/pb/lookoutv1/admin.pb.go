@@ -942,7 +942,8 @@ type CreateEnrollmentTokenRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	CheckpointName string                 `protobuf:"bytes,1,opt,name=checkpoint_name,json=checkpointName,proto3" json:"checkpoint_name,omitempty"`
 	Kind           CheckpointKind         `protobuf:"varint,2,opt,name=kind,proto3,enum=lookout.v1.CheckpointKind" json:"kind,omitempty"`
-	Ttl            *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"` // default 24h
+	Ttl            *durationpb.Duration   `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`      // default 24h
+	Uses           int32                  `protobuf:"varint,100,opt,name=uses,proto3" json:"uses,omitempty"` // instances that may enrol with it, each its own identity; default 1, at most 1000
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -996,6 +997,13 @@ func (x *CreateEnrollmentTokenRequest) GetTtl() *durationpb.Duration {
 		return x.Ttl
 	}
 	return nil
+}
+
+func (x *CreateEnrollmentTokenRequest) GetUses() int32 {
+	if x != nil {
+		return x.Uses
+	}
+	return 0
 }
 
 type CreateEnrollmentTokenResponse struct {
@@ -1723,11 +1731,12 @@ const file_lookout_v1_admin_proto_rawDesc = "" +
 	"\x17SetMonitorPausedRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06paused\x18\x02 \x01(\bR\x06paused\"\x17\n" +
-	"\x15DeleteMonitorResponse\"\xa4\x01\n" +
+	"\x15DeleteMonitorResponse\"\xb8\x01\n" +
 	"\x1cCreateEnrollmentTokenRequest\x12'\n" +
 	"\x0fcheckpoint_name\x18\x01 \x01(\tR\x0echeckpointName\x12.\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1a.lookout.v1.CheckpointKindR\x04kind\x12+\n" +
-	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"m\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x12\n" +
+	"\x04uses\x18d \x01(\x05R\x04uses\"m\n" +
 	"\x1dCreateEnrollmentTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x126\n" +
 	"\n" +

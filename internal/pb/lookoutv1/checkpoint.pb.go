@@ -72,14 +72,15 @@ func (CheckpointKind) EnumDescriptor() ([]byte, []int) {
 }
 
 type Checkpoint struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Kind          CheckpointKind         `protobuf:"varint,3,opt,name=kind,proto3,enum=lookout.v1.CheckpointKind" json:"kind,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	Agents        []*AgentInstance       `protobuf:"bytes,5,rep,name=agents,proto3" json:"agents,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name            string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Kind            CheckpointKind         `protobuf:"varint,3,opt,name=kind,proto3,enum=lookout.v1.CheckpointKind" json:"kind,omitempty"`
+	CreatedAt       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Agents          []*AgentInstance       `protobuf:"bytes,5,rep,name=agents,proto3" json:"agents,omitempty"`
+	EnrollmentsLeft int32                  `protobuf:"varint,100,opt,name=enrollments_left,json=enrollmentsLeft,proto3" json:"enrollments_left,omitempty"` // uses left on its unexpired enrollment tokens
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Checkpoint) Reset() {
@@ -145,6 +146,13 @@ func (x *Checkpoint) GetAgents() []*AgentInstance {
 		return x.Agents
 	}
 	return nil
+}
+
+func (x *Checkpoint) GetEnrollmentsLeft() int32 {
+	if x != nil {
+		return x.EnrollmentsLeft
+	}
+	return 0
 }
 
 type AgentInstance struct {
@@ -300,7 +308,7 @@ var File_lookout_v1_checkpoint_proto protoreflect.FileDescriptor
 const file_lookout_v1_checkpoint_proto_rawDesc = "" +
 	"\n" +
 	"\x1blookout/v1/checkpoint.proto\x12\n" +
-	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n" +
+	"lookout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x01\n" +
 	"\n" +
 	"Checkpoint\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
@@ -308,7 +316,8 @@ const file_lookout_v1_checkpoint_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\x0e2\x1a.lookout.v1.CheckpointKindR\x04kind\x129\n" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x121\n" +
-	"\x06agents\x18\x05 \x03(\v2\x19.lookout.v1.AgentInstanceR\x06agents\"\xbe\x04\n" +
+	"\x06agents\x18\x05 \x03(\v2\x19.lookout.v1.AgentInstanceR\x06agents\x12)\n" +
+	"\x10enrollments_left\x18d \x01(\x05R\x0fenrollmentsLeft\"\xbe\x04\n" +
 	"\rAgentInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rcheckpoint_id\x18\x02 \x01(\tR\fcheckpointId\x12#\n" +

@@ -397,6 +397,7 @@ type Run struct {
 	ResultFromAgent  bool                   `protobuf:"varint,241,opt,name=result_from_agent,json=resultFromAgent,proto3" json:"result_from_agent,omitempty"` // the claiming agent (agent_id) reported it; else the controller made it
 	ResultErrorClass ErrorClass             `protobuf:"varint,242,opt,name=result_error_class,json=resultErrorClass,proto3,enum=lookout.v1.ErrorClass" json:"result_error_class,omitempty"`
 	ResultStoredAt   *timestamppb.Timestamp `protobuf:"bytes,243,opt,name=result_stored_at,json=resultStoredAt,proto3" json:"result_stored_at,omitempty"` // retention counts from here
+	HandedOverFrom   string                 `protobuf:"bytes,100,opt,name=handed_over_from,json=handedOverFrom,proto3" json:"handed_over_from,omitempty"` // the instance that claimed the previous attempt and went silent
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -569,6 +570,13 @@ func (x *Run) GetResultStoredAt() *timestamppb.Timestamp {
 		return x.ResultStoredAt
 	}
 	return nil
+}
+
+func (x *Run) GetHandedOverFrom() string {
+	if x != nil {
+		return x.HandedOverFrom
+	}
+	return ""
 }
 
 type RunResult struct {
@@ -1188,7 +1196,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\x03R\aversion\x12-\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\xec\x06\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x19.lookout.v1.VaultItemTypeR\x04type\"\x96\a\n" +
 	"\x03Run\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1d\n" +
 	"\n" +
@@ -1211,7 +1219,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\x0fresult_sequence\x18\xf0\x01 \x01(\x04R\x0eresultSequence\x12+\n" +
 	"\x11result_from_agent\x18\xf1\x01 \x01(\bR\x0fresultFromAgent\x12E\n" +
 	"\x12result_error_class\x18\xf2\x01 \x01(\x0e2\x16.lookout.v1.ErrorClassR\x10resultErrorClass\x12E\n" +
-	"\x10result_stored_at\x18\xf3\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eresultStoredAt\"\x88\x05\n" +
+	"\x10result_stored_at\x18\xf3\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eresultStoredAt\x12(\n" +
+	"\x10handed_over_from\x18d \x01(\tR\x0ehandedOverFrom\"\x88\x05\n" +
 	"\tRunResult\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1d\n" +
