@@ -241,6 +241,9 @@ func TestAlertOpensEscalatesAndResolves(t *testing.T) {
 	if st := s.state(t, "shop"); st != "down" {
 		t.Errorf("monitor list state = %q, want down", st)
 	}
+	if out := s.c.MustCLI(t, "", "monitor", "status", "shop"); !strings.Contains(out, "alerting: down") {
+		t.Errorf("monitor status does not say the monitor is down:\n%s", out)
+	}
 	if n := metric(t, s.metrics, "lookout_alerts_open"); n != 1 {
 		t.Errorf("lookout_alerts_open = %v, want 1", n)
 	}

@@ -123,16 +123,18 @@ func monitorStatus(ctx context.Context, env Env, args []string) error {
 		if c.output == "json" {
 			return printJSON(env.Stdout, resp)
 		}
-		return printStatus(env.Stdout, resp, time.Now())
+		return printStatus(env.Stdout, resp, alertingWord(monitorStates(ctx, &c)[name]), time.Now())
 	})
 }
 
-func printStatus(w io.Writer, s *pb.MonitorStatusResponse, now time.Time) error {
+// printStatus prints a monitor's status; alerting is its alerting state word (ok, unconfirmed,
+// down, muted; "-" when the controller could not say).
+func printStatus(w io.Writer, s *pb.MonitorStatusResponse, alerting string, now time.Time) error {
 	state := "scheduled"
 	if s.Paused {
 		state = "paused"
 	}
-	fmt.Fprintf(w, "monitor %s (%s)\n\n", oneLine(s.Monitor), state)
+	fmt.Fprintf(w, "monitor %s (%s, alerting: %s)\n\n", oneLine(s.Monitor), state, alerting)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECKPOINT\tLATEST\tFINISHED\tUPTIME 24h\t7d\t30d\tp50/p95 24h\t7d\t30d")
 	row := func(name, latest, finished string, ws []*pb.WindowStats) {

@@ -18,7 +18,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // login exchanges a token for a session. The token travels only in the form's body; it is never
-// logged, put in a URL or kept (the session stores its scope).
+// logged or put in a URL; the session keeps it in memory only, to check it again on every request.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	token := strings.TrimSpace(r.PostFormValue("token"))
@@ -33,7 +33,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Title: "Sign in", Body: "That token is not valid for this controller. Use the admin token (<data-dir>/admin.token) or a results:read token."})
 		return
 	}
-	id, _ := c.sessions.create(scope)
+	id, _ := c.sessions.create(scope, token)
 	c.setCookie(w, id, int(c.o.SessionTTL.Seconds()))
 	c.o.Logger.Info("console sign-in", "scope", scope.String(), "remote", r.RemoteAddr)
 	http.Redirect(w, r, "/", http.StatusSeeOther)

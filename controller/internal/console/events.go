@@ -21,7 +21,7 @@ type liveCell struct {
 const keepAlive = 20 * time.Second
 
 // events streams new results as Server-Sent Events until the browser leaves or the console closes.
-func (c *Console) events(w http.ResponseWriter, r *http.Request, _ *session) {
+func (c *Console) events(w http.ResponseWriter, r *http.Request, ss *session) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "streaming is not supported here", http.StatusInternalServerError)
@@ -43,8 +43,14 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, _ *session) {
 		case <-c.stop:
 			return
 		case <-tick.C:
+			if !c.tokenStillValid(r.Context(), ss) {
+				return
+			}
 			_, _ = fmt.Fprint(w, ": keep-alive\n\n")
 		case s := <-feed:
+			if !c.tokenStillValid(r.Context(), ss) {
+				return // revoked: the stream ends at its next event
+			}
 			writeEvent(w, s)
 		}
 		fl.Flush()

@@ -154,3 +154,21 @@ func sessionCookie(t *testing.T, resp *http.Response) *http.Cookie {
 	t.Fatalf("no session cookie in %v", resp.Header["Set-Cookie"])
 	return nil
 }
+
+// TestRevokedTokenEndsItsConsoleSession: a results:read API token made with `token create` signs
+// in to the real controller's console; once `token revoke` has run, its session is gone at the
+// next request, as its gRPC calls are.
+func TestRevokedTokenEndsItsConsoleSession(t *testing.T) {
+	s := startSystem(t)
+	tok := strings.TrimSpace(s.c.MustCLI(t, "", "token", "create", "--name", "wallboard", "--scope", "results:read"))
+	cl := client(t)
+	assertRedirect(t, signIn(t, cl, s.url, tok), "/")
+	get(t, cl, s.url+"/", http.StatusOK)
+	get(t, cl, s.url+"/audit", http.StatusForbidden) // read-only, as the scope says
+
+	s.c.MustCLI(t, "", "token", "revoke", "wallboard")
+	assertRedirect(t, mustDo(t, cl, http.MethodGet, s.url+"/", nil), "/login")
+	if resp := signIn(t, cl, s.url, tok); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("signing in again with the revoked token: status %d, want 401", resp.StatusCode)
+	}
+}

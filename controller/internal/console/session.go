@@ -74,6 +74,10 @@ type session struct {
 	scope   Scope
 	csrf    string
 	expires time.Time
+	// token is the one the session signed in with, checked again on every request (and every
+	// event sent), so revoking it ends the session at once, as it ends its gRPC calls. It never
+	// leaves memory: not in a cookie, a page or a log.
+	token string
 }
 
 // sessions are kept in memory: a controller restart signs everyone out.
@@ -89,9 +93,9 @@ func newSessions(ttl time.Duration, now func() time.Time) *sessions {
 }
 
 // create starts a session and returns the cookie value that names it.
-func (s *sessions) create(scope Scope) (string, *session) {
+func (s *sessions) create(scope Scope, token string) (string, *session) {
 	id := randomString()
-	ss := &session{key: sha256.Sum256([]byte(id)), scope: scope, csrf: randomString(), expires: s.now().Add(s.ttl)}
+	ss := &session{key: sha256.Sum256([]byte(id)), scope: scope, csrf: randomString(), expires: s.now().Add(s.ttl), token: token}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.byID) >= maxSessions {
@@ -147,7 +151,22 @@ func (c *Console) sessionOf(r *http.Request) (*session, bool) {
 	if err != nil || ck.Value == "" {
 		return nil, false
 	}
-	return c.sessions.get(ck.Value)
+	ss, ok := c.sessions.get(ck.Value)
+	if !ok || !c.tokenStillValid(r.Context(), ss) {
+		return nil, false
+	}
+	return ss, true
+}
+
+// tokenStillValid checks the session's token again; a session whose token was revoked, or lost
+// the scope it signed in with, is ended.
+func (c *Console) tokenStillValid(ctx context.Context, ss *session) bool {
+	scope, err := c.o.Tokens.CheckToken(ctx, ss.token)
+	if err != nil || scope < ss.scope {
+		c.sessions.end(ss)
+		return false
+	}
+	return true
 }
 
 type sessionHandler func(http.ResponseWriter, *http.Request, *session)

@@ -49,7 +49,7 @@ func (s *Server) startConsole(admin *api.Admin, al *alertingParts) error {
 	s.web.srv = srv
 	c, err := console.New(console.Options{Backend: admin, Monitors: s.store, Index: s.web.index,
 		Tokens: consoleTokens{s.Auth}, Uptime: consoleUptime{s.Queries}, Secure: srv.TLS(), Logger: s.log,
-		Alerts: consoleAlerts{al.engine}, Muter: consoleAlerts{al.engine}})
+		Alerts: consoleAlerts{al.engine, al.service}, Muter: consoleAlerts{al.engine, al.service}})
 	if err != nil {
 		return err
 	}

@@ -4,13 +4,19 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	"github.com/lookout-synthetics/lookout/controller/internal/alerting"
 	"github.com/lookout-synthetics/lookout/controller/internal/console"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
-// consoleAlerts shows alerting's alerts in the console and lets an admin session mute a monitor.
-type consoleAlerts struct{ engine *alerting.Engine }
+// consoleAlerts shows alerting's alerts in the console and lets an admin session mute a monitor
+// through the same service the CLI calls (its checks and its audit entries).
+type consoleAlerts struct {
+	engine  *alerting.Engine
+	service *alerting.Service
+}
 
 var (
 	_ console.Alerts = consoleAlerts{}
@@ -49,12 +55,12 @@ func consoleAlert(al *pb.Alert) console.Alert {
 	return a
 }
 
-func (c consoleAlerts) Mute(_ context.Context, monitor string, d time.Duration, reason string) error {
-	_, err := c.engine.Mute(monitor, time.Now().Add(d), reason)
+func (c consoleAlerts) Mute(ctx context.Context, monitor string, d time.Duration, reason string) error {
+	_, err := c.service.MuteMonitor(ctx, &pb.MuteMonitorRequest{Name: monitor, For: durationpb.New(d), Reason: reason})
 	return err
 }
 
-func (c consoleAlerts) Unmute(_ context.Context, monitor string) error {
-	_, err := c.engine.Unmute(monitor)
+func (c consoleAlerts) Unmute(ctx context.Context, monitor string) error {
+	_, err := c.service.UnmuteMonitor(ctx, &pb.UnmuteMonitorRequest{Name: monitor})
 	return err
 }

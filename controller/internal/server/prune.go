@@ -13,7 +13,7 @@ import (
 // retention, between 100 ms and a minute. Each look that finds nothing costs one read transaction.
 func pruneEvery(r store.Retention) time.Duration {
 	shortest := time.Duration(0)
-	for _, d := range []time.Duration{r.Runs, r.Audit} {
+	for _, d := range []time.Duration{r.Runs, r.Audit, r.Rollups} {
 		if d > 0 && (shortest == 0 || d < shortest) {
 			shortest = d
 		}

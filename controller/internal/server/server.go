@@ -385,9 +385,9 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	go func() { _ = s.grpc.Serve(lis) }()
 	go func() {
 		defer close(s.done)
-		go disp.RunSweeper(ctx, time.Second)
-		go s.runPruner(ctx, m.pruned)
 		var background sync.WaitGroup
+		background.Go(func() { disp.RunSweeper(ctx, time.Second) })
+		background.Go(func() { s.runPruner(ctx, m.pruned) })
 		background.Go(func() { s.refusals.Run(ctx) })
 		background.Go(func() { al.run(ctx) })
 		sched.Run(ctx)
@@ -434,6 +434,9 @@ func (s *Server) Close() {
 }
 
 func (s *Server) closeAll() {
+	if s.cancel != nil {
+		s.cancel() // a start that failed half way has goroutines waiting on it
+	}
 	s.web.close()
 	if s.grpc != nil {
 		stopped := make(chan struct{})
@@ -443,6 +446,9 @@ func (s *Server) closeAll() {
 		case <-time.After(5 * time.Second):
 			s.grpc.Stop()
 		}
+	}
+	if s.lis != nil {
+		_ = s.lis.Close() // GracefulStop closes it only once Serve has it (a start that failed later)
 	}
 	if s.traces != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
