@@ -1,6 +1,7 @@
 // Command streamclient is the Go client of docs/api.md: it streams a controller's results from a
 // cursor (the last sequence it printed), so a program that stops can resume where it left off.
-// It is built with the module (`go build ./...`), so the example cannot drift from the API.
+// It is built with the module (`go build ./...`) and run by internal/e2e, so it cannot drift from
+// the API.
 //
 //	go run ./docs/examples/streamclient --addr 127.0.0.1:7443 --ca-file ca.pem \
 //	    --token-file grafana.token --after 0
