@@ -59,6 +59,9 @@ var methodNeeds = map[string]need{
 	"/lookout.v1.AlertService/ListMonitorStates": needResultsRead,
 	"/lookout.v1.AlertService/ListChannels":      needResultsRead,
 	"/lookout.v1.AlertService/GetChannel":        needResultsRead,
+	// Server reflection describes the schema only (no data), so any valid token may read it.
+	"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo":      needResultsRead,
+	"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": needResultsRead,
 }
 
 // Authenticator checks tokens (the bootstrap admin token and scoped API tokens) and agent

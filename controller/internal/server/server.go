@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/alerting"
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
@@ -367,6 +368,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	s.Queries = &collect.Queries{Store: s.store}
 	pb.RegisterQueryServiceServer(s.grpc, &collect.QueryService{Queries: s.Queries})
 	healthpb.RegisterHealthServer(s.grpc, health.NewServer())
+	reflection.Register(s.grpc) // for grpcurl and other programs; api.methodNeeds gates it like any call
 
 	lis, err := net.Listen("tcp", s.o.GRPCListen)
 	if err != nil {
