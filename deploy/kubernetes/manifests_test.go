@@ -176,6 +176,7 @@ func checkFlagsExist(t *testing.T, where string, flags map[string]string, known 
 }
 
 func TestStatefulSetFlagsExistInAgent(t *testing.T) {
+	t.Parallel()
 	_, agent := testutil.Binaries(t)
 	known := helpFlags(t, agent)
 	_, c := agentContainer(t)
@@ -201,6 +202,7 @@ func mountedAt(t *testing.T, c container, dir string) string {
 }
 
 func TestMountsMatchFlags(t *testing.T) {
+	t.Parallel()
 	s, c := agentContainer(t)
 	flags := parseArgs(t, c.Args)
 	var k kustomization
@@ -265,6 +267,7 @@ func itemKey(items []keyToPath, p string) string {
 }
 
 func TestMetricsPortAndProbes(t *testing.T) {
+	t.Parallel()
 	_, c := agentContainer(t)
 	listen := parseArgs(t, c.Args)["metrics-listen"]
 	_, port, ok := strings.Cut(listen, ":")
@@ -280,6 +283,7 @@ func TestMetricsPortAndProbes(t *testing.T) {
 }
 
 func TestSecurityContext(t *testing.T) {
+	t.Parallel()
 	s, c := agentContainer(t)
 	pod := s.Spec.Template.Spec.SecurityContext
 	if pod.RunAsNonRoot == nil || !*pod.RunAsNonRoot {
@@ -313,6 +317,7 @@ type composeFile struct {
 }
 
 func TestImageIsWhatDockerBuilds(t *testing.T) {
+	t.Parallel()
 	_, c := agentContainer(t)
 	dockerfile, err := os.ReadFile("../docker/Dockerfile")
 	if err != nil {
@@ -336,6 +341,7 @@ func TestImageIsWhatDockerBuilds(t *testing.T) {
 }
 
 func TestOneIdentityPerReplica(t *testing.T) {
+	t.Parallel()
 	s, c := agentContainer(t)
 	if s.Spec.Replicas != 2 {
 		t.Errorf("replicas: got %d, want 2", s.Spec.Replicas)
@@ -383,6 +389,7 @@ func benchFigure(t *testing.T, doc []byte, name string) float64 {
 }
 
 func TestResourcesCoverBenchmarks(t *testing.T) {
+	t.Parallel()
 	_, c := agentContainer(t)
 	doc, err := os.ReadFile("../../docs/benchmarks.md")
 	if err != nil {
@@ -404,6 +411,7 @@ func TestResourcesCoverBenchmarks(t *testing.T) {
 
 // TestDockerAndSystemdFlagsExist keeps the other deployments true to the binaries' flags too.
 func TestDockerAndSystemdFlagsExist(t *testing.T) {
+	t.Parallel()
 	controller, agent := testutil.Binaries(t)
 	agentFlags, serveFlags := helpFlags(t, agent), helpFlags(t, controller, "serve")
 	var compose composeFile
@@ -431,6 +439,7 @@ func TestDockerAndSystemdFlagsExist(t *testing.T) {
 }
 
 func TestKustomizationNamesEveryManifest(t *testing.T) {
+	t.Parallel()
 	s, _ := agentContainer(t)
 	var k kustomization
 	decodeFile(t, "kustomization.yaml", &k)
@@ -447,5 +456,39 @@ func TestKustomizationNamesEveryManifest(t *testing.T) {
 	decodeFile(t, "service.yaml", &svc)
 	if svc.Kind != "Service" || svc.Metadata.Name != s.Spec.ServiceName || svc.Spec.ClusterIP != "None" {
 		t.Errorf("service.yaml: want the headless Service %q the StatefulSet names, got %+v", s.Spec.ServiceName, svc)
+	}
+}
+
+// TestKustomizeBuilds renders the kustomization as `kubectl apply -k` would, with stand-ins for the
+// two files an operator adds, and checks the StatefulSet points at the generated Secret and ConfigMap.
+func TestKustomizeBuilds(t *testing.T) {
+	t.Parallel()
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not installed")
+	}
+	dir := t.TempDir()
+	for _, f := range []string{"kustomization.yaml", "service.yaml", "statefulset.yaml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for f, content := range map[string]string{"token": "stand-in\n", "ca.pem": "stand-in\n"} {
+		if err := os.WriteFile(path.Join(dir, f), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.CommandContext(t.Context(), kubectl, "kustomize", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+	}
+	for _, want := range []string{"kind: StatefulSet", "secretName: lookout-checkpoint-token-", "name: lookout-controller-ca-"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("kubectl kustomize output lacks %q:\n%s", want, out)
+		}
 	}
 }
