@@ -170,7 +170,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /monitors/{name}/unmute", c.withSession(ScopeAdmin, true, c.unmute))
 	m.HandleFunc("GET /runs/{id}", c.withSession(ScopeRead, false, c.run))
 	m.HandleFunc("GET /checkpoints", c.withSession(ScopeRead, false, c.checkpoints))
-	m.HandleFunc("GET /vault", c.withSession(ScopeRead, false, c.vault))
+	m.HandleFunc("GET /vault", c.withSession(ScopeAdmin, false, c.vault)) // admin, as ListVaultItems is over gRPC
 	m.HandleFunc("GET /alerts", c.withSession(ScopeRead, false, c.alerts))
 	m.HandleFunc("GET /audit", c.withSession(ScopeAdmin, false, c.audit))
 	m.HandleFunc("GET /events", c.withSession(ScopeRead, false, c.events))

@@ -165,6 +165,7 @@ func TestRevokedTokenEndsItsConsoleSession(t *testing.T) {
 	assertRedirect(t, signIn(t, cl, s.url, tok), "/")
 	get(t, cl, s.url+"/", http.StatusOK)
 	get(t, cl, s.url+"/audit", http.StatusForbidden) // read-only, as the scope says
+	get(t, cl, s.url+"/vault", http.StatusForbidden) // vault metadata is admin-only, over gRPC too
 
 	s.c.MustCLI(t, "", "token", "revoke", "wallboard")
 	assertRedirect(t, mustDo(t, cl, http.MethodGet, s.url+"/", nil), "/login")
