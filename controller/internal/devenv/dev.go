@@ -103,6 +103,8 @@ func (d *dev) start(ctx context.Context) error {
 			return err
 		}
 		d.cleanFn = append(d.cleanFn, func() { os.RemoveAll(dir) })
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating --data-dir: %w", err)
 	}
 	d.tmp = dir
 	p, err := newDemoPKI()
