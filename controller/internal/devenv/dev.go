@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -80,6 +81,7 @@ type dev struct {
 	o       options
 	env     cli.Env
 	tmp     string
+	httpLog *log.Logger // the demo API's and the webhook receiver's own lines (demo-api.log)
 	srv     *server.Server
 	cleanFn []func()
 }
@@ -107,6 +109,9 @@ func (d *dev) start(ctx context.Context) error {
 		return fmt.Errorf("creating --data-dir: %w", err)
 	}
 	d.tmp = dir
+	if err := d.openHTTPLog(); err != nil {
+		return err
+	}
 	p, err := newDemoPKI()
 	if err != nil {
 		return err
@@ -117,12 +122,12 @@ func (d *dev) start(ctx context.Context) error {
 	}
 	apiPassword := randomHex(12)
 	api := &demoAPI{user: "lookout", password: apiPassword, tokens: map[string]time.Time{}, started: time.Now()}
-	apiSrv, base, err := serveDemoAPI(p, api)
+	apiSrv, base, err := serveDemoAPI(p, api, d.httpLog)
 	if err != nil {
 		return err
 	}
 	d.cleanFn = append(d.cleanFn, func() { apiSrv.Close() })
-	d.say("demo API (demands a client certificate) at %s", base)
+	d.say("demo API (demands a client certificate) at %s, its log in %s", base, filepath.Join(d.tmp, "demo-api.log"))
 
 	if err := d.startController(ctx, platformFile, platformPw); err != nil {
 		return err
@@ -191,6 +196,18 @@ func (d *dev) waitOnline(ctx context.Context, admin pb.AdminServiceClient) error
 		case <-tick.C:
 		}
 	}
+}
+
+// openHTTPLog opens demo-api.log for the lines net/http writes about the demo's own servers, which
+// would otherwise land on stderr in the middle of the result stream.
+func (d *dev) openHTTPLog() error {
+	f, err := os.Create(filepath.Join(d.tmp, "demo-api.log"))
+	if err != nil {
+		return err
+	}
+	d.cleanFn = append(d.cleanFn, func() { f.Close() })
+	d.httpLog = log.New(f, "", log.LstdFlags)
+	return nil
 }
 
 func randomHex(n int) string {
