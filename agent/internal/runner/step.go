@@ -38,7 +38,7 @@ func (rs *runState) runSteps(ctx context.Context, steps []*lookoutv1.Step) []ste
 }
 
 func skipped(i int, step *lookoutv1.Step) stepRecord {
-	return stepRecord{res: &lookoutv1.StepResult{Index: int32(i), Name: step.GetName(), Skipped: true}}
+	return stepRecord{res: &lookoutv1.StepResult{Index: int32(i), Name: step.GetName(), Skipped: true, Wait: step.GetWait()}}
 }
 
 // runStep runs one step (with its retries) and completes its result.
@@ -50,6 +50,7 @@ func (rs *runState) runStep(ctx context.Context, i int, step *lookoutv1.Step) st
 		rec = rs.runHTTP(ctx, step)
 	case step.GetWait() != nil:
 		rec = runWait(ctx, step.GetWait().AsDuration())
+		rec.res.Wait = step.GetWait()
 	default:
 		rec = stepRecord{res: &lookoutv1.StepResult{Attempts: 1},
 			err: failf(lookoutv1.ErrorClass_ERROR_CLASS_INTERNAL, "the step has neither a request nor a wait")}

@@ -172,8 +172,9 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	var need []*pb.SecretRef
 	var planned, reused []string
 	run, err := s.Store.ClaimRunAudited(req.RunId, req.Attempt, ag, "fetch_run_secrets", func(r *pb.Run) string {
-		need, reused = splitHeld(r.Secrets, req.Have)
-		planned = refNames(need)
+		var held []*pb.SecretRef
+		need, held = splitHeld(r.Secrets, req.Have)
+		planned, reused = s.refNames(need), s.refNames(held)
 		if len(r.Secrets) == 0 {
 			return "" // no secret released or used: the run table is the claim's record, not the audit log
 		}
@@ -215,13 +216,25 @@ func (s *Agents) FetchRunSecrets(ctx context.Context, req *pb.FetchRunSecretsReq
 	return &pb.FetchRunSecretsResponse{Sealed: sealed}, nil
 }
 
-// refNames names references as the audit log does: name@vVERSION.
-func refNames(refs []*pb.SecretRef) []string {
+// refNames names references as the audit log does (secretName).
+func (s *Agents) refNames(refs []*pb.SecretRef) []string {
 	out := make([]string, 0, len(refs))
 	for _, r := range refs {
-		out = append(out, fmt.Sprintf("%s@v%d", r.Name, r.Version))
+		out = append(out, s.secretName(r.ItemId, r.Name, r.Version))
 	}
 	return out
+}
+
+// secretName is how the audit log names a secret: name@vVERSION for a vault item, and for the
+// platform certificate, whose version is a hash nobody can read, "platform" with its fingerprint.
+func (s *Agents) secretName(itemID, name string, version int64) string {
+	if itemID != dispatcher.PlatformItemID {
+		return fmt.Sprintf("%s@v%d", name, version)
+	}
+	if p := s.Platform; p != nil && p.Material.GetVersion() == version && p.Info.GetSha256Fingerprint() != "" {
+		return "platform(sha256:" + p.Info.GetSha256Fingerprint() + ")"
+	}
+	return "platform(a previous certificate)"
 }
 
 func orNone(names []string) string {
@@ -248,7 +261,7 @@ func (s *Agents) material(refs []*pb.SecretRef, cp *pb.Checkpoint) (*pb.RunSecre
 			}
 		}
 		out.Secrets = append(out.Secrets, sec)
-		names = append(names, fmt.Sprintf("%s@v%d", ref.Name, sec.Version))
+		names = append(names, s.secretName(ref.ItemId, ref.Name, sec.Version))
 	}
 	return out, names, nil
 }

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"slices"
 	"sync"
 
@@ -58,13 +57,13 @@ func (m *SecretMetrics) reused(items int) {
 // splitHeld divides a run's secret references into those the agent must be sent and those it says
 // it holds. A claim counts only when it names one of the run's own references, same item and same
 // version: anything else in have is ignored, never trusted.
-func splitHeld(refs, have []*pb.SecretRef) (need []*pb.SecretRef, reused []string) {
+func splitHeld(refs, have []*pb.SecretRef) (need, reused []*pb.SecretRef) {
 	for _, ref := range refs {
 		held := slices.ContainsFunc(have, func(h *pb.SecretRef) bool {
 			return h.GetItemId() == ref.ItemId && h.GetVersion() == ref.Version
 		})
 		if held {
-			reused = append(reused, fmt.Sprintf("%s@v%d", ref.Name, ref.Version))
+			reused = append(reused, ref)
 		} else {
 			need = append(need, ref)
 		}

@@ -152,7 +152,7 @@ func printResult(w io.Writer, res *pb.RunResult, verbose bool) {
 func FormatResult(res *pb.RunResult) string {
 	word := map[pb.Outcome]string{pb.Outcome_OUTCOME_PASSED: "PASS", pb.Outcome_OUTCOME_FAILED: "FAIL", pb.Outcome_OUTCOME_ERROR: "ERROR"}[res.Outcome]
 	dur := res.FinishedAt.AsTime().Sub(res.StartedAt.AsTime()).Round(time.Millisecond)
-	line := fmt.Sprintf("%s %-5s %s @ %s  %d step(s) %v", res.FinishedAt.AsTime().Local().Format("15:04:05"), word, oneLine(res.MonitorName), oneLine(res.CheckpointName), len(res.Steps), dur)
+	line := fmt.Sprintf("%s %-5s %s @ %s  %s %v", res.FinishedAt.AsTime().Local().Format("15:04:05"), word, oneLine(res.MonitorName), oneLine(res.CheckpointName), stepCount(res.Steps), dur)
 	if res.Confirmation {
 		line += "  (confirmation)"
 	}
@@ -160,6 +160,28 @@ func FormatResult(res *pb.RunResult) string {
 		line += "  — " + oneLine(res.Message)
 	}
 	return line
+}
+
+// stepCount says how many requests and waits a result has: "3 requests, 1 wait".
+func stepCount(steps []*pb.StepResult) string {
+	waits := 0
+	for _, st := range steps {
+		if st.Wait != nil {
+			waits++
+		}
+	}
+	s := plural(len(steps)-waits, "request")
+	if waits > 0 {
+		s += ", " + plural(waits, "wait")
+	}
+	return s
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func formatStep(st *pb.StepResult) string {
@@ -172,6 +194,13 @@ func formatStep(st *pb.StepResult) string {
 		mark = "FAIL"
 	}
 	fmt.Fprintf(&b, "%s %d. %s", mark, st.Index+1, oneLine(st.Name))
+	if st.Wait != nil {
+		fmt.Fprintf(&b, "  wait %v", st.Wait.AsDuration())
+		if st.Error != "" {
+			fmt.Fprintf(&b, "  — %s", oneLine(st.Error))
+		}
+		return b.String()
+	}
 	if st.Method != "" {
 		fmt.Fprintf(&b, "  %s %s", oneLine(st.Method), oneLine(st.Url))
 	}

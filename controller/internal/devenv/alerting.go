@@ -80,7 +80,7 @@ func (d *dev) startReceiver(key []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: &receiver{key: key, say: d.say}, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: &receiver{key: key, say: d.say}, ReadHeaderTimeout: 5 * time.Second, ErrorLog: d.httpLog}
 	go func() { _ = srv.Serve(lis) }()
 	d.cleanFn = append(d.cleanFn, func() { _ = srv.Close() })
 	return "http://" + lis.Addr().String() + "/hook", nil

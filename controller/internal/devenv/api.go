@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -72,15 +73,16 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // serveDemoAPI listens on 127.0.0.1 with a server certificate from the demo CA and demands a client
-// certificate signed by it.
-func serveDemoAPI(p *demoPKI, api *demoAPI) (*http.Server, string, error) {
+// certificate signed by it. The server's own lines (TLS handshake errors and the like) go to errLog,
+// never to the terminal where dev prints results.
+func serveDemoAPI(p *demoPKI, api *demoAPI, errLog *log.Logger) (*http.Server, string, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, "", err
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(p.ca)
-	srv := &http.Server{Handler: api.handler(), ReadHeaderTimeout: 5 * time.Second, TLSConfig: &tls.Config{
+	srv := &http.Server{Handler: api.handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: errLog, TLSConfig: &tls.Config{
 		Certificates: []tls.Certificate{p.server}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}}
 	go func() { _ = srv.ServeTLS(lis, "", "") }()
 	return srv, "https://" + lis.Addr().String(), nil

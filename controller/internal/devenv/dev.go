@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -81,6 +82,7 @@ type dev struct {
 	o       options
 	env     cli.Env
 	tmp     string
+	httpLog *log.Logger // the demo API's and the webhook receiver's own lines (demo-api.log)
 	srv     *server.Server
 	cleanFn []func()
 }
@@ -104,8 +106,13 @@ func (d *dev) start(ctx context.Context) error {
 			return err
 		}
 		d.cleanFn = append(d.cleanFn, func() { os.RemoveAll(dir) })
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating --data-dir: %w", err)
 	}
 	d.tmp = dir
+	if err := d.openHTTPLog(); err != nil {
+		return err
+	}
 	p, err := newDemoPKI()
 	if err != nil {
 		return err
@@ -116,12 +123,12 @@ func (d *dev) start(ctx context.Context) error {
 	}
 	apiPassword := randomHex(12)
 	api := &demoAPI{user: "lookout", password: apiPassword, tokens: map[string]time.Time{}, started: time.Now()}
-	apiSrv, base, err := serveDemoAPI(p, api)
+	apiSrv, base, err := serveDemoAPI(p, api, d.httpLog)
 	if err != nil {
 		return err
 	}
 	d.cleanFn = append(d.cleanFn, func() { apiSrv.Close() })
-	d.say("demo API (demands a client certificate) at %s", base)
+	d.say("demo API (demands a client certificate) at %s, its log in %s", base, filepath.Join(d.tmp, "demo-api.log"))
 
 	if err := d.startController(ctx, platformFile, platformPw); err != nil {
 		return err
@@ -190,6 +197,18 @@ func (d *dev) waitOnline(ctx context.Context, admin pb.AdminServiceClient) error
 		case <-tick.C:
 		}
 	}
+}
+
+// openHTTPLog opens demo-api.log for the lines net/http writes about the demo's own servers, which
+// would otherwise land on stderr in the middle of the result stream.
+func (d *dev) openHTTPLog() error {
+	f, err := os.Create(filepath.Join(d.tmp, "demo-api.log"))
+	if err != nil {
+		return err
+	}
+	d.cleanFn = append(d.cleanFn, func() { f.Close() })
+	d.httpLog = log.New(f, "", log.LstdFlags)
+	return nil
 }
 
 func randomHex(n int) string {

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -67,6 +68,8 @@ var (
 	errNotPKCS12 = inputError("file is not a PKCS#12 archive (.pfx/.p12)")
 	errBER       = inputError("archive is BER-encoded (indefinite lengths), which cannot be read: re-export it as DER with " +
 		"`openssl pkcs12 -in in.p12 -nodes | openssl pkcs12 -export -out out.p12`")
+	errTruncated = inputError("the file is truncated or damaged (it is not a whole PKCS#12 archive: re-export it, " +
+		"or copy it again as a binary file)")
 )
 
 // sniff applies the size cap and returns the archive as DER, decoding PEM or base64 text once.
@@ -89,10 +92,15 @@ func sniff(data []byte, maxSize int) ([]byte, error) {
 	return checkDER(inner)
 }
 
-// checkDER refuses an outer SEQUENCE of indefinite length, the mark of BER.
+// checkDER refuses an outer SEQUENCE of indefinite length, the mark of BER, and one that is cut
+// short or malformed, the mark of a copy that stopped early or altered the bytes.
 func checkDER(der []byte) ([]byte, error) {
 	if len(der) > 1 && der[1] == 0x80 {
 		return nil, errBER
+	}
+	var outer asn1.RawValue
+	if _, err := asn1.Unmarshal(der, &outer); err != nil {
+		return nil, errTruncated
 	}
 	return der, nil
 }

@@ -251,7 +251,7 @@ func TestImportPKCS12Errors(t *testing.T) {
 		"text":                  {[]byte("hello, this is not an archive\n"), testPassword, "file is not a PKCS#12 archive (.pfx/.p12)", false},
 		"binary":                {[]byte{0x01, 0x02, 0xff, 0x00}, testPassword, "file is not a PKCS#12 archive (.pfx/.p12)", false},
 		"base64 of text":        {[]byte(base64.StdEncoding.EncodeToString([]byte("not der"))), testPassword, "file is not a PKCS#12 archive (.pfx/.p12)", false},
-		"truncated DER":         {modern[:len(modern)/2], testPassword, "file is not a readable PKCS#12 archive: ", true},
+		"truncated DER":         {modern[:len(modern)/2], testPassword, errTruncated.Msg, false},
 		"DER certificate":       {chain.leaf.cert.Raw, testPassword, "file is a certificate without its private key, not a PKCS#12 archive: export the certificate together with its key", false},
 		"PEM certificate":       {pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain.leaf.cert.Raw}), testPassword, "file is a PEM CERTIFICATE, not a PKCS#12 archive: bundle the certificate and its key with `openssl pkcs12 -export -in cert.pem -inkey key.pem -out out.p12`", false},
 		"PEM private key":       {pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8Of(t, otherKey)}), testPassword, "file is a PEM PRIVATE KEY, not a PKCS#12 archive: ", true},

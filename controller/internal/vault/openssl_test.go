@@ -163,3 +163,19 @@ func TestImportOpenSSLErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestImportOpenSSLTruncated uploads an archive made by openssl and cut short, as a copy that
+// stopped early leaves it: the message says so in the user's terms, not as an asn1 syntax error.
+func TestImportOpenSSLTruncated(t *testing.T) {
+	t.Parallel()
+	requireOpenSSL(t)
+	dir := opensslFiles(t, newChain(t, "p256"))
+	archive := opensslExport(t, dir, "-in", "leaf.pem", "-inkey", "key.pem", "-certfile", "cas.pem", "-passout", "pass:"+opensslPassword)
+	for name, cut := range map[string]int{"half": len(archive) / 2, "last byte": len(archive) - 1, "first 100 bytes": 100} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ImportPKCS12(archive[:cut], opensslPassword, time.Now())
+			wantInputError(t, err, errTruncated.Msg, false, opensslPassword)
+		})
+	}
+}

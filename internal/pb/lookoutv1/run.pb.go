@@ -975,8 +975,11 @@ type StepResult struct {
 	// The earliest NotAfter among the certificates the target presented (leaf and chain), when the
 	// step spoke TLS; what probe_ssl_earliest_cert_expiry reports.
 	ServerCertNotAfter *timestamppb.Timestamp `protobuf:"bytes,140,opt,name=server_cert_not_after,json=serverCertNotAfter,proto3" json:"server_cert_not_after,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Set when the step is a wait: how long the monitor asked it to wait. A wait has no request,
+	// so its method, URL and status stay empty.
+	Wait          *durationpb.Duration `protobuf:"bytes,260,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepResult) Reset() {
@@ -1177,6 +1180,13 @@ func (x *StepResult) GetServerCertNotAfter() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *StepResult) GetWait() *durationpb.Duration {
+	if x != nil {
+		return x.Wait
+	}
+	return nil
+}
+
 var File_lookout_v1_run_proto protoreflect.FileDescriptor
 
 const file_lookout_v1_run_proto_rawDesc = "" +
@@ -1258,7 +1268,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\amessage\x18\x04 \x01(\tR\amessage\"=\n" +
 	"\x11ExtractedVariable\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xe2\a\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x92\b\n" +
 	"\n" +
 	"StepResult\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x12\n" +
@@ -1291,7 +1301,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\x05error\x18\x15 \x01(\tR\x05error\x12\x1a\n" +
 	"\battempts\x18\x16 \x01(\x05R\battempts\x125\n" +
 	"\bduration\x18\x17 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12N\n" +
-	"\x15server_cert_not_after\x18\x8c\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x12serverCertNotAfter*j\n" +
+	"\x15server_cert_not_after\x18\x8c\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x12serverCertNotAfter\x12.\n" +
+	"\x04wait\x18\x84\x02 \x01(\v2\x19.google.protobuf.DurationR\x04wait*j\n" +
 	"\bRunState\x12\x19\n" +
 	"\x15RUN_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14RUN_STATE_DISPATCHED\x10\x01\x12\x15\n" +
@@ -1390,11 +1401,12 @@ var file_lookout_v1_run_proto_depIdxs = []int32{
 	2,  // 32: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
 	14, // 33: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
 	11, // 34: lookout.v1.StepResult.server_cert_not_after:type_name -> google.protobuf.Timestamp
-	35, // [35:35] is the sub-list for method output_type
-	35, // [35:35] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	14, // 35: lookout.v1.StepResult.wait:type_name -> google.protobuf.Duration
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_run_proto_init() }
