@@ -119,18 +119,6 @@ func newTarget(t *testing.T) *target {
 	return tg
 }
 
-// waitUntil polls cond every 50 ms until it holds, failing the test after timeout.
-func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: timed out after %v", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // alertingSystem is a controller process with two checkpoints (one agent each), a target and the
 // signing secret in the vault.
 type alertingSystem struct {
@@ -217,11 +205,11 @@ func TestAlertOpensEscalatesAndResolves(t *testing.T) {
     - {after: 3s, notify: [lead-hook]}
 `)
 	// The first runs (at apply) pass; then the target breaks and one checkpoint sees it.
-	waitUntil(t, "the first runs", 30*time.Second, func() bool { return len(storedResults(t, s.c)) >= 2 })
+	testutil.Eventually(t, "the first runs", 30*time.Second, func() bool { return len(storedResults(t, s.c)) >= 2 })
 	s.target.failing.Store(true)
 	s.c.MustCLI(t, "", "run", "shop", "--checkpoint", "cp-a")
 
-	waitUntil(t, "alert.opened", 60*time.Second, func() bool { return len(first.deliveries("alert.opened")) > 0 })
+	testutil.Eventually(t, "alert.opened", 60*time.Second, func() bool { return len(first.deliveries("alert.opened")) > 0 })
 	opened := first.deliveries("alert.opened")[0]
 	if opened.Body.Monitor != "shop" || opened.Body.State != "down" || opened.Body.Level != 1 || len(opened.Body.CheckpointsFailing) != 2 {
 		t.Errorf("alert.opened body = %+v, want monitor shop, state down, level 1, both checkpoints failing", opened.Body)
@@ -251,7 +239,7 @@ func TestAlertOpensEscalatesAndResolves(t *testing.T) {
 		t.Errorf(`lookout_monitor_state{monitor="shop",state="down"} = %v, want 1`, v)
 	}
 
-	waitUntil(t, "alert.escalated", 30*time.Second, func() bool { return len(second.deliveries("alert.escalated")) > 0 })
+	testutil.Eventually(t, "alert.escalated", 30*time.Second, func() bool { return len(second.deliveries("alert.escalated")) > 0 })
 	if esc := second.deliveries("alert.escalated")[0]; esc.Body.Level != 2 || esc.Body.AlertID != opened.Body.AlertID {
 		t.Errorf("alert.escalated = %+v, want level 2 of alert %s", esc.Body, opened.Body.AlertID)
 	}
@@ -259,7 +247,7 @@ func TestAlertOpensEscalatesAndResolves(t *testing.T) {
 	s.target.failing.Store(false)
 	s.c.MustCLI(t, "", "run", "shop", "--checkpoint", "cp-a", "--wait")
 	s.c.MustCLI(t, "", "run", "shop", "--checkpoint", "cp-b", "--wait")
-	waitUntil(t, "alert.resolved on both channels", 30*time.Second, func() bool {
+	testutil.Eventually(t, "alert.resolved on both channels", 30*time.Second, func() bool {
 		return len(first.deliveries("alert.resolved")) == 1 && len(second.deliveries("alert.resolved")) == 1
 	})
 	if n := len(first.deliveries("alert.opened")); n != 1 {
@@ -303,7 +291,7 @@ func TestNotificationSurvivesKillAndRetries(t *testing.T) {
 	}
 	s.channel(t, "ops-hook", recv.srv.URL)
 	s.monitor(t, "billing", "  escalations:\n    - {after: 0s, notify: [ops-hook]}\n")
-	waitUntil(t, "the first runs", 30*time.Second, func() bool { return len(storedResults(t, s.c)) >= 2 })
+	testutil.Eventually(t, "the first runs", 30*time.Second, func() bool { return len(storedResults(t, s.c)) >= 2 })
 	s.target.failing.Store(true)
 	s.c.MustCLI(t, "", "run", "billing", "--checkpoint", "cp-a")
 
@@ -312,10 +300,10 @@ func TestNotificationSurvivesKillAndRetries(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("no notification attempt reached the receiver")
 	}
-	waitUntil(t, "the killed controller to exit", 10*time.Second, s.c.Exited)
+	testutil.Eventually(t, "the killed controller to exit", 10*time.Second, s.c.Exited)
 	s.c = testutil.StartController(t, filepath.Join(s.dir, "data"), s.flags...)
 
-	waitUntil(t, "delivery after the restart", 60*time.Second, func() bool {
+	testutil.Eventually(t, "delivery after the restart", 60*time.Second, func() bool {
 		got := recv.deliveries("alert.opened")
 		return len(got) > 0 && got[len(got)-1].Status == http.StatusOK
 	})
@@ -328,7 +316,7 @@ func TestNotificationSurvivesKillAndRetries(t *testing.T) {
 			t.Errorf("webhook-id changed between retries: %q then %q", got[0].ID, d.ID)
 		}
 	}
-	waitUntil(t, "the attempts to be recorded", 10*time.Second, func() bool {
+	testutil.Eventually(t, "the attempts to be recorded", 10*time.Second, func() bool {
 		als := s.alerts(t, "billing")
 		return len(als) == 1 && len(als[0].Notifications) == 1 && als[0].Notifications[0].State == pb.NotificationState_NOTIFICATION_STATE_DELIVERED
 	})
@@ -352,7 +340,7 @@ func TestMutedMonitorNotifiesNothing(t *testing.T) {
 	}
 	s.target.failing.Store(true)
 	s.c.MustCLI(t, "", "run", "quiet", "--checkpoint", "cp-a")
-	waitUntil(t, "the alert to open", 60*time.Second, func() bool { return len(s.alerts(t, "quiet")) == 1 })
+	testutil.Eventually(t, "the alert to open", 60*time.Second, func() bool { return len(s.alerts(t, "quiet")) == 1 })
 	if al := s.alerts(t, "quiet")[0]; len(al.Notifications) != 0 || al.Level != 0 {
 		t.Fatalf("a muted monitor's alert queued %d notifications (level %d), want none", len(al.Notifications), al.Level)
 	}
@@ -360,7 +348,7 @@ func TestMutedMonitorNotifiesNothing(t *testing.T) {
 		t.Fatalf("the receiver got %d requests from a muted monitor", len(got))
 	}
 	s.c.MustCLI(t, "", "monitor", "unmute", "quiet")
-	waitUntil(t, "alert.opened after unmute", 30*time.Second, func() bool { return len(recv.deliveries("alert.opened")) == 1 })
+	testutil.Eventually(t, "alert.opened after unmute", 30*time.Second, func() bool { return len(recv.deliveries("alert.opened")) == 1 })
 }
 
 // TestAlertingBadInputIsRefusedWithFieldPaths: each mistake gets a clear error naming its field.

@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 // confirmations records the confirmation runs the engine asks the dispatcher for.
@@ -120,16 +122,14 @@ func (f *fixture) state() string {
 // confirmed waits until the engine has asked for n confirmation requests and returns them.
 func (f *fixture) confirmed(n int) [][]string {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var calls [][]string
+	testutil.Eventually(f.t, fmt.Sprintf("%d confirmation request(s)", n), 10*time.Second, func() bool {
 		f.confirm.mu.Lock()
-		calls := slices.Clone(f.confirm.calls)
-		f.confirm.mu.Unlock()
-		if len(calls) >= n || time.Now().After(deadline) {
-			return calls
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		defer f.confirm.mu.Unlock()
+		calls = slices.Clone(f.confirm.calls)
+		return len(calls) >= n
+	})
+	return calls
 }
 
 // sent lists "type→channel" for every notification queued, sorted (notifications queued in the

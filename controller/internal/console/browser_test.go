@@ -11,6 +11,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 // TestBrowserConsole drives the real controller's console in headless Chromium: sign in, watch
@@ -121,7 +123,7 @@ func clickAndLoad(t *testing.T, ctx context.Context, what string, sel chromedp.I
 // question asked while the page is being replaced fails; it is asked again.
 func waitLocation(t *testing.T, ctx context.Context, prefix string) {
 	t.Helper()
-	eventually(t, "the tab to reach "+prefix, 30*time.Second, func() bool {
+	testutil.Eventually(t, "the tab to reach "+prefix, 30*time.Second, func() bool {
 		ectx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		href, err := chromedp.Run(ectx, chromedp.Evaluate[string](`document.readyState === "complete" ? location.href : ""`))

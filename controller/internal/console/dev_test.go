@@ -32,7 +32,7 @@ func TestDevServesTheConsole(t *testing.T) {
 	if resp := signIn(t, cl, m[1], strings.TrimSpace(string(tok))); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("signing in to dev's console: status %d", resp.StatusCode)
 	}
-	eventually(t, "dev's overview to list the example monitors", 60*time.Second, func() bool {
+	testutil.Eventually(t, "dev's overview to list the example monitors", 60*time.Second, func() bool {
 		return strings.Contains(get(t, cl, m[1]+"/", http.StatusOK), `href="/monitors/partner-orders"`)
 	})
 }

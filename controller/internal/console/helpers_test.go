@@ -173,19 +173,6 @@ func get(t *testing.T, cl *http.Client, u string, want int) string {
 	return b.String()
 }
 
-// eventually polls cond until it holds, failing the test after timeout. (testutil has no such
-// helper on this branch; swap it for testutil.Eventually where that lands.)
-func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting for %s: timed out after %v", what, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // browser is a headless Chromium tab at 1280×900, or a skip when Chromium is not installed.
 func browser(t *testing.T) context.Context {
 	t.Helper()

@@ -18,6 +18,7 @@ import (
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/controller/internal/vault"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -83,21 +84,15 @@ func (e *env) enqueue(channel, typ string) *pb.Notification {
 // settled waits until the notification is no longer pending and returns it.
 func (e *env) settled(id string) *pb.Notification {
 	e.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		var n *pb.Notification
+	var n *pb.Notification
+	testutil.Eventually(e.t, "notification "+id+" to leave pending", 15*time.Second, func() bool {
 		err := e.st.ViewAlerting(func(tx store.AlertTx) error { var err error; n, err = tx.Notification(id); return err })
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if n.State != pb.NotificationState_NOTIFICATION_STATE_PENDING {
-			return n
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("notification %s still pending after %d attempts", id, len(n.Attempts))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n.State != pb.NotificationState_NOTIFICATION_STATE_PENDING
+	})
+	return n
 }
 
 // recorder is an HTTP receiver answering the given statuses (then 200), recording each request.
