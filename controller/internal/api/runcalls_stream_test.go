@@ -76,11 +76,11 @@ func (cs *callServer) open(t *testing.T) callStreamClient {
 
 type callStreamClient = grpc.BidiStreamingClient[pb.RunCall, pb.RunCallReply]
 
-func ok(call *pb.RunCall) *pb.RunCallReply {
+func okReply(call *pb.RunCall) *pb.RunCallReply {
 	return &pb.RunCallReply{Id: call.Id, Reply: &pb.RunCallReply_ReportResult{ReportResult: &pb.ReportResultResponse{}}}
 }
 
-func send(t *testing.T, s callStreamClient, ids ...uint64) {
+func sendCalls(t *testing.T, s callStreamClient, ids ...uint64) {
 	t.Helper()
 	for _, id := range ids {
 		if err := s.Send(&pb.RunCall{Id: id}); err != nil {
@@ -89,7 +89,7 @@ func send(t *testing.T, s callStreamClient, ids ...uint64) {
 	}
 }
 
-func recv(t *testing.T, s callStreamClient) *pb.RunCallReply {
+func recvReply(t *testing.T, s callStreamClient) *pb.RunCallReply {
 	t.Helper()
 	r, err := s.Recv()
 	if err != nil {
@@ -120,11 +120,11 @@ func TestRunCallStreamBoundsCallsInFlight(t *testing.T) {
 		mu.Lock()
 		inFlight--
 		mu.Unlock()
-		return ok(call), nil
+		return okReply(call), nil
 	}}
 	s := cs.open(t)
 	for id := range uint64(calls) {
-		send(t, s, id)
+		sendCalls(t, s, id)
 	}
 	testutil.Eventually(t, "the first calls to start", 10*time.Second, func() bool {
 		mu.Lock()
@@ -134,7 +134,7 @@ func TestRunCallStreamBoundsCallsInFlight(t *testing.T) {
 	close(release)
 	got := map[uint64]bool{}
 	for range calls {
-		got[recv(t, s).Id] = true
+		got[recvReply(t, s).Id] = true
 	}
 	if len(got) != calls {
 		t.Errorf("answered %d distinct calls of %d", len(got), calls)
@@ -157,23 +157,23 @@ func TestRunCallStreamRefusalEndsStreamAfterCallsInProgress(t *testing.T) {
 			case <-release:
 			case <-ctx.Done():
 			}
-			return ok(call), nil
+			return okReply(call), nil
 		case 2:
 			return nil, identityError{status.Error(codes.PermissionDenied, "agent a1 is revoked")}
 		default:
 			servedLate.Store(true)
-			return ok(call), nil
+			return okReply(call), nil
 		}
 	}}
 	s := cs.open(t)
-	send(t, s, 1, 2)
-	if r := recv(t, s); r.Id != 2 || codes.Code(r.GetError().GetCode()) != codes.PermissionDenied {
+	sendCalls(t, s, 1, 2)
+	if r := recvReply(t, s); r.Id != 2 || codes.Code(r.GetError().GetCode()) != codes.PermissionDenied {
 		t.Fatalf("first reply %v, want call 2 refused with PermissionDenied", r)
 	}
-	send(t, s, 3)
+	sendCalls(t, s, 3)
 	testutil.Eventually(t, "the call sent after the refusal to arrive", 10*time.Second, func() bool { return cs.received.Load() == 3 })
 	close(release)
-	if r := recv(t, s); r.Id != 1 || r.GetError() != nil {
+	if r := recvReply(t, s); r.Id != 1 || r.GetError() != nil {
 		t.Fatalf("after the refusal got %v, want the answer to call 1 that was in progress", r)
 	}
 	r, err := s.Recv()
@@ -196,10 +196,10 @@ func TestRunCallStreamShutdownAnswersCallsInProgress(t *testing.T) {
 		case <-release:
 		case <-ctx.Done():
 		}
-		return ok(call), nil
+		return okReply(call), nil
 	}}
 	s := cs.open(t)
-	send(t, s, 7)
+	sendCalls(t, s, 7)
 	select {
 	case <-started:
 	case <-time.After(10 * time.Second):
@@ -207,7 +207,7 @@ func TestRunCallStreamShutdownAnswersCallsInProgress(t *testing.T) {
 	}
 	close(cs.stopping)
 	close(release)
-	if r := recv(t, s); r.Id != 7 || r.GetError() != nil {
+	if r := recvReply(t, s); r.Id != 7 || r.GetError() != nil {
 		t.Fatalf("got %v, want the answer to call 7 that was in progress at shutdown", r)
 	}
 	if _, err := s.Recv(); status.Code(err) != codes.Unavailable {
