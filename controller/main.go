@@ -157,16 +157,20 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	log.Info("shutting down")
+	failed := srv.Wait(ctx)
+	if failed != nil {
+		log.Error("a listener stopped serving; shutting down", "err", failed)
+	} else {
+		log.Info("shutting down")
+	}
 	done := make(chan struct{})
 	go func() { srv.Close(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
-		return errors.New("shutdown took longer than 15s")
+		return errors.Join(failed, errors.New("shutdown took longer than 15s"))
 	}
-	return nil
+	return failed
 }
 
 // checkConsoleFlags refuses console flags that cannot work before anything starts.

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/console"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
@@ -37,7 +40,7 @@ func (s *Server) consoleIndex() (*console.Index, error) {
 }
 
 // startConsole serves the console over the admin API.
-func (s *Server) startConsole(admin *api.Admin, al *alertingParts) error {
+func (s *Server) startConsole(ctx context.Context, admin *api.Admin, al *alertingParts) error {
 	if s.web == nil {
 		return nil
 	}
@@ -55,7 +58,7 @@ func (s *Server) startConsole(admin *api.Admin, al *alertingParts) error {
 	}
 	s.web.c = c
 	srv.Handle(c)
-	srv.Serve(func(err error) { s.log.Error("the web console stopped serving", "err", err) })
+	s.serveConsole(ctx, srv)
 	s.log.Info("console ready", "url", srv.URL())
 	return nil
 }
@@ -78,4 +81,19 @@ func (w *webConsole) close() {
 	if w.srv != nil {
 		w.srv.Close()
 	}
+}
+
+// serveConsole serves the console until Close; a failure stops the controller, as for the other
+// listeners (console.Server runs its own Serve goroutine and reports a failure to a callback).
+func (s *Server) serveConsole(ctx context.Context, srv *console.Server) {
+	failed := make(chan error, 1)
+	srv.Serve(func(err error) { failed <- err })
+	s.serving.Go(func() error {
+		select {
+		case err := <-failed:
+			return fmt.Errorf("--http-listen %s: the web console stopped serving: %w", s.o.HTTPListen, err)
+		case <-ctx.Done():
+			return nil
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,7 +11,7 @@ import (
 
 // startPprof serves Go's /debug/pprof/ on its own listener when --pprof-listen is given. It is off
 // by default and has no authentication: bind it to loopback.
-func (s *Server) startPprof() error {
+func (s *Server) startPprof(ctx context.Context) error {
 	if s.o.PprofListen == "" {
 		return nil
 	}
@@ -24,8 +25,9 @@ func (s *Server) startPprof() error {
 	if err != nil {
 		return fmt.Errorf("--pprof-listen %s: %w", s.o.PprofListen, err)
 	}
+	s.pprofLis = lis
 	s.pprofSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = s.pprofSrv.Serve(lis) }()
+	s.serve(ctx, "--pprof-listen", lis, func() error { return s.pprofSrv.Serve(lis) })
 	s.log.Info("pprof ready", "addr", lis.Addr().String())
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -80,16 +81,22 @@ type Server struct {
 	refusals    *refusals.Limiter // merged audit entries of refused agent calls
 	grpc        *grpc.Server
 	lis         net.Listener
+	metricsLis  net.Listener
 	metricsSrv  *http.Server
 	traces      traceExport // result traces to OTLP; a no-op without --otlp-endpoint
 	metricsAddr string
+	pprofLis    net.Listener
 	pprofSrv    *http.Server
 	web         *webConsole
 	nc          *nats.Conn
 	embedded    *natsembed.Server
 	natsURL     string
 	cancel      context.CancelFunc
-	done        chan struct{}
+	done        chan struct{} // closed when the background goroutines (sweeper, pruner …) returned
+	// serving runs each listener's Serve; the first that fails cancels failed with its error,
+	// which stops the background goroutines and ends Wait.
+	serving *errgroup.Group
+	failed  context.Context
 	// Auth checks tokens; the web console uses its TokenScope.
 	Auth *api.Authenticator
 	// Queries answers last results and monitor status, for in-process readers (the web console).
@@ -298,6 +305,8 @@ const onlineWindow = 30 * time.Second
 func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.Config, token string, v *vault.Vault, platform *api.Platform) error {
 	ctx, cancel := context.WithCancel(parent)
 	s.cancel = cancel
+	s.serving, ctx = errgroup.WithContext(ctx)
+	s.failed = ctx
 	m := newMetrics(s.store)
 	m.vault = newVaultExpiry(v.List, time.Now)
 	m.fleet = newFleetStatus(s.store, time.Now, onlineWindow)
@@ -375,16 +384,16 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		return fmt.Errorf("--grpc-listen %s: %w", s.o.GRPCListen, err)
 	}
 	s.lis = lis
-	if err := s.startMetrics(m); err != nil {
+	if err := s.startMetrics(ctx, m); err != nil {
 		return err
 	}
-	if err := s.startPprof(); err != nil {
+	if err := s.startPprof(ctx); err != nil {
 		return err
 	}
-	if err := s.startConsole(admin, al); err != nil {
+	if err := s.startConsole(ctx, admin, al); err != nil {
 		return err
 	}
-	go func() { _ = s.grpc.Serve(lis) }()
+	s.serve(ctx, "--grpc-listen", lis, func() error { return s.grpc.Serve(lis) })
 	go func() {
 		defer close(s.done)
 		var background sync.WaitGroup
@@ -399,7 +408,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 	return nil
 }
 
-func (s *Server) startMetrics(m *metrics) error {
+func (s *Server) startMetrics(ctx context.Context, m *metrics) error {
 	if s.o.MetricsListen == "" {
 		return nil
 	}
@@ -412,8 +421,40 @@ func (s *Server) startMetrics(m *metrics) error {
 		return fmt.Errorf("--metrics-listen %s: %w", s.o.MetricsListen, err)
 	}
 	s.metricsAddr = lis.Addr().String()
+	s.metricsLis = lis
 	s.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = s.metricsSrv.Serve(lis) }()
+	s.serve(ctx, "--metrics-listen", lis, func() error { return s.metricsSrv.Serve(lis) })
+	return nil
+}
+
+// serve runs a listener's Serve until Close. A Serve that returns before the controller stops
+// (the listener broke) is a failure that stops the controller, named by the flag of its address.
+func (s *Server) serve(ctx context.Context, flag string, lis net.Listener, serve func() error) {
+	addr := lis.Addr().String()
+	s.serving.Go(func() error {
+		err := serve()
+		if ctx.Err() != nil || errors.Is(err, http.ErrServerClosed) {
+			return nil // stopped by Close
+		}
+		if err == nil {
+			err = errors.New("it returned without an error")
+		}
+		return fmt.Errorf("%s %s stopped serving: %w", flag, addr, err)
+	})
+}
+
+// Wait returns nil when ctx ends, or the error of a listener that stopped serving (gRPC,
+// /metrics, pprof, the console), which also stops the controller's background work. Call Close
+// after it either way; `serve` exits with the error.
+func (s *Server) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-s.failed.Done():
+	}
+	if err := context.Cause(s.failed); !errors.Is(err, context.Canceled) {
+		return err
+	}
 	return nil
 }
 
@@ -464,6 +505,9 @@ func (s *Server) closeAll() {
 	}
 	if s.pprofSrv != nil {
 		_ = s.pprofSrv.Close()
+	}
+	if s.serving != nil {
+		_ = s.serving.Wait() // every Serve has returned; a failure was Wait's to report
 	}
 	if s.nc != nil {
 		_ = s.nc.Drain()
