@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/channelfile"
 	"github.com/lookout-synthetics/lookout/controller/internal/notify"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
@@ -35,12 +36,12 @@ type Service struct {
 
 var _ pb.AlertServiceServer = (*Service)(nil)
 
-func (s *Service) audit(action, target string) {
-	_ = s.Store.Audit(store.AuditEntry{Actor: "admin", Action: action, Target: target})
+func (s *Service) audit(ctx context.Context, action, target string) {
+	_ = s.Store.Audit(store.AuditEntry{Actor: api.Actor(ctx), Action: action, Target: target})
 }
 
 // ApplyChannel parses, checks and stores a channel file.
-func (s *Service) ApplyChannel(_ context.Context, req *pb.ApplyChannelRequest) (*pb.ApplyChannelResponse, error) {
+func (s *Service) ApplyChannel(ctx context.Context, req *pb.ApplyChannelRequest) (*pb.ApplyChannelResponse, error) {
 	file := req.Filename
 	if file == "" {
 		file = "channel"
@@ -57,7 +58,7 @@ func (s *Service) ApplyChannel(_ context.Context, req *pb.ApplyChannelRequest) (
 		return nil, toStatus(err)
 	}
 	if changed {
-		s.audit("channel_apply", c.Name)
+		s.audit(ctx, "channel_apply", c.Name)
 	}
 	return &pb.ApplyChannelResponse{Channel: stored, Created: created, Changed: changed}, nil
 }
@@ -114,7 +115,7 @@ func (s *Service) GetChannel(_ context.Context, req *pb.GetChannelRequest) (*pb.
 }
 
 // DeleteChannel deletes a channel no monitor notifies.
-func (s *Service) DeleteChannel(_ context.Context, req *pb.DeleteChannelRequest) (*pb.DeleteChannelResponse, error) {
+func (s *Service) DeleteChannel(ctx context.Context, req *pb.DeleteChannelRequest) (*pb.DeleteChannelResponse, error) {
 	err := s.Store.DeleteChannel(req.Name, func(ms []*pb.Monitor) error {
 		if users := MonitorsNotifying(ms, req.Name); len(users) > 0 {
 			return status.Errorf(codes.FailedPrecondition, "channel %q is notified by monitor(s) %s: change their alerting: blocks first", req.Name, strings.Join(users, ", "))
@@ -124,7 +125,7 @@ func (s *Service) DeleteChannel(_ context.Context, req *pb.DeleteChannelRequest)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	s.audit("channel_delete", req.Name)
+	s.audit(ctx, "channel_delete", req.Name)
 	return &pb.DeleteChannelResponse{}, nil
 }
 
@@ -174,7 +175,7 @@ func (s *Service) TestChannel(ctx context.Context, req *pb.TestChannelRequest) (
 	if out.Err != nil {
 		a.Error = out.Err.Error()
 	}
-	s.audit("channel_test", c.Name)
+	s.audit(ctx, "channel_test", c.Name)
 	return &pb.TestChannelResponse{Delivered: out.Err == nil, Attempt: a}, nil
 }
 
@@ -193,7 +194,7 @@ func (s *Service) ListAlerts(_ context.Context, req *pb.ListAlertsRequest) (*pb.
 const MaxMute = 30 * 24 * time.Hour
 
 // MuteMonitor stops a monitor's notifications for a while; its runs go on.
-func (s *Service) MuteMonitor(_ context.Context, req *pb.MuteMonitorRequest) (*pb.MonitorAlertState, error) {
+func (s *Service) MuteMonitor(ctx context.Context, req *pb.MuteMonitorRequest) (*pb.MonitorAlertState, error) {
 	d := req.For.AsDuration()
 	if req.For == nil || d <= 0 || d > MaxMute {
 		return nil, status.Errorf(codes.InvalidArgument, "for: give how long to mute, between 1s and %s (e.g. --for 2h)", MaxMute)
@@ -205,17 +206,17 @@ func (s *Service) MuteMonitor(_ context.Context, req *pb.MuteMonitorRequest) (*p
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	s.audit("monitor_mute", req.Name)
+	s.audit(ctx, "monitor_mute", req.Name)
 	return st, nil
 }
 
 // UnmuteMonitor lets a monitor's notifications go out again.
-func (s *Service) UnmuteMonitor(_ context.Context, req *pb.UnmuteMonitorRequest) (*pb.MonitorAlertState, error) {
+func (s *Service) UnmuteMonitor(ctx context.Context, req *pb.UnmuteMonitorRequest) (*pb.MonitorAlertState, error) {
 	st, err := s.Engine.Unmute(req.Name)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	s.audit("monitor_unmute", req.Name)
+	s.audit(ctx, "monitor_unmute", req.Name)
 	return st, nil
 }
 
