@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,10 +43,7 @@ func (s *Service) audit(ctx context.Context, action, target string) {
 
 // ApplyChannel parses, checks and stores a channel file.
 func (s *Service) ApplyChannel(ctx context.Context, req *pb.ApplyChannelRequest) (*pb.ApplyChannelResponse, error) {
-	file := req.Filename
-	if file == "" {
-		file = "channel"
-	}
+	file := cmp.Or(req.Filename, "channel")
 	c, err := channelfile.Parse(req.Source)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid channel file:\n%v", file, err)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -183,13 +184,13 @@ func (a *Admin) ApplyMonitor(ctx context.Context, req *pb.ApplyMonitorRequest) (
 	}
 	m, err := monitorfile.Parse(req.Source)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), err)
+		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", cmp.Or(req.Filename, "monitor"), err)
 	}
 	if errs := monitorfile.CheckVariables(m); len(errs) > 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
+		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", cmp.Or(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	if errs := a.checkReferences(m); len(errs) > 0 {
-		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
+		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", cmp.Or(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	m.Paused = req.Paused
 	stored, created, changed, err := a.Store.PutMonitor(m)
@@ -201,13 +202,6 @@ func (a *Admin) ApplyMonitor(ctx context.Context, req *pb.ApplyMonitorRequest) (
 		a.scheduleChanged(stored)
 	}
 	return &pb.ApplyMonitorResponse{Monitor: stored, Created: created, Changed: changed}, nil
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // checkReferences checks what a monitor names outside itself: checkpoints, vault items and the
