@@ -257,7 +257,7 @@ func (a *Admin) checkItem(ref monitorfile.VaultRef) pb.FieldErrors {
 	}
 	if it.Type != ref.Want {
 		return pb.FieldErrors{{Path: ref.Path, Msg: fmt.Sprintf("vault item %q is a %s, not a %s: %s needs a %s item (add one with `lookout-controller vault %s`)",
-			ref.Item, typeName(it.Type), typeName(ref.Want), ref.Field, typeName(ref.Want), addCommand(ref.Want))}}
+			ref.Item, it.Type.Word(), ref.Want.Word(), ref.Field, ref.Want.Word(), addCommand(ref.Want))}}
 	}
 	return nil
 }
@@ -272,10 +272,6 @@ func addCommand(t pb.VaultItemType) string {
 		return "add-file"
 	}
 	return "add-certificate"
-}
-
-func typeName(t pb.VaultItemType) string {
-	return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
 }
 
 // ListMonitors lists monitors by name.

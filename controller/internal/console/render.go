@@ -52,9 +52,7 @@ var funcs = template.FuncMap{
 	"kind": func(k pb.CheckpointKind) string {
 		return strings.ToLower(strings.TrimPrefix(k.String(), "CHECKPOINT_KIND_"))
 	},
-	"itemType": func(t pb.VaultItemType) string {
-		return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
-	},
+	"itemType": pb.VaultItemType.Word,
 	"enum": enumName,
 	"join": strings.Join,
 	"add1": func(i int32) int32 { return i + 1 },

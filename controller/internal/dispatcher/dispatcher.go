@@ -343,7 +343,7 @@ func (d *Dispatcher) vaultItem(b *batch, m *pb.Monitor, ref monitorfile.VaultRef
 	}
 	if it.Type != ref.Want {
 		return nil, refuse(" needs vault item %q as a %s, but it is a %s now: apply the monitor again after fixing %s",
-			ref.Item, typeWord(ref.Want), typeWord(it.Type), ref.Path)
+			ref.Item, ref.Want.Word(), it.Type.Word(), ref.Path)
 	}
 	if na := it.GetCertificate().GetNotAfter(); na != nil && !d.o.Now().Before(na.AsTime()) {
 		// Fail clearly here rather than with the server's vague TLS alert.
@@ -355,10 +355,6 @@ func (d *Dispatcher) vaultItem(b *batch, m *pb.Monitor, ref monitorfile.VaultRef
 			it.Name, nb.AsTime().UTC().Format(time.RFC3339), it.Version, it.Name)
 	}
 	return it, nil
-}
-
-func typeWord(t pb.VaultItemType) string {
-	return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
 }
 
 func policyRefusal(i int, st *pb.Step, cp *pb.Checkpoint) *pb.RunResult {
