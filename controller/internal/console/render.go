@@ -52,7 +52,9 @@ var funcs = template.FuncMap{
 	"kind": func(k pb.CheckpointKind) string {
 		return strings.ToLower(strings.TrimPrefix(k.String(), "CHECKPOINT_KIND_"))
 	},
-	"itemType": pb.VaultItemType.Word,
+	"itemType": func(t pb.VaultItemType) string {
+		return t.Word()
+	},
 	"enum": enumName,
 	"join": strings.Join,
 	"add1": func(i int32) int32 { return i + 1 },
