@@ -26,10 +26,23 @@ type ItemGetter interface {
 	Get(nameOrID string) (*pb.VaultItem, error)
 }
 
+// ServiceStore is the part of the store AlertService uses: channels, the monitors that name them,
+// and the audit log. It never touches runs or results.
+type ServiceStore interface {
+	Channels
+	PutChannel(c *pb.Channel) (stored *pb.Channel, created, changed bool, err error)
+	DeleteChannel(name string, inUse func(monitors []*pb.Monitor) error) error
+	Monitor(ref string) (*pb.Monitor, error)
+	Monitors() ([]*pb.Monitor, error)
+	Audit(store.AuditEntry) error
+}
+
+var _ ServiceStore = (*store.Store)(nil)
+
 // Service implements AlertService.
 type Service struct {
 	pb.UnimplementedAlertServiceServer
-	Store  *store.Store
+	Store  ServiceStore
 	Engine *Engine
 	Vault  ItemGetter
 	Sender *notify.Sender
@@ -141,8 +154,16 @@ func MonitorsNotifying(ms []*pb.Monitor, channel string) []string {
 	return out
 }
 
+// Channels is the part of the store that answers questions about channels.
+type Channels interface {
+	Channel(name string) (*pb.Channel, error)
+	Channels() ([]*pb.Channel, error)
+}
+
+var _ Channels = (*store.Store)(nil)
+
 // ChannelsUsingSecret lists the channels that name a vault item, for the vault's delete check.
-func ChannelsUsingSecret(st *store.Store, item string) ([]string, error) {
+func ChannelsUsingSecret(st Channels, item string) ([]string, error) {
 	cs, err := st.Channels()
 	if err != nil {
 		return nil, err
@@ -243,7 +264,7 @@ func toStatus(err error) error {
 }
 
 // Refs answers the API's questions about what alerting refers to.
-type Refs struct{ Store *store.Store }
+type Refs struct{ Store Channels }
 
 // ChannelExists says whether a channel of that name exists.
 func (r Refs) ChannelExists(name string) bool {

@@ -34,9 +34,25 @@ type ItemResolver interface {
 	Get(nameOrID string) (*pb.VaultItem, error)
 }
 
+// RunTable is the part of the store the dispatcher uses: it reads monitors, checkpoints and their
+// instances, and records runs from queued to ended.
+type RunTable interface {
+	Checkpoint(nameOrID string) (*pb.Checkpoint, error)
+	Instances(checkpointID string) ([]store.Agent, error)
+	MonitorByID(id string) (*pb.Monitor, error)
+	QueueRuns(runs []*pb.Run, refused []*pb.RunResult) (wait func() ([]*pb.RunResult, error), err error)
+	RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, error)
+	HandOverLost(now time.Time, maxAttempts int32, handOver func(*pb.Run) bool) ([]*pb.Run, error)
+	ExpireRuns(now time.Time) ([]*pb.RunResult, error)
+	EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error)
+	EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, error)
+}
+
+var _ RunTable = (*store.Store)(nil)
+
 // Options configure a Dispatcher.
 type Options struct {
-	Store  *store.Store
+	Store  RunTable
 	Vault  ItemResolver
 	Bus    Publisher
 	Logger *slog.Logger
