@@ -148,10 +148,10 @@ func (ca *CA) ServerCertificate(hosts []string) (*KeyPair, error) {
 	return &KeyPair{DER: der, Key: key}, nil
 }
 
+// randomSerial is a positive 127-bit serial number (RFC 5280 allows up to 20 octets).
 func randomSerial() *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return n
+	var b [16]byte
+	rand.Read(b[:]) // never returns an error (Go 1.24+)
+	b[0] &= 0x7f
+	return new(big.Int).SetBytes(b[:])
 }

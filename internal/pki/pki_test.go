@@ -83,3 +83,19 @@ func TestTamperedCSRIsRefused(t *testing.T) {
 		t.Fatal("a CSR with a broken signature was accepted")
 	}
 }
+
+// Serial numbers are positive, fit RFC 5280's 20 octets, and do not repeat.
+func TestRandomSerial(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 1000 {
+		n := randomSerial()
+		if n.Sign() <= 0 || n.BitLen() > 127 {
+			t.Fatalf("serial %s: want a positive number of at most 127 bits", n)
+		}
+		if seen[n.String()] {
+			t.Fatalf("serial %s repeated", n)
+		}
+		seen[n.String()] = true
+	}
+}

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/channelfile"
 	"github.com/lookout-synthetics/lookout/controller/internal/notify"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
@@ -24,10 +26,23 @@ type ItemGetter interface {
 	Get(nameOrID string) (*pb.VaultItem, error)
 }
 
+// ServiceStore is the part of the store AlertService uses: channels, the monitors that name them,
+// and the audit log. It never touches runs or results.
+type ServiceStore interface {
+	Channels
+	PutChannel(c *pb.Channel) (stored *pb.Channel, created, changed bool, err error)
+	DeleteChannel(name string, inUse func(monitors []*pb.Monitor) error) error
+	Monitor(ref string) (*pb.Monitor, error)
+	Monitors() ([]*pb.Monitor, error)
+	Audit(store.AuditEntry) error
+}
+
+var _ ServiceStore = (*store.Store)(nil)
+
 // Service implements AlertService.
 type Service struct {
 	pb.UnimplementedAlertServiceServer
-	Store  *store.Store
+	Store  ServiceStore
 	Engine *Engine
 	Vault  ItemGetter
 	Sender *notify.Sender
@@ -35,16 +50,13 @@ type Service struct {
 
 var _ pb.AlertServiceServer = (*Service)(nil)
 
-func (s *Service) audit(action, target string) {
-	_ = s.Store.Audit(store.AuditEntry{Actor: "admin", Action: action, Target: target})
+func (s *Service) audit(ctx context.Context, action, target string) {
+	_ = s.Store.Audit(store.AuditEntry{Actor: api.Actor(ctx), Action: action, Target: target})
 }
 
 // ApplyChannel parses, checks and stores a channel file.
-func (s *Service) ApplyChannel(_ context.Context, req *pb.ApplyChannelRequest) (*pb.ApplyChannelResponse, error) {
-	file := req.Filename
-	if file == "" {
-		file = "channel"
-	}
+func (s *Service) ApplyChannel(ctx context.Context, req *pb.ApplyChannelRequest) (*pb.ApplyChannelResponse, error) {
+	file := cmp.Or(req.Filename, "channel")
 	c, err := channelfile.Parse(req.Source)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid channel file:\n%v", file, err)
@@ -57,7 +69,7 @@ func (s *Service) ApplyChannel(_ context.Context, req *pb.ApplyChannelRequest) (
 		return nil, toStatus(err)
 	}
 	if changed {
-		s.audit("channel_apply", c.Name)
+		s.audit(ctx, "channel_apply", c.Name)
 	}
 	return &pb.ApplyChannelResponse{Channel: stored, Created: created, Changed: changed}, nil
 }
@@ -114,7 +126,7 @@ func (s *Service) GetChannel(_ context.Context, req *pb.GetChannelRequest) (*pb.
 }
 
 // DeleteChannel deletes a channel no monitor notifies.
-func (s *Service) DeleteChannel(_ context.Context, req *pb.DeleteChannelRequest) (*pb.DeleteChannelResponse, error) {
+func (s *Service) DeleteChannel(ctx context.Context, req *pb.DeleteChannelRequest) (*pb.DeleteChannelResponse, error) {
 	err := s.Store.DeleteChannel(req.Name, func(ms []*pb.Monitor) error {
 		if users := MonitorsNotifying(ms, req.Name); len(users) > 0 {
 			return status.Errorf(codes.FailedPrecondition, "channel %q is notified by monitor(s) %s: change their alerting: blocks first", req.Name, strings.Join(users, ", "))
@@ -124,7 +136,7 @@ func (s *Service) DeleteChannel(_ context.Context, req *pb.DeleteChannelRequest)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	s.audit("channel_delete", req.Name)
+	s.audit(ctx, "channel_delete", req.Name)
 	return &pb.DeleteChannelResponse{}, nil
 }
 
@@ -142,8 +154,16 @@ func MonitorsNotifying(ms []*pb.Monitor, channel string) []string {
 	return out
 }
 
+// Channels is the part of the store that answers questions about channels.
+type Channels interface {
+	Channel(name string) (*pb.Channel, error)
+	Channels() ([]*pb.Channel, error)
+}
+
+var _ Channels = (*store.Store)(nil)
+
 // ChannelsUsingSecret lists the channels that name a vault item, for the vault's delete check.
-func ChannelsUsingSecret(st *store.Store, item string) ([]string, error) {
+func ChannelsUsingSecret(st Channels, item string) ([]string, error) {
 	cs, err := st.Channels()
 	if err != nil {
 		return nil, err
@@ -174,7 +194,7 @@ func (s *Service) TestChannel(ctx context.Context, req *pb.TestChannelRequest) (
 	if out.Err != nil {
 		a.Error = out.Err.Error()
 	}
-	s.audit("channel_test", c.Name)
+	s.audit(ctx, "channel_test", c.Name)
 	return &pb.TestChannelResponse{Delivered: out.Err == nil, Attempt: a}, nil
 }
 
@@ -193,7 +213,7 @@ func (s *Service) ListAlerts(_ context.Context, req *pb.ListAlertsRequest) (*pb.
 const MaxMute = 30 * 24 * time.Hour
 
 // MuteMonitor stops a monitor's notifications for a while; its runs go on.
-func (s *Service) MuteMonitor(_ context.Context, req *pb.MuteMonitorRequest) (*pb.MonitorAlertState, error) {
+func (s *Service) MuteMonitor(ctx context.Context, req *pb.MuteMonitorRequest) (*pb.MonitorAlertState, error) {
 	d := req.For.AsDuration()
 	if req.For == nil || d <= 0 || d > MaxMute {
 		return nil, status.Errorf(codes.InvalidArgument, "for: give how long to mute, between 1s and %s (e.g. --for 2h)", MaxMute)
@@ -205,17 +225,17 @@ func (s *Service) MuteMonitor(_ context.Context, req *pb.MuteMonitorRequest) (*p
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	s.audit("monitor_mute", req.Name)
+	s.audit(ctx, "monitor_mute", req.Name)
 	return st, nil
 }
 
 // UnmuteMonitor lets a monitor's notifications go out again.
-func (s *Service) UnmuteMonitor(_ context.Context, req *pb.UnmuteMonitorRequest) (*pb.MonitorAlertState, error) {
+func (s *Service) UnmuteMonitor(ctx context.Context, req *pb.UnmuteMonitorRequest) (*pb.MonitorAlertState, error) {
 	st, err := s.Engine.Unmute(req.Name)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	s.audit("monitor_unmute", req.Name)
+	s.audit(ctx, "monitor_unmute", req.Name)
 	return st, nil
 }
 
@@ -244,7 +264,7 @@ func toStatus(err error) error {
 }
 
 // Refs answers the API's questions about what alerting refers to.
-type Refs struct{ Store *store.Store }
+type Refs struct{ Store Channels }
 
 // ChannelExists says whether a channel of that name exists.
 func (r Refs) ChannelExists(name string) bool {

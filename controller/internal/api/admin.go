@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -17,18 +18,28 @@ import (
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/monitorfile"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
+	"github.com/lookout-synthetics/lookout/controller/internal/vault"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
-// Vault is the part of the vault the API uses.
+// Vault is the part of the vault the API uses: every item type's add and replace, reads of
+// metadata, deletion, and the material sealed to agents.
 type Vault interface {
 	AddCertificate(name, description string, archive []byte, password string) (*pb.VaultItem, []string, error)
+	ReplaceCertificate(nameOrID, description string, archive []byte, password string) (*pb.VaultItem, []string, error)
 	AddCredentials(name, description, username, password string) (*pb.VaultItem, error)
+	ReplaceCredentials(nameOrID, description, username, password string) (*pb.VaultItem, error)
+	AddSecret(name, description, value string) (*pb.VaultItem, error)
+	ReplaceSecret(nameOrID, description, value string) (*pb.VaultItem, error)
+	AddFile(name, description, filename, contentType string, content []byte) (*pb.VaultItem, error)
+	ReplaceFile(nameOrID, description, filename, contentType string, content []byte) (*pb.VaultItem, error)
 	List() ([]*pb.VaultItem, error)
 	Get(nameOrID string) (*pb.VaultItem, error)
 	Delete(nameOrID string) error
 	Material(nameOrID string) (*pb.RunSecret, error)
 }
+
+var _ Vault = (*vault.Vault)(nil)
 
 // Version is the platform certificate's version as run requests name it; 0 when none is loaded.
 func (p *Platform) Version() int64 {
@@ -61,29 +72,29 @@ type Admin struct {
 	Alerting AlertingRefs
 }
 
-func (a *Admin) audit(action, target string) {
-	if err := a.Store.Audit(store.AuditEntry{Actor: "admin", Action: action, Target: target}); err != nil {
+func (a *Admin) audit(ctx context.Context, action, target string) {
+	if err := a.Store.Audit(store.AuditEntry{Actor: Actor(ctx), Action: action, Target: target}); err != nil {
 		a.Logger.Error("writing audit entry", "err", err)
 	}
 }
 
 // AddCertificate imports a PKCS#12 archive into the vault.
-func (a *Admin) AddCertificate(_ context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
+func (a *Admin) AddCertificate(ctx context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
 	it, warnings, err := a.Vault.AddCertificate(req.Name, req.Description, req.Archive, req.Password)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	a.audit("vault_add_certificate", it.Name)
+	a.audit(ctx, "vault_add_certificate", it.Name)
 	return &pb.AddVaultItemResponse{Item: it, Warnings: warnings}, nil
 }
 
 // AddCredentials stores a credential set.
-func (a *Admin) AddCredentials(_ context.Context, req *pb.AddCredentialsRequest) (*pb.AddVaultItemResponse, error) {
+func (a *Admin) AddCredentials(ctx context.Context, req *pb.AddCredentialsRequest) (*pb.AddVaultItemResponse, error) {
 	it, err := a.Vault.AddCredentials(req.Name, req.Description, req.Username, req.Password)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	a.audit("vault_add_credentials", it.Name)
+	a.audit(ctx, "vault_add_credentials", it.Name)
 	return &pb.AddVaultItemResponse{Item: it}, nil
 }
 
@@ -116,7 +127,7 @@ func (a *Admin) GetVaultItem(_ context.Context, req *pb.GetVaultItemRequest) (*p
 }
 
 // DeleteVaultItem deletes an item no monitor uses.
-func (a *Admin) DeleteVaultItem(_ context.Context, req *pb.DeleteVaultItemRequest) (*pb.DeleteVaultItemResponse, error) {
+func (a *Admin) DeleteVaultItem(ctx context.Context, req *pb.DeleteVaultItemRequest) (*pb.DeleteVaultItemResponse, error) {
 	it, err := a.Vault.Get(req.Name)
 	if err != nil {
 		return nil, toStatus(err)
@@ -136,7 +147,7 @@ func (a *Admin) DeleteVaultItem(_ context.Context, req *pb.DeleteVaultItemReques
 	if err := a.Vault.Delete(it.Id); err != nil {
 		return nil, toStatus(err)
 	}
-	a.audit("vault_delete", it.Name)
+	a.audit(ctx, "vault_delete", it.Name)
 	return &pb.DeleteVaultItemResponse{}, nil
 }
 
@@ -167,19 +178,19 @@ func (a *Admin) vaultUsage() (map[string][]string, error) {
 }
 
 // ApplyMonitor parses, checks and stores a monitor file.
-func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*pb.ApplyMonitorResponse, error) {
+func (a *Admin) ApplyMonitor(ctx context.Context, req *pb.ApplyMonitorRequest) (*pb.ApplyMonitorResponse, error) {
 	if f := req.Format; f != "" && f != "lookout" {
 		return nil, status.Errorf(codes.InvalidArgument, "format %q is not accepted here; send a lookout monitor file (the CLI converts Uptrends exports: lookout-controller monitor apply --format uptrends)", f)
 	}
 	m, err := monitorfile.Parse(req.Source)
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), err)
+		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", cmp.Or(req.Filename, "monitor"), err)
 	}
 	if errs := monitorfile.CheckVariables(m); len(errs) > 0 {
-		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
+		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", cmp.Or(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	if errs := a.checkReferences(m); len(errs) > 0 {
-		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
+		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", cmp.Or(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	m.Paused = req.Paused
 	stored, created, changed, err := a.Store.PutMonitor(m)
@@ -187,17 +198,10 @@ func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*p
 		return nil, toStatus(err)
 	}
 	if changed {
-		a.audit("monitor_apply", stored.Name)
+		a.audit(ctx, "monitor_apply", stored.Name)
 		a.scheduleChanged(stored)
 	}
 	return &pb.ApplyMonitorResponse{Monitor: stored, Created: created, Changed: changed}, nil
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // checkReferences checks what a monitor names outside itself: checkpoints, vault items and the
@@ -253,7 +257,7 @@ func (a *Admin) checkItem(ref monitorfile.VaultRef) pb.FieldErrors {
 	}
 	if it.Type != ref.Want {
 		return pb.FieldErrors{{Path: ref.Path, Msg: fmt.Sprintf("vault item %q is a %s, not a %s: %s needs a %s item (add one with `lookout-controller vault %s`)",
-			ref.Item, typeName(it.Type), typeName(ref.Want), ref.Field, typeName(ref.Want), addCommand(ref.Want))}}
+			ref.Item, it.Type.Word(), ref.Want.Word(), ref.Field, ref.Want.Word(), addCommand(ref.Want))}}
 	}
 	return nil
 }
@@ -270,10 +274,6 @@ func addCommand(t pb.VaultItemType) string {
 	return "add-certificate"
 }
 
-func typeName(t pb.VaultItemType) string {
-	return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
-}
-
 // ListMonitors lists monitors by name.
 func (a *Admin) ListMonitors(context.Context, *pb.ListMonitorsRequest) (*pb.ListMonitorsResponse, error) {
 	ms, err := a.Store.Monitors()
@@ -288,30 +288,30 @@ func (a *Admin) GetMonitor(_ context.Context, req *pb.GetMonitorRequest) (*pb.Mo
 }
 
 // SetMonitorPaused pauses or resumes a monitor's schedule.
-func (a *Admin) SetMonitorPaused(_ context.Context, req *pb.SetMonitorPausedRequest) (*pb.Monitor, error) {
+func (a *Admin) SetMonitorPaused(ctx context.Context, req *pb.SetMonitorPausedRequest) (*pb.Monitor, error) {
 	m, changed, err := a.Store.SetMonitorPaused(req.Name, req.Paused)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	if changed {
-		a.audit(map[bool]string{true: "monitor_pause", false: "monitor_resume"}[req.Paused], m.Name)
+		a.audit(ctx, map[bool]string{true: "monitor_pause", false: "monitor_resume"}[req.Paused], m.Name)
 		a.scheduleChanged(m)
 	}
 	return m, nil
 }
 
 // DeleteMonitor deletes a monitor; its results stay.
-func (a *Admin) DeleteMonitor(_ context.Context, req *pb.DeleteMonitorRequest) (*pb.DeleteMonitorResponse, error) {
+func (a *Admin) DeleteMonitor(ctx context.Context, req *pb.DeleteMonitorRequest) (*pb.DeleteMonitorResponse, error) {
 	if err := a.Store.DeleteMonitor(req.Name); err != nil {
 		return nil, toStatus(err)
 	}
-	a.audit("monitor_delete", req.Name)
+	a.audit(ctx, "monitor_delete", req.Name)
 	a.Resync()
 	return &pb.DeleteMonitorResponse{}, nil
 }
 
 // CreateEnrollmentToken creates the checkpoint if needed and a one-time token for one agent.
-func (a *Admin) CreateEnrollmentToken(_ context.Context, req *pb.CreateEnrollmentTokenRequest) (*pb.CreateEnrollmentTokenResponse, error) {
+func (a *Admin) CreateEnrollmentToken(ctx context.Context, req *pb.CreateEnrollmentTokenRequest) (*pb.CreateEnrollmentTokenResponse, error) {
 	if err := checkName(req.CheckpointName); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "name: %v", err)
 	}
@@ -337,18 +337,18 @@ func (a *Admin) CreateEnrollmentToken(_ context.Context, req *pb.CreateEnrollmen
 	if err := a.Store.CreateTokenUses(token, cp.Id, ttl, uses); err != nil {
 		return nil, toStatus(err)
 	}
-	a.audit("enrollment_token_create", cp.Name)
+	a.audit(ctx, "enrollment_token_create", cp.Name)
 	return &pb.CreateEnrollmentTokenResponse{Token: token, Checkpoint: cp}, nil
 }
 
 // maxTokenUses bounds the instances one enrollment token enrols (a StatefulSet, an autoscaled group).
 const maxTokenUses = 1000
 
+// newToken is an enrollment token: 256 random bits behind the "lkt_" prefix (the store refuses
+// tokens shorter than 32 characters, which rand.Text's 26 would be).
 func newToken() string {
 	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
+	rand.Read(b) // never returns an error (Go 1.24+)
 	return "lkt_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -394,7 +394,7 @@ func (a *Admin) ListCheckpoints(context.Context, *pb.ListCheckpointsRequest) (*p
 }
 
 // RevokeCheckpoint revokes every agent of a checkpoint.
-func (a *Admin) RevokeCheckpoint(_ context.Context, req *pb.RevokeCheckpointRequest) (*pb.RevokeCheckpointResponse, error) {
+func (a *Admin) RevokeCheckpoint(ctx context.Context, req *pb.RevokeCheckpointRequest) (*pb.RevokeCheckpointResponse, error) {
 	cp, err := a.Store.Checkpoint(req.Name)
 	if err != nil {
 		return nil, toStatus(err)
@@ -403,7 +403,7 @@ func (a *Admin) RevokeCheckpoint(_ context.Context, req *pb.RevokeCheckpointRequ
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	a.audit("checkpoint_revoke", cp.Name)
+	a.audit(ctx, "checkpoint_revoke", cp.Name)
 	return &pb.RevokeCheckpointResponse{AgentsRevoked: int32(n)}, nil
 }
 

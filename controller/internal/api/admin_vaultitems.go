@@ -3,66 +3,39 @@ package api
 import (
 	"context"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
-// VaultSecretsFiles is the part of the vault that stores secret and file items.
-type VaultSecretsFiles interface {
-	AddSecret(name, description, value string) (*pb.VaultItem, error)
-	ReplaceSecret(nameOrID, description, value string) (*pb.VaultItem, error)
-	AddFile(name, description, filename, contentType string, content []byte) (*pb.VaultItem, error)
-	ReplaceFile(nameOrID, description, filename, contentType string, content []byte) (*pb.VaultItem, error)
-}
-
-func (a *Admin) secretsFiles() (VaultSecretsFiles, error) {
-	v, ok := a.Vault.(VaultSecretsFiles)
-	if !ok {
-		return nil, status.Error(codes.Unimplemented, "this vault cannot store secrets or files")
-	}
-	return v, nil
-}
-
 // AddSecret stores a secret value; the response, like every read, carries metadata only.
-func (a *Admin) AddSecret(_ context.Context, req *pb.AddSecretRequest) (*pb.AddVaultItemResponse, error) {
-	return a.storeItem("vault_add_secret", func(v VaultSecretsFiles) (*pb.VaultItem, error) {
-		return v.AddSecret(req.Name, req.Description, req.Value)
-	})
+func (a *Admin) AddSecret(ctx context.Context, req *pb.AddSecretRequest) (*pb.AddVaultItemResponse, error) {
+	it, err := a.Vault.AddSecret(req.Name, req.Description, req.Value)
+	return a.stored(ctx, "vault_add_secret", it, err)
 }
 
 // ReplaceSecret stores a new value for a secret item as its next version.
-func (a *Admin) ReplaceSecret(_ context.Context, req *pb.AddSecretRequest) (*pb.AddVaultItemResponse, error) {
-	return a.storeItem("vault_replace_secret", func(v VaultSecretsFiles) (*pb.VaultItem, error) {
-		return v.ReplaceSecret(req.Name, req.Description, req.Value)
-	})
+func (a *Admin) ReplaceSecret(ctx context.Context, req *pb.AddSecretRequest) (*pb.AddVaultItemResponse, error) {
+	it, err := a.Vault.ReplaceSecret(req.Name, req.Description, req.Value)
+	return a.stored(ctx, "vault_replace_secret", it, err)
 }
 
 // AddFile stores a file.
-func (a *Admin) AddFile(_ context.Context, req *pb.AddFileRequest) (*pb.AddVaultItemResponse, error) {
-	return a.storeItem("vault_add_file", func(v VaultSecretsFiles) (*pb.VaultItem, error) {
-		return v.AddFile(req.Name, req.Description, req.Filename, req.ContentType, req.Content)
-	})
+func (a *Admin) AddFile(ctx context.Context, req *pb.AddFileRequest) (*pb.AddVaultItemResponse, error) {
+	it, err := a.Vault.AddFile(req.Name, req.Description, req.Filename, req.ContentType, req.Content)
+	return a.stored(ctx, "vault_add_file", it, err)
 }
 
 // ReplaceFile stores new content for a file item as its next version.
-func (a *Admin) ReplaceFile(_ context.Context, req *pb.AddFileRequest) (*pb.AddVaultItemResponse, error) {
-	return a.storeItem("vault_replace_file", func(v VaultSecretsFiles) (*pb.VaultItem, error) {
-		return v.ReplaceFile(req.Name, req.Description, req.Filename, req.ContentType, req.Content)
-	})
+func (a *Admin) ReplaceFile(ctx context.Context, req *pb.AddFileRequest) (*pb.AddVaultItemResponse, error) {
+	it, err := a.Vault.ReplaceFile(req.Name, req.Description, req.Filename, req.ContentType, req.Content)
+	return a.stored(ctx, "vault_replace_file", it, err)
 }
 
-func (a *Admin) storeItem(action string, store func(VaultSecretsFiles) (*pb.VaultItem, error)) (*pb.AddVaultItemResponse, error) {
-	v, err := a.secretsFiles()
-	if err != nil {
-		return nil, err
-	}
-	it, err := store(v)
+// stored answers a call that stored a secret or file item: audited, with the monitors that use it.
+func (a *Admin) stored(ctx context.Context, action string, it *pb.VaultItem, err error) (*pb.AddVaultItemResponse, error) {
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	a.audit(action, it.Name)
+	a.audit(ctx, action, it.Name)
 	if it.UsedBy, err = a.monitorsUsing(it.Name); err != nil {
 		a.Logger.Error("listing the monitors that use a vault item", "item", it.Name, "err", err)
 	}

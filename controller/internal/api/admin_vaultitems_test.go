@@ -85,6 +85,16 @@ func TestAdminSecretsAndFiles(t *testing.T) {
 	_, err = c.admin.ApplyMonitor(ctx, &pb.ApplyMonitorRequest{Source: []byte(wrong), Filename: "items.yaml"})
 	wantCode(t, "body_file naming a certificate", err, codes.FailedPrecondition,
 		`steps[0].request.body_file: vault item "a-cert" is a certificate, not a file: body_file needs a file item (add one with `+"`lookout-controller vault add-file`"+`) (line 12)`)
+	if _, err := c.admin.AddCredentials(ctx, &pb.AddCredentialsRequest{Name: "login", Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	creds := strings.Replace(itemsMonitor, "body_file: payload", "body_file: login", 1)
+	_, err = c.admin.ApplyMonitor(ctx, &pb.ApplyMonitorRequest{Source: []byte(creds), Filename: "items.yaml"})
+	wantCode(t, "body_file naming a credential set", err, codes.FailedPrecondition,
+		`steps[0].request.body_file: vault item "login" is a credential set, not a file`)
+	if _, err := c.admin.DeleteVaultItem(ctx, &pb.DeleteVaultItemRequest{Name: "login"}); err != nil {
+		t.Fatal(err)
+	}
 	missing := strings.Replace(itemsMonitor, "{key: api-key}", "{key: nope}", 1)
 	_, err = c.admin.ApplyMonitor(ctx, &pb.ApplyMonitorRequest{Source: []byte(missing), Filename: "items.yaml"})
 	wantCode(t, "secret variable naming a missing item", err, codes.FailedPrecondition,

@@ -31,7 +31,7 @@ type Fleet struct {
 }
 
 // DeleteCheckpoint removes a checkpoint no monitor names and no unrevoked instance serves.
-func (f *Fleet) DeleteCheckpoint(_ context.Context, req *pb.DeleteCheckpointRequest) (*pb.DeleteCheckpointResponse, error) {
+func (f *Fleet) DeleteCheckpoint(ctx context.Context, req *pb.DeleteCheckpointRequest) (*pb.DeleteCheckpointResponse, error) {
 	if req.Name == "" {
 		return nil, status.Error(codes.InvalidArgument, "name: required")
 	}
@@ -39,12 +39,12 @@ func (f *Fleet) DeleteCheckpoint(_ context.Context, req *pb.DeleteCheckpointRequ
 	if err != nil {
 		return nil, fleetStatus(err)
 	}
-	f.audit("checkpoint_delete", req.Name, "instances_removed="+strconv.Itoa(n))
+	f.audit(ctx, "checkpoint_delete", req.Name, "instances_removed="+strconv.Itoa(n))
 	return &pb.DeleteCheckpointResponse{InstancesRemoved: int32(n)}, nil
 }
 
 // RemoveInstances removes revoked instances of a checkpoint.
-func (f *Fleet) RemoveInstances(_ context.Context, req *pb.RemoveInstancesRequest) (*pb.RemoveInstancesResponse, error) {
+func (f *Fleet) RemoveInstances(ctx context.Context, req *pb.RemoveInstancesRequest) (*pb.RemoveInstancesResponse, error) {
 	if req.Checkpoint == "" {
 		return nil, status.Error(codes.InvalidArgument, "checkpoint: required")
 	}
@@ -52,12 +52,12 @@ func (f *Fleet) RemoveInstances(_ context.Context, req *pb.RemoveInstancesReques
 	if err != nil {
 		return nil, fleetStatus(err)
 	}
-	f.audit("checkpoint_remove_instances", req.Checkpoint, "agents="+strings.Join(removed, ","))
+	f.audit(ctx, "checkpoint_remove_instances", req.Checkpoint, "agents="+strings.Join(removed, ","))
 	return &pb.RemoveInstancesResponse{Removed: removed}, nil
 }
 
-func (f *Fleet) audit(action, target, detail string) {
-	if err := f.Store.Audit(store.AuditEntry{Actor: "admin", Action: action, Target: target, Detail: detail}); err != nil {
+func (f *Fleet) audit(ctx context.Context, action, target, detail string) {
+	if err := f.Store.Audit(store.AuditEntry{Actor: Actor(ctx), Action: action, Target: target, Detail: detail}); err != nil {
 		f.Logger.Error("writing audit entry", "err", err)
 	}
 }

@@ -40,6 +40,7 @@ type controller struct {
 	dataDir string
 	caPool  *x509.CertPool
 	admin   pb.AdminServiceClient
+	tok     string // the bootstrap admin token
 	once    sync.Once
 }
 
@@ -65,7 +66,15 @@ func startController(t *testing.T) *controller {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bearer := "Bearer " + strings.TrimSpace(string(tok))
+	c.tok = strings.TrimSpace(string(tok))
+	c.admin = pb.NewAdminServiceClient(c.dial(t, c.tok))
+	return c
+}
+
+// dial is a connection whose unary calls present token.
+func (c *controller) dial(t *testing.T, token string) *grpc.ClientConn {
+	t.Helper()
+	bearer := "Bearer " + token
 	conn, err := grpc.NewClient(c.srv.Addr(),
 		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: c.caPool, MinVersion: tls.VersionTLS12})),
 		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, inv grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -75,8 +84,7 @@ func startController(t *testing.T) *controller {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	c.admin = pb.NewAdminServiceClient(conn)
-	return c
+	return conn
 }
 
 func (c *controller) close() { c.once.Do(c.srv.Close) }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -10,10 +11,21 @@ import (
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
+// ResultStore is the part of the store ResultService reads: stored results, and the monitors and
+// checkpoints a stream's filters name.
+type ResultStore interface {
+	Results(after uint64, fn func(*pb.RunResult) bool) error
+	ResultSequenceBefore(t time.Time) (uint64, error)
+	Monitor(ref string) (*pb.Monitor, error)
+	Checkpoint(nameOrID string) (*pb.Checkpoint, error)
+}
+
+var _ ResultStore = (*store.Store)(nil)
+
 // Results implements ResultService.
 type Results struct {
 	pb.UnimplementedResultServiceServer
-	Store *store.Store
+	Store ResultStore
 	Hub   *Hub
 }
 

@@ -237,14 +237,10 @@ func vaultList(ctx context.Context, env Env, args []string) error {
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tTYPE\tVERSION\tUSED BY\tDETAIL")
 		for _, it := range resp.Items {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", oneLine(it.Name), typeWord(it.Type), it.Version, usedBy(it), oneLine(itemDetail(it)))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", oneLine(it.Name), it.Type.Word(), it.Version, usedBy(it), oneLine(itemDetail(it)))
 		}
 		return tw.Flush()
 	})
-}
-
-func typeWord(t pb.VaultItemType) string {
-	return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
 }
 
 func itemDetail(it *pb.VaultItem) string {
@@ -274,7 +270,7 @@ func usedBy(it *pb.VaultItem) string {
 }
 
 func printItem(w io.Writer, it *pb.VaultItem) error {
-	fmt.Fprintf(w, "name:     %s\nid:       %s\ntype:     %s\nversion:  %d\n", oneLine(it.Name), it.Id, typeWord(it.Type), it.Version)
+	fmt.Fprintf(w, "name:     %s\nid:       %s\ntype:     %s\nversion:  %d\n", oneLine(it.Name), it.Id, it.Type.Word(), it.Version)
 	if it.Username != "" {
 		fmt.Fprintf(w, "username: %s\n", oneLine(it.Username))
 	}

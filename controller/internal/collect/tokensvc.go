@@ -71,12 +71,7 @@ func (s *TokenService) RevokeToken(ctx context.Context, req *pb.RevokeTokenReque
 }
 
 func (s *TokenService) audit(ctx context.Context, action, target, detail string) {
-	c := api.CallerFrom(ctx)
-	actor := c.Name
-	if actor == "" {
-		actor = api.AdminCaller
-	}
-	if err := s.Audit.Audit(store.AuditEntry{Actor: actor, Action: action, Target: target, Detail: detail}); err != nil {
+	if err := s.Audit.Audit(store.AuditEntry{Actor: api.Actor(ctx), Action: action, Target: target, Detail: detail}); err != nil {
 		s.Logger.Error("writing audit entry", "action", action, "err", err)
 	}
 }

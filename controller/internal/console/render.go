@@ -53,7 +53,7 @@ var funcs = template.FuncMap{
 		return strings.ToLower(strings.TrimPrefix(k.String(), "CHECKPOINT_KIND_"))
 	},
 	"itemType": func(t pb.VaultItemType) string {
-		return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
+		return t.Word()
 	},
 	"enum": enumName,
 	"join": strings.Join,

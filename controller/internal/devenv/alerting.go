@@ -95,7 +95,7 @@ func (d *dev) applyChannels(ctx context.Context, admin pb.AdminServiceClient, al
 		return nil
 	}
 	key := make([]byte, 32)
-	_, _ = rand.Read(key)
+	rand.Read(key) // never returns an error (Go 1.24+)
 	url, err := d.startReceiver(key)
 	if err != nil {
 		return err

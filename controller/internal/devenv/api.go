@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"log"
 	"net"
@@ -38,9 +37,7 @@ func (d *demoAPI) token(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
 		return
 	}
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	tok := hex.EncodeToString(b)
+	tok := rand.Text()
 	d.mu.Lock()
 	d.tokens[tok] = time.Now().Add(time.Hour)
 	d.mu.Unlock()

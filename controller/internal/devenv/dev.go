@@ -213,7 +213,7 @@ func (d *dev) openHTTPLog() error {
 
 func randomHex(n int) string {
 	b := make([]byte, n)
-	_, _ = rand.Read(b)
+	rand.Read(b) // never returns an error (Go 1.24+)
 	return hex.EncodeToString(b)
 }
 

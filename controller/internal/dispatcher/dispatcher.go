@@ -34,9 +34,25 @@ type ItemResolver interface {
 	Get(nameOrID string) (*pb.VaultItem, error)
 }
 
+// RunTable is the part of the store the dispatcher uses: it reads monitors, checkpoints and their
+// instances, and records runs from queued to ended.
+type RunTable interface {
+	Checkpoint(nameOrID string) (*pb.Checkpoint, error)
+	Instances(checkpointID string) ([]store.Agent, error)
+	MonitorByID(id string) (*pb.Monitor, error)
+	QueueRuns(runs []*pb.Run, refused []*pb.RunResult) (wait func() ([]*pb.RunResult, error), err error)
+	RetryUnclaimed(now time.Time, maxAttempts int32) ([]*pb.Run, error)
+	HandOverLost(now time.Time, maxAttempts int32, handOver func(*pb.Run) bool) ([]*pb.Run, error)
+	ExpireRuns(now time.Time) ([]*pb.RunResult, error)
+	EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error)
+	EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, error)
+}
+
+var _ RunTable = (*store.Store)(nil)
+
 // Options configure a Dispatcher.
 type Options struct {
-	Store  *store.Store
+	Store  RunTable
 	Vault  ItemResolver
 	Bus    Publisher
 	Logger *slog.Logger
@@ -343,7 +359,7 @@ func (d *Dispatcher) vaultItem(b *batch, m *pb.Monitor, ref monitorfile.VaultRef
 	}
 	if it.Type != ref.Want {
 		return nil, refuse(" needs vault item %q as a %s, but it is a %s now: apply the monitor again after fixing %s",
-			ref.Item, typeWord(ref.Want), typeWord(it.Type), ref.Path)
+			ref.Item, ref.Want.Word(), it.Type.Word(), ref.Path)
 	}
 	if na := it.GetCertificate().GetNotAfter(); na != nil && !d.o.Now().Before(na.AsTime()) {
 		// Fail clearly here rather than with the server's vague TLS alert.
@@ -355,10 +371,6 @@ func (d *Dispatcher) vaultItem(b *batch, m *pb.Monitor, ref monitorfile.VaultRef
 			it.Name, nb.AsTime().UTC().Format(time.RFC3339), it.Version, it.Name)
 	}
 	return it, nil
-}
-
-func typeWord(t pb.VaultItemType) string {
-	return strings.ToLower(strings.TrimPrefix(t.String(), "VAULT_ITEM_TYPE_"))
 }
 
 func policyRefusal(i int, st *pb.Step, cp *pb.Checkpoint) *pb.RunResult {

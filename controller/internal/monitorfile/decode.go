@@ -242,7 +242,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 		}
 		v.SetInt(int64(i))
 	default:
-		panic(fmt.Sprintf("monitorfile: no decoder for %s at %s", v.Type(), path))
+		d.fail(path, n.Line, "internal error: this version cannot read a %s here; please report it", v.Type())
 	}
 }
 

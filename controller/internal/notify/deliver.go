@@ -24,9 +24,19 @@ const (
 	sendTimeout   = 10 * time.Second
 )
 
+// Outbox is the part of the store the Deliverer uses: the notifications waiting in the alerting
+// tables, and the channels they go to.
+type Outbox interface {
+	ViewAlerting(fn func(store.AlertTx) error) error
+	UpdateAlerting(fn func(store.AlertTx) error) error
+	Channel(name string) (*pb.Channel, error)
+}
+
+var _ Outbox = (*store.Store)(nil)
+
 // Options configure a Deliverer.
 type Options struct {
-	Store   *store.Store
+	Store   Outbox
 	Sender  *Sender
 	Logger  *slog.Logger
 	Metrics *Metrics // optional

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -45,12 +46,5 @@ func (s *Sender) pagerduty(ctx context.Context, ch *pb.Channel, n *pb.Notificati
 	if err != nil {
 		return Outcome{Err: err, Permanent: true}
 	}
-	url := ch.Url
-	if url == "" {
-		url = s.PagerDutyURL
-	}
-	if url == "" {
-		url = DefaultPagerDutyURL
-	}
-	return s.post(ctx, url, body, http.Header{})
+	return s.post(ctx, cmp.Or(ch.Url, s.PagerDutyURL, DefaultPagerDutyURL), body, http.Header{})
 }

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -72,10 +73,7 @@ func (v *Vault) ReplaceFile(nameOrID, description, filename, contentType string,
 	if err := checkType(old, lookoutv1.VaultItemType_VAULT_ITEM_TYPE_FILE); err != nil {
 		return nil, err
 	}
-	if filename == "" {
-		filename = old.GetFile().GetFilename()
-	}
-	info, material, err := newFile(filename, contentType, content, old.GetName())
+	info, material, err := newFile(cmp.Or(filename, old.GetFile().GetFilename()), contentType, content, old.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -109,9 +107,7 @@ func newFile(filename, contentType string, content []byte, itemName string) (*lo
 	case len(content) > MaxFileSize:
 		return nil, nil, inputError(fmt.Sprintf("file is %d bytes; a vault file may be at most %d KiB (1 MiB)", len(content), MaxFileSize>>10))
 	}
-	if filename == "" {
-		filename = itemName
-	}
+	filename = cmp.Or(filename, itemName)
 	if err := validateFilename(filename); err != nil {
 		return nil, nil, err
 	}

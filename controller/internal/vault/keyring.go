@@ -85,7 +85,7 @@ func parseMasterKey(path string, data []byte) ([]byte, error) {
 // createMasterKey writes a new key without replacing a file another process made meanwhile.
 func createMasterKey(path string) ([]byte, error) {
 	key := make([]byte, MasterKeySize)
-	rand.Read(key)
+	rand.Read(key) // never returns an error (Go 1.24+)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return readMasterKey(path)
@@ -146,7 +146,7 @@ func createKeyring(tx *bbolt.Tx, b *bbolt.Bucket, master []byte) (*keyring, erro
 		return nil, err
 	}
 	dataKey := make([]byte, MasterKeySize)
-	rand.Read(dataKey)
+	rand.Read(dataKey) // never returns an error (Go 1.24+)
 	wrapped := wrap.seal(dataKey, []byte(bucketKeyring+"/"+keyDataKey))
 	if err := b.Put([]byte(keyCheck), check); err != nil {
 		return nil, fmt.Errorf("storing keyring: %w", err)

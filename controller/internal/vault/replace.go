@@ -96,23 +96,9 @@ func (v *Vault) replace(nameOrID string, want lookoutv1.VaultItemType, descripti
 func checkType(item *lookoutv1.VaultItem, want lookoutv1.VaultItemType) error {
 	if item.GetType() != want {
 		return inputError(fmt.Sprintf("vault item %q is a %s, not a %s: delete it and add a new item instead",
-			item.GetName(), typeWord(item.GetType()), typeWord(want)))
+			item.GetName(), item.GetType().Word(), want.Word()))
 	}
 	return nil
-}
-
-func typeWord(t lookoutv1.VaultItemType) string {
-	switch t {
-	case lookoutv1.VaultItemType_VAULT_ITEM_TYPE_CERTIFICATE:
-		return "certificate"
-	case lookoutv1.VaultItemType_VAULT_ITEM_TYPE_CREDENTIALS:
-		return "credential set"
-	case lookoutv1.VaultItemType_VAULT_ITEM_TYPE_SECRET:
-		return "secret"
-	case lookoutv1.VaultItemType_VAULT_ITEM_TYPE_FILE:
-		return "file"
-	}
-	return "item of unknown type"
 }
 
 func validateDescription(description string) error {

@@ -278,6 +278,6 @@ func nameFree(b *bbolt.Bucket, name string) error {
 
 func newID() string {
 	b := make([]byte, 8)
-	rand.Read(b)
+	rand.Read(b) // never returns an error (Go 1.24+)
 	return "vi_" + hex.EncodeToString(b)
 }
