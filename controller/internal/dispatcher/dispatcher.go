@@ -382,7 +382,8 @@ func (d *Dispatcher) publish(r *pb.Run, m *pb.Monitor) error {
 
 // SweepExpired re-dispatches the runs no agent claimed by their deadline, and hands the runs whose
 // claiming instance went silent to another live instance (up to RunAttempts in all), each checked
-// again as at dispatch; then it ends every other run past its deadline and notifies their results.
+// again as at dispatch; it ends the runs of checkpoints with no live instance left without waiting
+// for their deadline; then it ends every other run past its deadline and notifies their results.
 func (d *Dispatcher) SweepExpired() error {
 	now := d.o.Now()
 	// Runs retried or handed over before an error are recorded with their new attempt: send them
@@ -400,12 +401,13 @@ func (d *Dispatcher) SweepExpired() error {
 		// next sweep.
 		return err
 	}
+	strandErr := d.endStranded(map[string]liveness{})
 	ended, err := d.o.Store.ExpireRuns(now)
 	for _, res := range ended {
 		d.o.Logger.Warn("run passed its deadline", "run", res.RunId, "monitor", res.MonitorName, "checkpoint", res.CheckpointName, "reason", res.Message)
 		d.o.Notify(res)
 	}
-	return err
+	return errors.Join(strandErr, err)
 }
 
 // RunSweeper sweeps every interval until ctx ends.
