@@ -16,6 +16,7 @@ import (
 
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/monitorfile"
+	"github.com/lookout-synthetics/lookout/controller/internal/refusals"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
@@ -59,6 +60,9 @@ type Admin struct {
 	OnlineWindow time.Duration
 	// Alerting, when set, checks monitors' channels and keeps vault items channels use.
 	Alerting AlertingRefs
+	// Refusals merges the audit entries of refused calls (a monitor that does not apply, a wrong
+	// archive password); nil writes one entry per refusal.
+	Refusals *refusals.Limiter
 }
 
 func (a *Admin) audit(action, target string) {
@@ -68,9 +72,10 @@ func (a *Admin) audit(action, target string) {
 }
 
 // AddCertificate imports a PKCS#12 archive into the vault.
-func (a *Admin) AddCertificate(_ context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
+func (a *Admin) AddCertificate(ctx context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
 	it, warnings, err := a.Vault.AddCertificate(req.Name, req.Description, req.Archive, req.Password)
 	if err != nil {
+		a.rejectedArchive(ctx, req.Name, err)
 		return nil, toStatus(err)
 	}
 	a.audit("vault_add_certificate", it.Name)
@@ -167,18 +172,21 @@ func (a *Admin) vaultUsage() (map[string][]string, error) {
 }
 
 // ApplyMonitor parses, checks and stores a monitor file.
-func (a *Admin) ApplyMonitor(_ context.Context, req *pb.ApplyMonitorRequest) (*pb.ApplyMonitorResponse, error) {
+func (a *Admin) ApplyMonitor(ctx context.Context, req *pb.ApplyMonitorRequest) (*pb.ApplyMonitorResponse, error) {
 	if f := req.Format; f != "" && f != "lookout" {
 		return nil, status.Errorf(codes.InvalidArgument, "format %q is not accepted here; send a lookout monitor file (the CLI converts Uptrends exports: lookout-controller monitor apply --format uptrends)", f)
 	}
 	m, err := monitorfile.Parse(req.Source)
 	if err != nil {
+		a.rejectedApply(ctx, req, nil, err)
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), err)
 	}
 	if errs := monitorfile.CheckVariables(m); len(errs) > 0 {
+		a.rejectedApply(ctx, req, m, errs)
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	if errs := a.checkReferences(m); len(errs) > 0 {
+		a.rejectedApply(ctx, req, m, errs)
 		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", orDefault(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	m.Paused = req.Paused

@@ -24,13 +24,14 @@ func (a *Admin) replacer() (VaultReplacer, error) {
 }
 
 // ReplaceCertificate imports a new archive for an existing certificate item as its next version.
-func (a *Admin) ReplaceCertificate(_ context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
+func (a *Admin) ReplaceCertificate(ctx context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
 	r, err := a.replacer()
 	if err != nil {
 		return nil, err
 	}
 	it, warnings, err := r.ReplaceCertificate(req.Name, req.Description, req.Archive, req.Password)
 	if err != nil {
+		a.rejectedArchive(ctx, req.Name, err)
 		return nil, toStatus(err)
 	}
 	a.audit("vault_replace_certificate", it.Name)
