@@ -51,6 +51,6 @@ func strandedResult(unavailable *pb.RunResult, r *pb.Run) *pb.RunResult {
 		return unavailable
 	}
 	unavailable.ErrorClass = pb.ErrorClass_ERROR_CLASS_AGENT_LOST
-	unavailable.Message = fmt.Sprintf("agent lost: agent %s took the run and went silent, and %s", r.AgentId, strings.TrimPrefix(unavailable.Message, "checkpoint unavailable: "))
+	unavailable.Message = fmt.Sprintf("agent lost: agent %s took the run, and %s", r.AgentId, strings.TrimPrefix(unavailable.Message, "checkpoint unavailable: "))
 	return unavailable
 }
