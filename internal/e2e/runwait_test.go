@@ -55,7 +55,8 @@ func closeOnce(ch chan struct{}) {
 }
 
 // TestRunVerbosePrintsEachStep (issue 19): `run --wait -v` prints every step as `results show`
-// does: request, status, timing phases and every assertion with its actual value, passed ones too.
+// does: request (a secret in its URL redacted), status, timing phases and every assertion with its
+// actual value, passed ones too.
 func TestRunVerbosePrintsEachStep(t *testing.T) {
 	dir := t.TempDir()
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -65,10 +66,13 @@ func TestRunVerbosePrintsEachStep(t *testing.T) {
 	t.Cleanup(target.Close)
 	c := testutil.StartController(t, filepath.Join(dir, "data"))
 	startInstance(t, c, dir, "site-v", "private", "site-v-1")
+	const secret = "sk_verbose-Very.Secret-9902"
+	c.MustCLI(t, secret+"\n", "vault", "add-secret", "partner-key")
 	src := fmt.Sprintf(`name: verbose
 interval: 1h
 timeout: 30s
 checkpoints: [site-v]
+secret_variables: {key: partner-key}
 steps:
   - name: first
     request: {url: %q}
@@ -78,7 +82,7 @@ steps:
     request: {method: POST, url: %q}
     assert:
       - {source: json, path: "$.status", comparison: equal, value: "OK"}
-`, target.URL+"/one", target.URL+"/two")
+`, target.URL+"/one", target.URL+"/two?key={{key}}")
 	c.MustCLI(t, "", "monitor", "apply", "--paused", "-f", testutil.WriteFile(t, dir, "m.yaml", []byte(src)))
 
 	plain := c.CLI(t, "", "run", "verbose", "--wait", "--timeout", "60s")
@@ -88,13 +92,16 @@ steps:
 	}
 	for _, want := range []string{
 		"1. first  GET " + target.URL + "/one → 200 in ",
-		"2. second  POST " + target.URL + "/two → 200 in ",
+		"2. second  POST " + target.URL + "/two?key=[redacted] → 200 in ",
 		"phases: resolve ",
 		"✓ ", "(actual: 200)", "(actual: OK)",
 	} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("run --wait -v does not print %q:\n%s", want, r.Stdout)
 		}
+	}
+	if strings.Contains(r.Stdout+r.Stderr, secret) {
+		t.Errorf("run --wait -v shows the secret:\n%s", r.Stdout)
 	}
 	if strings.Contains(plain.Stdout, "phases:") || strings.Contains(plain.Stdout, "(actual:") {
 		t.Errorf("run --wait without -v prints the steps in full:\n%s", plain.Stdout)
