@@ -39,6 +39,9 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0 // asked for: the flag package has printed it
 	case errors.Is(err, cli.ErrRunFailed):
 		return 1
+	case errors.Is(err, cli.ErrStillRunning):
+		fmt.Fprintf(stderr, "lookout-controller: %v\n", err)
+		return 3 // not a failure of the run: it is not over
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "lookout-controller: %v\nRun 'lookout-controller help' for usage.\n", err)
 		return 2

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lookout-synthetics/lookout/controller/internal/dispatcher"
 	"github.com/lookout-synthetics/lookout/controller/internal/monitorfile"
+	"github.com/lookout-synthetics/lookout/controller/internal/refusals"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	"github.com/lookout-synthetics/lookout/controller/internal/vault"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -70,6 +71,9 @@ type Admin struct {
 	OnlineWindow time.Duration
 	// Alerting, when set, checks monitors' channels and keeps vault items channels use.
 	Alerting AlertingRefs
+	// Refusals merges the audit entries of refused calls (a monitor that does not apply, a wrong
+	// archive password); nil writes one entry per refusal.
+	Refusals *refusals.Limiter
 }
 
 func (a *Admin) audit(ctx context.Context, action, target string) {
@@ -82,6 +86,7 @@ func (a *Admin) audit(ctx context.Context, action, target string) {
 func (a *Admin) AddCertificate(ctx context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
 	it, warnings, err := a.Vault.AddCertificate(req.Name, req.Description, req.Archive, req.Password)
 	if err != nil {
+		a.rejectedArchive(ctx, req.Name, err)
 		return nil, toStatus(err)
 	}
 	a.audit(ctx, "vault_add_certificate", it.Name)
@@ -184,12 +189,15 @@ func (a *Admin) ApplyMonitor(ctx context.Context, req *pb.ApplyMonitorRequest) (
 	}
 	m, err := monitorfile.Parse(req.Source)
 	if err != nil {
+		a.rejectedApply(ctx, req, nil, err)
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", cmp.Or(req.Filename, "monitor"), err)
 	}
 	if errs := monitorfile.CheckVariables(m); len(errs) > 0 {
+		a.rejectedApply(ctx, req, m, errs)
 		return nil, status.Errorf(codes.InvalidArgument, "%s is not a valid monitor file:\n%v", cmp.Or(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	if errs := a.checkReferences(m); len(errs) > 0 {
+		a.rejectedApply(ctx, req, m, errs)
 		return nil, status.Errorf(codes.FailedPrecondition, "%s cannot be applied:\n%v", cmp.Or(req.Filename, "monitor"), monitorfile.AddLines(req.Source, errs))
 	}
 	m.Paused = req.Paused

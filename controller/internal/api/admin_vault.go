@@ -10,6 +10,7 @@ import (
 func (a *Admin) ReplaceCertificate(ctx context.Context, req *pb.AddCertificateRequest) (*pb.AddVaultItemResponse, error) {
 	it, warnings, err := a.Vault.ReplaceCertificate(req.Name, req.Description, req.Archive, req.Password)
 	if err != nil {
+		a.rejectedArchive(ctx, req.Name, err)
 		return nil, toStatus(err)
 	}
 	a.audit(ctx, "vault_replace_certificate", it.Name)

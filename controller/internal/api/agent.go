@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,7 +52,7 @@ type Agents struct {
 
 // Enroll redeems a one-time token and issues the agent its identity. The checkpoint and its kind
 // come from the token, never from the agent.
-func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollResponse, error) {
+func (s *Agents) Enroll(ctx context.Context, req *pb.EnrollRequest) (*pb.EnrollResponse, error) {
 	if len(req.SealingPublicKey) != 32 {
 		return nil, status.Error(codes.InvalidArgument, "sealing_public_key: must be a 32-byte X25519 public key")
 	}
@@ -69,6 +70,7 @@ func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollRes
 		if ok, held := s.enrollWarn.Allow(); ok {
 			s.Logger.Warn("enrollment refused", "instance", req.InstanceName, "err", err, "not_logged_before", held)
 		}
+		s.refusedEnrollment(ctx, req, err)
 		return nil, toStatus(err)
 	}
 	kind := store.KindName(cp.Kind)
@@ -85,6 +87,19 @@ func (s *Agents) Enroll(_ context.Context, req *pb.EnrollRequest) (*pb.EnrollRes
 		CertificatePem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), CaPem: s.CA.PEM,
 		NatsUrl: s.NATSURL, RunSubject: subject, QueueGroup: natsbus.QueueGroup(cp.Id),
 	}, nil
+}
+
+// refusedEnrollment audits an enrollment refused for its token, merged with the others of its
+// host. The entry says why (unknown, expired, used up) and which instance asked, never the token.
+func (s *Agents) refusedEnrollment(ctx context.Context, req *pb.EnrollRequest, err error) {
+	who := "enrollment token"
+	switch {
+	case errors.Is(err, store.ErrTokenUnknown):
+		who = "unknown enrollment token"
+	case !errors.Is(err, store.ErrTokenUsed) && !errors.Is(err, store.ErrTokenExpired) && !errors.Is(err, store.ErrKindMismatch):
+		return // not a refusal: the store failed
+	}
+	refusalLog{Limiter: s.Refusals, Store: s.Store, Logger: s.Logger}.record(ctx, who, actionDeniedEnroll, "instance "+strconv.Quote(req.InstanceName), err.Error())
 }
 
 func checkCSR(der []byte) error {

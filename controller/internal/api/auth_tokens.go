@@ -56,20 +56,40 @@ func (a *Authenticator) checkToken(ctx context.Context, method string, n need) (
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get("authorization")
 	if len(vals) == 0 {
+		a.refused(ctx, "no token", method, "no token")
 		return nil, status.Error(codes.Unauthenticated, "no token: pass --token-file or set LOOKOUT_TOKEN_FILE (the controller writes the admin token to <data-dir>/admin.token; `token create` makes others)")
 	}
 	tok, ok := strings.CutPrefix(vals[0], "Bearer ")
 	if !ok {
+		a.refused(ctx, "unknown token", method, "the authorization header is not \"Bearer <token>\"")
 		return nil, status.Error(codes.Unauthenticated, "the authorization header must be \"Bearer <token>\"")
 	}
 	c, err := a.TokenScope(tok)
 	if err != nil {
+		a.refused(ctx, a.refusedName(tok, err), method, status.Convert(tokenStatus(err)).Message())
 		return nil, tokenStatus(err)
 	}
 	if err := allow(c, method, n); err != nil {
+		a.refused(ctx, c.Name, method, status.Convert(err).Message())
 		return nil, err
 	}
 	return context.WithValue(ctx, callerKey{}, c), nil
+}
+
+// refused audits a call refused for its token, merged with the others of its source.
+func (a *Authenticator) refused(ctx context.Context, who, method, detail string) {
+	refusalLog{Limiter: a.Refusals, Store: a.Store}.record(ctx, who, actionDeniedToken, strings.TrimPrefix(method, "/lookout.v1."), detail)
+}
+
+// refusedName names a refused token for the audit log: a revoked API token by its name, any other
+// as "unknown token". Never the secret, nor any part of it.
+func (a *Authenticator) refusedName(tok string, err error) string {
+	if errors.Is(err, tokens.ErrRevoked) && a.Tokens != nil {
+		if t, _ := a.Tokens.Check(tok); t.Name != "" {
+			return "token:" + t.Name
+		}
+	}
+	return "unknown token"
 }
 
 func allow(c Caller, method string, n need) error {

@@ -216,7 +216,8 @@ func TestRevocation(t *testing.T) {
 	wantCode(t, "late result from a revoked agent", err, codes.PermissionDenied, "revoked")
 	_, err = revoked.client.Heartbeat(t.Context(), &pb.HeartbeatRequest{Version: "test"})
 	wantCode(t, "heartbeat from a revoked agent", err, codes.PermissionDenied, "revoked")
-	if r := c.run(t, run.RunId); r.Result != nil {
+	// The controller itself may have ended the run (its checkpoint has no live instance left).
+	if r := c.run(t, run.RunId); r.Result != nil && r.Result.AgentId != "" {
 		t.Errorf("a revoked agent's result was stored: %v", r.Result)
 	}
 

@@ -18,16 +18,48 @@ import (
 // ErrRunFailed makes `run --wait` exit non-zero when a run did not pass.
 var ErrRunFailed = errors.New("run did not pass")
 
+// ErrStillRunning makes `run --wait` exit with a code of its own when --timeout ended the wait
+// before a run ended: the run goes on, and `results show` shows it later.
+var ErrStillRunning = errors.New("run still running")
+
+// StillRunningError names the runs --timeout stopped waiting for.
+type StillRunningError struct {
+	RunIDs []string
+	After  time.Duration // the --timeout
+}
+
+func (e *StillRunningError) Error() string {
+	ids := strings.Join(e.RunIDs, ", ")
+	word := "run"
+	if len(e.RunIDs) > 1 {
+		word = "runs"
+	}
+	return fmt.Sprintf("%s %s still running after %v (--timeout); see it with `lookout-controller results show %s`", word, ids, e.After, e.RunIDs[0])
+}
+
+func (e *StillRunningError) Is(target error) bool { return target == ErrStillRunning }
+
+// runOptions are the flags of `run` that shape the wait.
+type runOptions struct {
+	wait, verbose bool
+	timeout       time.Duration
+}
+
 func runMonitor(ctx context.Context, env Env, args []string) error {
 	fs := newFlags("run", env)
 	var c conn
 	c.register(fs, env)
 	cp := fs.String("checkpoint", "", "run from this checkpoint only")
-	wait := fs.Bool("wait", false, "wait for the results; exit 0 only if every run passed")
-	timeout := fs.Duration("timeout", 10*time.Minute, "give up waiting after this long")
+	var o runOptions
+	fs.BoolVar(&o.wait, "wait", false, "wait for the results; exit 0 only if every run passed")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "with --wait: stop waiting after this long (the run goes on; exit code 3)")
+	fs.BoolVar(&o.verbose, "v", false, "with --wait: print each step in full (request, status, timings, every assertion)")
 	name, err := oneName(fs, args, "monitor")
 	if err != nil {
 		return err
+	}
+	if o.verbose && !o.wait {
+		return &UsageError{Msg: "run: -v prints the steps of the results: use it with --wait"}
 	}
 	cc, err := c.dial()
 	if err != nil {
@@ -35,37 +67,37 @@ func runMonitor(ctx context.Context, env Env, args []string) error {
 	}
 	defer cc.Close()
 	cl := pb.NewAdminServiceClient(cc)
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	resp, err := cl.TriggerRun(ctx, &pb.TriggerRunRequest{Monitor: name, Checkpoint: *cp})
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	resp, err := cl.TriggerRun(tctx, &pb.TriggerRunRequest{Monitor: name, Checkpoint: *cp})
+	cancel()
 	if err != nil {
 		return c.explain(err)
 	}
-	if !*wait {
+	if !o.wait {
 		for _, r := range resp.Runs {
 			fmt.Fprintf(env.Stdout, "%s\t%s\n", oneLine(r.RunId), oneLine(r.CheckpointName))
 		}
 		return nil
 	}
-	return waitRuns(ctx, env, &c, cl, resp.Runs)
+	return waitRuns(ctx, env, &c, cl, resp.Runs, o)
 }
 
-func waitRuns(ctx context.Context, env Env, c *conn, cl pb.AdminServiceClient, runs []*pb.Run) error {
+func waitRuns(ctx context.Context, env Env, c *conn, cl pb.AdminServiceClient, runs []*pb.Run, o runOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
 	failed := false
-	for _, r := range runs {
+	for i, r := range runs {
 		done, err := waitRun(ctx, c, cl, r)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return stillRunning(runs[i:], o.timeout)
+		}
 		if err != nil {
 			return err
 		}
-		res := done.Result
-		if c.output == "json" {
-			if err := printJSON(env.Stdout, res); err != nil {
-				return err
-			}
-		} else {
-			printResult(env.Stdout, res, true)
+		if err := printRunResult(env.Stdout, c, done.Result, o.verbose); err != nil {
+			return err
 		}
-		failed = failed || res.Outcome != pb.Outcome_OUTCOME_PASSED
+		failed = failed || done.Result.Outcome != pb.Outcome_OUTCOME_PASSED
 	}
 	if failed {
 		return ErrRunFailed
@@ -73,6 +105,31 @@ func waitRuns(ctx context.Context, env Env, c *conn, cl pb.AdminServiceClient, r
 	return nil
 }
 
+func stillRunning(runs []*pb.Run, after time.Duration) error {
+	e := &StillRunningError{After: after}
+	for _, r := range runs {
+		e.RunIDs = append(e.RunIDs, oneLine(r.RunId))
+	}
+	return e
+}
+
+// printRunResult prints a result `run --wait` waited for: every step on a line, or with -v each
+// step in full as `results show` prints it.
+func printRunResult(w io.Writer, c *conn, res *pb.RunResult, verbose bool) error {
+	switch {
+	case c.output == "json":
+		return printJSON(w, res)
+	case verbose:
+		showResult(w, res)
+		fmt.Fprintln(w)
+	default:
+		printResult(w, res, true)
+	}
+	return nil
+}
+
+// waitRun polls r until it is done. When ctx's deadline passes first it returns an error that
+// wraps context.DeadlineExceeded, whether it was waiting or asking.
 func waitRun(ctx context.Context, c *conn, cl pb.AdminServiceClient, r *pb.Run) (*pb.Run, error) {
 	for r.State != pb.RunState_RUN_STATE_DONE {
 		select {
@@ -80,10 +137,14 @@ func waitRun(ctx context.Context, c *conn, cl pb.AdminServiceClient, r *pb.Run) 
 			return nil, fmt.Errorf("gave up waiting for run %s: %w", r.RunId, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
-		var err error
-		if r, err = cl.GetRun(ctx, &pb.GetRunRequest{RunId: r.RunId}); err != nil {
+		next, err := cl.GetRun(ctx, &pb.GetRunRequest{RunId: r.RunId})
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("gave up waiting for run %s: %w", r.RunId, ctx.Err())
+		}
+		if err != nil {
 			return nil, c.explain(err)
 		}
+		r = next
 	}
 	return r, nil
 }

@@ -46,6 +46,8 @@ type RunTable interface {
 	ExpireRuns(now time.Time) ([]*pb.RunResult, error)
 	EndRun(runID string, res *pb.RunResult) (*pb.RunResult, error)
 	EndRuns(runIDs []string, res []*pb.RunResult) ([]*pb.RunResult, error)
+	OpenRuns(want func(*pb.Run) bool) ([]*pb.Run, error)
+	EndStranded(now time.Time, listed []*pb.Run, result func(*pb.Run) *pb.RunResult) ([]*pb.RunResult, error)
 }
 
 var _ RunTable = (*store.Store)(nil)
@@ -394,7 +396,8 @@ func (d *Dispatcher) publish(r *pb.Run, m *pb.Monitor) error {
 
 // SweepExpired re-dispatches the runs no agent claimed by their deadline, and hands the runs whose
 // claiming instance went silent to another live instance (up to RunAttempts in all), each checked
-// again as at dispatch; then it ends every other run past its deadline and notifies their results.
+// again as at dispatch; it ends the runs of checkpoints with no live instance left without waiting
+// for their deadline; then it ends every other run past its deadline and notifies their results.
 func (d *Dispatcher) SweepExpired() error {
 	now := d.o.Now()
 	// Runs retried or handed over before an error are recorded with their new attempt: send them
@@ -412,12 +415,13 @@ func (d *Dispatcher) SweepExpired() error {
 		// next sweep.
 		return err
 	}
+	strandErr := d.endStranded(map[string]liveness{})
 	ended, err := d.o.Store.ExpireRuns(now)
 	for _, res := range ended {
 		d.o.Logger.Warn("run passed its deadline", "run", res.RunId, "monitor", res.MonitorName, "checkpoint", res.CheckpointName, "reason", res.Message)
 		d.o.Notify(res)
 	}
-	return err
+	return errors.Join(strandErr, err)
 }
 
 // RunSweeper sweeps every interval until ctx ends.

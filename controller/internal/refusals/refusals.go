@@ -14,7 +14,13 @@ import (
 const (
 	DefaultInterval = 10 * time.Second
 	DefaultBurst    = 100
+	DefaultSources  = 1000
 )
+
+// OtherSources is the actor of the refusals merged because an interval already held Sources
+// identities' entries: a caller that changes address or token with every call (an IPv6 block)
+// would otherwise write an entry per call.
+const OtherSources = "other sources"
 
 // Options configure a Limiter.
 type Options struct {
@@ -25,7 +31,10 @@ type Options struct {
 	// calls away; default DefaultBurst. A healthy agent is refused rarely (a run lost to a sibling
 	// instance, a result for a run already deleted).
 	Burst int
-	Now   func() time.Time
+	// Sources is how many identity and kind pairs an interval writes entries of their own for;
+	// refusals of pairs beyond it merge under OtherSources. Default DefaultSources.
+	Sources int
+	Now     func() time.Time
 }
 
 // Limiter merges refusals and rate-limits identities that keep being refused.
@@ -56,6 +65,9 @@ func New(o Options) *Limiter {
 	}
 	if o.Burst <= 0 {
 		o.Burst = DefaultBurst
+	}
+	if o.Sources <= 0 {
+		o.Sources = DefaultSources
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -95,8 +107,12 @@ func (l *Limiter) Refused(actor, action, target, detail string) {
 // note counts a refusal; it returns the entry to write at once when it is the first of its key.
 func (l *Limiter) note(actor, action, target, detail string, turnedAway bool) *store.AuditEntry {
 	now := l.o.Now()
-	l.refused[actor]++
 	k := key{actor, action}
+	if _, ok := l.pending[k]; !ok && len(l.pending) >= l.o.Sources {
+		actor = OtherSources
+		k = key{actor, action}
+	}
+	l.refused[actor]++
 	if m, ok := l.pending[k]; ok {
 		m.count++
 		m.lastTarget, m.lastDetail, m.lastSeen = target, detail, now

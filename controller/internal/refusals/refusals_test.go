@@ -1,6 +1,7 @@
 package refusals
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -111,5 +112,27 @@ func TestSamplerLetsAFewLinesThroughAndCountsTheRest(t *testing.T) {
 	c.add(time.Minute)
 	if ok, dropped := s.Allow(); !ok || dropped != 997 {
 		t.Fatalf("first line of the next minute: %v, %d held back; want through, saying 997", ok, dropped)
+	}
+}
+
+// A caller that changes identity with every call (a new address each time) writes no more than
+// Sources entries of their own per interval; the rest merge under OtherSources, counted.
+func TestIdentitiesBeyondTheBoundMergeAsOtherSources(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	var lg log
+	l := New(Options{Audit: lg.audit, Interval: 10 * time.Second, Sources: 3, Now: c.now})
+	for i := range 1000 {
+		l.Refused(fmt.Sprintf("unknown token from 2001:db8::%x", i), "denied_token", "AdminService/ListMonitors", "not valid")
+	}
+	if n := len(lg.entries); n != 4 {
+		t.Fatalf("%d entries for 1000 identities with a bound of 3, want 4 (3, then the first of other sources)", n)
+	}
+	if a := lg.entries[3].Actor; a != OtherSources {
+		t.Fatalf("the fourth identity's entry is by %q, want %q", a, OtherSources)
+	}
+	l.Flush()
+	last := lg.entries[len(lg.entries)-1]
+	if len(lg.entries) != 5 || last.Actor != OtherSources || !strings.HasPrefix(last.Detail, "996 more refused") {
+		t.Fatalf("after the flush: %d entries, last %+v; want other sources' 996 later refusals counted", len(lg.entries), last)
 	}
 }

@@ -364,7 +364,7 @@ func (s *Server) startServing(parent context.Context, ca *pki.CA, tlsConf *tls.C
 		grpc.ChainStreamInterceptor(auth.Stream),
 	)
 	admin := &api.Admin{Store: s.store, Vault: v, Dispatcher: disp, Platform: platform, Resync: resync, Upsert: sched.Upsert, Logger: s.log, OnlineWindow: onlineWindow,
-		Alerting: alerting.Refs{Store: s.store}}
+		Alerting: alerting.Refs{Store: s.store}, Refusals: s.refusals}
 	pb.RegisterAdminServiceServer(s.grpc, admin)
 	pb.RegisterFleetServiceServer(s.grpc, &api.Fleet{Store: s.store, Logger: s.log})
 	pb.RegisterAgentServiceServer(s.grpc, &api.Agents{Store: s.store, Vault: v, CA: ca, Platform: platform, NATSURL: s.natsURL, CertTTL: s.o.AgentCertTTL, Notify: notify, Logger: s.log, Secrets: m.secrets,

@@ -314,6 +314,12 @@ func nextAttempt(r *pb.Run, now time.Time) {
 // openPast listed it, and a run ended since may have been deleted past retention. It returns what
 // fn returned for the runs of the transactions that committed, those before an error included.
 func sweepListed[T any](s *Store, ids []string, now time.Time, want func(*pb.Run) bool, fn func(*bolt.Tx, *pb.Run) (T, error)) ([]T, error) {
+	return updateOpen(s, ids, func(r *pb.Run) bool { return now.After(r.Deadline.AsTime()) && want(r) }, fn)
+}
+
+// updateOpen applies fn, in transactions of at most sweepChunk runs, to each run of ids that is
+// still open and wanted, as sweepListed does without asking for a deadline past.
+func updateOpen[T any](s *Store, ids []string, want func(*pb.Run) bool, fn func(*bolt.Tx, *pb.Run) (T, error)) ([]T, error) {
 	var out []T
 	for chunk := range slices.Chunk(ids, sweepChunk) {
 		var part []T
@@ -326,7 +332,7 @@ func sweepListed[T any](s *Store, ids []string, now time.Time, want func(*pb.Run
 				} else if err != nil {
 					return err
 				}
-				if r.State == pb.RunState_RUN_STATE_DONE || !now.After(r.Deadline.AsTime()) || !want(r) {
+				if r.State == pb.RunState_RUN_STATE_DONE || !want(r) {
 					continue
 				}
 				v, err := fn(tx, r)
@@ -363,6 +369,12 @@ func (s *Store) openPast(now time.Time, want func(*pb.Run) bool) ([]string, erro
 
 // openPastRuns is openPast with the runs as read.
 func (s *Store) openPastRuns(now time.Time, want func(*pb.Run) bool) ([]*pb.Run, error) {
+	return s.OpenRuns(func(r *pb.Run) bool { return now.After(r.Deadline.AsTime()) && want(r) })
+}
+
+// OpenRuns lists, in a read transaction, the open runs for which want holds. want runs inside
+// the transaction: it must not read the store.
+func (s *Store) OpenRuns(want func(*pb.Run) bool) ([]*pb.Run, error) {
 	var due []*pb.Run
 	err := s.db.View(func(tx *bolt.Tx) error {
 		runs := runsBucket(tx)
@@ -371,7 +383,7 @@ func (s *Store) openPastRuns(now time.Time, want func(*pb.Run) bool) ([]*pb.Run,
 			if err := getProto(runs, string(k), r); err != nil {
 				return err
 			}
-			if now.After(r.Deadline.AsTime()) && want(r) {
+			if want(r) {
 				due = append(due, r)
 			}
 			return nil
@@ -390,6 +402,24 @@ func expiryResult(r *pb.Run, now time.Time) *pb.RunResult {
 		res.Message = fmt.Sprintf("agent lost: agent %s of checkpoint %q took the run but reported no result before its deadline", r.AgentId, r.CheckpointName)
 	}
 	return res
+}
+
+// EndStranded ends each listed run that is still open, unclaimed or claimed by the instance that
+// held it when listed, and not yet past its deadline at now, with the result made for it: its
+// checkpoint has no live instance left to run it or to take it over. It returns the results
+// stored; on an error, those of the transactions that committed before it.
+func (s *Store) EndStranded(now time.Time, listed []*pb.Run, result func(*pb.Run) *pb.RunResult) ([]*pb.RunResult, error) {
+	ids := make([]string, len(listed))
+	holder := map[string]string{} // run id → the instance that had claimed it when listed
+	for i, r := range listed {
+		ids[i], holder[r.RunId] = r.RunId, r.AgentId
+	}
+	same := func(r *pb.Run) bool { return r.AgentId == holder[r.RunId] && !now.After(r.Deadline.AsTime()) }
+	return updateOpen(s, ids, same, func(tx *bolt.Tx, r *pb.Run) (*pb.RunResult, error) {
+		res := result(r)
+		res.StartedAt, res.FinishedAt = r.ScheduledAt, timestamppb.New(now)
+		return s.closeRun(tx, r, res, false)
+	})
 }
 
 // EndRun closes an open run with a result made by the controller (a policy refusal, say). It

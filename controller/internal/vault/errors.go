@@ -6,10 +6,13 @@ import "errors"
 // message says what was wrong and what to do, never contains a password, and maps to gRPC
 // InvalidArgument.
 type InputError struct {
-	Msg string
+	Msg  string
+	Kind error // a sentinel such as ErrWrongPassword, for errors.Is; nil for most
 }
 
 func (e *InputError) Error() string { return e.Msg }
+
+func (e *InputError) Unwrap() error { return e.Kind }
 
 func inputError(msg string) *InputError { return &InputError{Msg: msg} }
 
@@ -27,4 +30,6 @@ var (
 	// ErrBusy is returned by ImportPKCS12 when other decodes hold every slot for longer than the
 	// decode budget. It is transient: retry later.
 	ErrBusy = errors.New("too many certificate archives are being decoded; try again shortly")
+	// ErrWrongPassword is the Kind of the InputError of an archive whose password is incorrect.
+	ErrWrongPassword = errors.New("archive password is incorrect")
 )

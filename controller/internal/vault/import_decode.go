@@ -109,10 +109,11 @@ func isWrongPassword(err error) bool {
 }
 
 func wrongPassword(password string) *InputError {
+	msg := "archive password is incorrect"
 	if password == "" {
-		return inputError("archive password is incorrect (no password was given)")
+		msg += " (no password was given)"
 	}
-	return inputError("archive password is incorrect")
+	return &InputError{Msg: msg, Kind: ErrWrongPassword}
 }
 
 func isCertificate(der []byte) bool {
