@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -131,6 +132,9 @@ func timingChild(d *delays, base string, f pkiFiles, inflight, runs int) ([]time
 	}
 	cmd := exec.Command(self, "-child", "timing", "-child-inflight", fmt.Sprint(inflight), "-child-runs", fmt.Sprint(runs),
 		"-child-url", base+"/t", "-child-pki", strings.Join([]string{f.ca, f.cert, f.key}, ","))
+	if *timingTrace != "" && inflight > 1 {
+		cmd.Args = append(cmd.Args, "-timing-trace", *timingTrace)
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -148,6 +152,9 @@ func timingChild(d *delays, base string, f pkiFiles, inflight, runs int) ([]time
 			return nil, fmt.Errorf("the target has no record of request %s", id)
 		}
 		errs = append(errs, absDur(fb-served[0]), absDur(dl-served[1]))
+		if *timingDetail {
+			fmt.Fprintf(os.Stderr, "detail %d %s %d %d\n", inflight, id, fb-served[0], dl-served[1])
+		}
 	}
 	return errs, nil
 }
@@ -162,6 +169,13 @@ func childTiming(r *runner.Runner, secrets *runner.Secrets, url string, inflight
 	var mu sync.Mutex
 	var out strings.Builder
 	var firstErr error
+	if *timingTrace != "" {
+		stop, err := startTrace(*timingTrace)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	var wg sync.WaitGroup
 	for range inflight {
 		wg.Add(1)
@@ -238,3 +252,16 @@ func secs(s string) time.Duration {
 func absDur(d time.Duration) time.Duration { return max(d, -d) }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// startTrace writes a runtime/trace to path until the returned function is called.
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
+}
