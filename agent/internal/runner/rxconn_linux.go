@@ -5,17 +5,25 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
 )
 
 // kernelRx reads a TCP socket with recvmsg and takes the receive time the kernel attaches to it
-// (SO_TIMESTAMPNS: for TCP, the arrival of the last segment the read consumed).
+// (SO_TIMESTAMPNS: for TCP, the arrival of the last segment the read consumed). A connection is
+// read by one goroutine at a time, so the state of the read in progress lives here: recvmsg is
+// bound once and each read allocates nothing.
 type kernelRx struct {
 	conn net.Conn
 	raw  syscall.RawConn
 	oob  []byte
+	recv func(fd uintptr) bool // k.recvmsg, bound once
+
+	p       []byte // the read in progress: its buffer, and what recvmsg said
+	n, oobn int
+	err     error
 }
 
 // newRxReader asks the kernel to timestamp c's received bytes; nil when c is not a socket that
@@ -29,37 +37,59 @@ func newRxReader(c net.Conn) rxReader {
 	if err != nil {
 		return nil
 	}
+	keepTimestampsOn.Do(pinTimestamps)
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
 		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
 	}); err != nil || serr != nil {
 		return nil
 	}
-	return &kernelRx{conn: c, raw: raw, oob: make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))))}
+	k := &kernelRx{conn: c, raw: raw, oob: make([]byte, syscall.CmsgSpace(int(unsafe.Sizeof(syscall.Timespec{}))))}
+	k.recv = k.recvmsg
+	return k
+}
+
+// keepTimestampsOn makes pinTimestamps run once per process.
+var keepTimestampsOn sync.Once
+
+// pinTimestamps keeps the kernel's receive timestamping on for as long as the process lives, with
+// one socket that asks for it and is never closed. The kernel turns timestamping on when the
+// first socket asks and off when the last one closes, each time by patching its code from a
+// deferred work item: an agent whose runs do not overlap would pay for two patches a run,
+// machine-wide, and its first reads after a quiet spell would come back without a time (they
+// then fall back to the time the read returns).
+func pinTimestamps() {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	if syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1) != nil {
+		_ = syscall.Close(fd)
+	}
+}
+
+// recvmsg is one attempt to read; false asks to wait until the socket is readable.
+func (k *kernelRx) recvmsg(fd uintptr) bool {
+	k.n, k.oobn, _, _, k.err = syscall.Recvmsg(int(fd), k.p, k.oob, 0)
+	return k.err != syscall.EAGAIN && k.err != syscall.EINTR
 }
 
 func (k *kernelRx) read(p []byte) (int, time.Time, error) {
 	if len(p) == 0 {
 		return 0, time.Time{}, nil
 	}
-	var n, oobn int
-	var rerr error
-	err := k.raw.Read(func(fd uintptr) bool {
-		n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), p, k.oob, 0)
-		if rerr == syscall.EINTR {
-			return false // try again once readable
-		}
-		return rerr != syscall.EAGAIN
-	})
+	k.p = p
+	err := k.raw.Read(k.recv)
+	k.p = nil
 	switch {
 	case err != nil:
 		return 0, time.Time{}, k.opError(err)
-	case rerr != nil:
-		return 0, time.Time{}, k.opError(os.NewSyscallError("read", rerr))
-	case n == 0:
+	case k.err != nil:
+		return 0, time.Time{}, k.opError(os.NewSyscallError("read", k.err))
+	case k.n == 0:
 		return 0, time.Time{}, io.EOF
 	}
-	return n, rxTime(k.oob[:oobn]), nil
+	return k.n, rxTime(k.oob[:k.oobn]), nil
 }
 
 // opError words a failed read as net.Conn's Read does ("read tcp a->b: …"), so that what
@@ -74,16 +104,18 @@ func (k *kernelRx) opError(err error) error {
 
 // rxTime finds the SO_TIMESTAMPNS receive time in a read's control messages; zero if none.
 func rxTime(oob []byte) time.Time {
-	msgs, err := syscall.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}
-	}
-	for _, m := range msgs {
-		if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SCM_TIMESTAMPNS &&
-			len(m.Data) >= int(unsafe.Sizeof(syscall.Timespec{})) {
-			ts := (*syscall.Timespec)(unsafe.Pointer(&m.Data[0]))
+	for len(oob) >= syscall.SizeofCmsghdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		size := int(h.Len)
+		if size < syscall.SizeofCmsghdr || size > len(oob) {
+			break
+		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SCM_TIMESTAMPNS &&
+			size >= syscall.CmsgLen(int(unsafe.Sizeof(syscall.Timespec{}))) {
+			ts := (*syscall.Timespec)(unsafe.Pointer(&oob[syscall.CmsgLen(0)]))
 			return time.Unix(ts.Unix())
 		}
+		oob = oob[min(len(oob), syscall.CmsgSpace(size-syscall.CmsgLen(0))):]
 	}
 	return time.Time{}
 }

@@ -53,12 +53,16 @@ func (d *delays) handler(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	time.Sleep(headerDelay)
+	half := strings.Repeat("x", 512)
 	w.Header().Set("Content-Type", "text/plain")
+	// A declared length ends the body with its last half. Chunked, it would end with the
+	// terminating chunk the server writes after the handler returns, after t2: a wait of the
+	// target's that every client would count in download.
+	w.Header().Set("Content-Length", strconv.Itoa(2*len(half)))
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
 	t1 := time.Now()
-	half := strings.Repeat("x", 512)
 	_, _ = w.Write([]byte(half))
 	_ = rc.Flush()
 	time.Sleep(bodyDelay)
