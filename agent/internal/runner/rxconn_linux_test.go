@@ -37,10 +37,9 @@ func queued(t *testing.T, c net.Conn) int {
 	return int(n)
 }
 
-// TestReadIsStampedWithItsArrival: bytes that wait in the socket before anyone reads them are
-// stamped with when they arrived, not with when the read returned.
-func TestReadIsStampedWithItsArrival(t *testing.T) {
-	t.Parallel()
+// loopbackPair is a connection made by the runner's dialer and the peer it reached.
+func loopbackPair(t *testing.T) (*rxConn, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -48,28 +47,51 @@ func TestReadIsStampedWithItsArrival(t *testing.T) {
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
 	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
+		c, _ := ln.Accept()
 		accepted <- c
 	}()
 	c, err := dialRx((&net.Dialer{}).DialContext)(t.Context(), "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	peer := <-accepted
 	if peer == nil {
 		t.Fatal("accept failed")
 	}
-	defer peer.Close()
+	t.Cleanup(func() { peer.Close() })
 	rc := c.(*rxConn)
 	if rc.rx == nil {
 		t.Fatal("the dialed connection does not ask the kernel for receive times")
 	}
+	return rc, peer
+}
 
+// timestampsOn waits until the kernel timestamps received bytes: it switches timestamping on
+// from a deferred work item after the first socket asks for it.
+func timestampsOn(t *testing.T) {
+	t.Helper()
+	rc, peer := loopbackPair(t)
+	buf := make([]byte, 1)
+	testutil.Eventually(t, "the kernel to timestamp received bytes", 5*time.Second, func() bool {
+		if _, err := peer.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		_, at, err := rc.rx.read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !at.IsZero()
+	})
+}
+
+// TestReadIsStampedWithItsArrival: bytes that wait in the socket before anyone reads them are
+// stamped with when they arrived, not with when the read returned.
+func TestReadIsStampedWithItsArrival(t *testing.T) {
+	t.Parallel()
+	timestampsOn(t)
+	rc, peer := loopbackPair(t)
+	c := net.Conn(rc)
 	beforeWrite := time.Now()
 	if _, err := peer.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
@@ -92,6 +114,7 @@ func TestReadIsStampedWithItsArrival(t *testing.T) {
 // the goroutine got to read them; over TLS and plain HTTP/1.1.
 func TestDownloadEndsWhenTheLastBytesArrive(t *testing.T) {
 	t.Parallel()
+	timestampsOn(t)
 	ca := newCA(t)
 	for _, tlsOn := range []bool{true, false} {
 		t.Run("tls="+strconv.FormatBool(tlsOn), func(t *testing.T) {
