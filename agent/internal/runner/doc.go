@@ -69,6 +69,12 @@
 //     or the value of an expression such as count(//item).
 //   - Assertion paths and values may hold {{variables}}; an undefined one
 //     fails that assertion alone, and the others are still evaluated.
+//   - Timings mean what curl's do: first_byte is request written → first
+//     response byte (time_starttransfer − time_pretransfer), download first
+//     byte → end of the body read (time_total − time_starttransfer). On Linux
+//     both end at the kernel's receive time of the bytes (SO_TIMESTAMPNS on the
+//     runner's connections, rxconn.go), not when a goroutine got to read them,
+//     so a busy agent does not count its own queueing as the server's time.
 //   - Timeouts name the phase that stalled: connecting, the TLS handshake,
 //     waiting for the response, its headers or its body. Response headers
 //     are capped at 1 MiB.

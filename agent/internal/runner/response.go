@@ -90,7 +90,7 @@ func send(client *http.Client, req *http.Request, tl *timeline, limit int64, id 
 	defer hr.Body.Close()
 	rsp := newResponse(hr)
 	rsp.body, rsp.size, rsp.truncated, err = readBody(hr.Body, hr.ContentLength, limit)
-	tl.mark(&tl.end)
+	tl.markEnd()
 	rsp.elapsed = tl.total()
 	if err != nil {
 		return rsp, withPhase(classifyTransport(err), phaseBody)

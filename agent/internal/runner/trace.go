@@ -22,6 +22,10 @@ type timeline struct {
 	tlsStart, tlsDone    time.Time
 	wroteRequest, gotRsp time.Time
 	remoteIP             string
+	// rx is the connection the exchange got, when it says when its reads' bytes arrived: the
+	// first response byte and the end of the body are stamped with their arrival, not with when
+	// a goroutine got to run after it.
+	rx *rxConn
 	// handshakes is the runner's bound on TLS handshakes at once; holding says this exchange holds
 	// one of its tokens. A handshake starts once it has a token, so the TLS phase is the
 	// handshake's own time, not the wait for a core.
@@ -47,7 +51,7 @@ func (tl *timeline) withTrace(ctx context.Context) context.Context {
 		TLSHandshakeDone:     tl.handshakeDone,
 		GotConn:              tl.gotConn,
 		WroteRequest:         func(httptrace.WroteRequestInfo) { tl.mark(&tl.wroteRequest) },
-		GotFirstResponseByte: func() { tl.mark(&tl.gotRsp) },
+		GotFirstResponseByte: tl.firstByte,
 	})
 }
 
@@ -90,8 +94,39 @@ func (tl *timeline) gotConn(info httptrace.GotConnInfo) {
 		host = info.Conn.RemoteAddr().String()
 	}
 	tl.mu.Lock()
-	tl.remoteIP = host
+	tl.remoteIP, tl.rx = host, rxOf(info.Conn)
 	tl.mu.Unlock()
+}
+
+// firstByte stamps the first response byte with the arrival of the read that brought it: the
+// hook runs once the transport's goroutine has read it, which may be long after.
+func (tl *timeline) firstByte() {
+	now := time.Now()
+	tl.mu.Lock()
+	tl.gotRsp = tl.arrivedAfter(tl.start, now)
+	tl.mu.Unlock()
+}
+
+// markEnd stamps the end of the body read with the arrival of its last bytes.
+func (tl *timeline) markEnd() {
+	now := time.Now()
+	tl.mu.Lock()
+	tl.end = tl.arrivedAfter(tl.gotRsp, now)
+	tl.mu.Unlock()
+}
+
+// arrivedAfter is when the connection's last read arrived, if that is known and falls between
+// from (this exchange's earlier stamp: an older read belongs to an earlier exchange) and now;
+// otherwise now. Called with tl.mu held.
+func (tl *timeline) arrivedAfter(from, now time.Time) time.Time {
+	if tl.rx == nil {
+		return now
+	}
+	at := tl.rx.arrived()
+	if at.IsZero() || at.Before(from) || at.After(now) {
+		return now
+	}
+	return at
 }
 
 // Phases of an exchange, as they appear in timeout messages.

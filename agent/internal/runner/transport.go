@@ -113,7 +113,7 @@ func newTransport(cfg *tls.Config, version lookoutv1.HttpVersion) *http.Transpor
 	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
 	t := &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            dialer.DialContext,
+		DialContext:            dialRx(dialer.DialContext),
 		TLSClientConfig:        cfg,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConnsPerHost:    4,

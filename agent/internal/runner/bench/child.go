@@ -32,6 +32,8 @@ var (
 	childFor      = flag.Duration("child-for", 2*time.Second, "internal: measured time, after a warm-up of half of it")
 	childURL      = flag.String("child-url", "", "internal: the target")
 	childPKI      = flag.String("child-pki", "", "internal: CA, client certificate and key files, comma-separated")
+	timingDetail  = flag.Bool("timing-detail", false, "print each timing run's signed firstByte and download errors (ns) to stderr")
+	timingTrace   = flag.String("timing-trace", "", "write a runtime/trace of the timing child at 100 in flight to this file")
 )
 
 // runOneFunc performs one run of steps steps and reports whether it passed.

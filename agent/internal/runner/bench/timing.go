@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,18 +33,36 @@ const (
 // busy machine, and the error of a client's figure is against what it was really served.
 type delays struct {
 	mu   sync.Mutex
-	byID map[string][2]time.Duration
+	byID map[string]served
+}
+
+// served is what the target did for one request: the waits its handler timed (before the
+// headers, inside the body), and the time from the request's arrival at the target's kernel to
+// its headers being sent: the header wait plus the target's own wait for a core before its
+// handler ran, which is server time in a client's firstByte as much as the injected delay.
+type served struct {
+	header, body, sinceArrival time.Duration
 }
 
 func (d *delays) handler(w http.ResponseWriter, r *http.Request) {
 	t0 := time.Now()
+	arrived := t0
+	if c, ok := r.Context().Value(connKey{}).(*arrivalConn); ok {
+		if at := c.arrived(); !at.IsZero() && at.Before(t0) {
+			arrived = at
+		}
+	}
 	time.Sleep(headerDelay)
+	half := strings.Repeat("x", 512)
 	w.Header().Set("Content-Type", "text/plain")
+	// A declared length ends the body with its last half. Chunked, it would end with the
+	// terminating chunk the server writes after the handler returns, after t2: a wait of the
+	// target's that every client would count in download.
+	w.Header().Set("Content-Length", strconv.Itoa(2*len(half)))
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
 	t1 := time.Now()
-	half := strings.Repeat("x", 512)
 	_, _ = w.Write([]byte(half))
 	_ = rc.Flush()
 	time.Sleep(bodyDelay)
@@ -48,12 +70,30 @@ func (d *delays) handler(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	t2 := time.Now()
 	d.mu.Lock()
-	d.byID[r.URL.Query().Get("id")] = [2]time.Duration{t1.Sub(t0), t2.Sub(t1)}
+	d.byID[r.URL.Query().Get("id")] = served{header: t1.Sub(t0), body: t2.Sub(t1), sinceArrival: t1.Sub(arrived)}
 	d.mu.Unlock()
 }
 
+// connKey is where the timing target's handler finds its connection in the request's context.
+type connKey struct{}
+
+// timingTarget is k's target with connections that say when their requests arrived.
+func (k *pki) timingTarget(h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = arrivalListener{srv.Listener}
+	srv.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if tc, ok := c.(*tls.Conn); ok {
+			c = tc.NetConn()
+		}
+		return context.WithValue(ctx, connKey{}, c)
+	}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{k.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: k.pool}
+	srv.StartTLS()
+	return srv
+}
+
 // served is what the target waited for request id.
-func (d *delays) served(id string) ([2]time.Duration, bool) {
+func (d *delays) served(id string) (served, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	v, ok := d.byID[id]
@@ -66,8 +106,8 @@ func (d *delays) served(id string) ([2]time.Duration, bool) {
 // flight. The runner works in a child process, so that the target's goroutines do not share its
 // scheduler (an agent and the API it monitors are never one process).
 func timing(k *pki) error {
-	d := &delays{byID: map[string][2]time.Duration{}}
-	srv := k.target(http.HandlerFunc(d.handler))
+	d := &delays{byID: map[string]served{}}
+	srv := k.timingTarget(http.HandlerFunc(d.handler))
 	defer srv.Close()
 	dir, err := os.MkdirTemp("", "lookout-timing-")
 	if err != nil {
@@ -78,16 +118,16 @@ func timing(k *pki) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n%-34s %10s %10s %10s %6s\n", "timing error (ms)", "p50", "p99", "max", "n")
+	fmt.Printf("\n%-42s %10s %10s %10s %6s\n", "timing error (ms)", "p50", "p99", "max", "n")
 	var lines []string
 	errs, err := timingChild(d, srv.URL, f, 1, 40)
 	if err != nil {
 		return err
 	}
-	lines = append(lines, printErrors("timing_error_ms_1", errs)...)
+	lines = append(lines, errs.print("timing_error_ms_1")...)
 	alone, curlErr := curlTimingErrors(d, srv.URL, f, "alone", 40)
 	type curlRun struct {
-		errs []time.Duration
+		errs timingErrs
 		err  error
 	}
 	along := make(chan curlRun, 1)
@@ -101,22 +141,37 @@ func timing(k *pki) error {
 	if err != nil {
 		return err
 	}
-	lines = append(lines, printErrors("timing_error_ms_100", errs)...)
+	lines = append(lines, errs.print("timing_error_ms_100")...)
 	if curlErr != nil || c.err != nil {
 		fmt.Printf("curl reference skipped: %v\n", errors.Join(curlErr, c.err))
 	} else {
-		lines = append(lines, printErrors("curl_timing_error_ms", alone)...)
-		lines = append(lines, printErrors("curl_timing_error_ms_along_100", c.errs)...)
+		lines = append(lines, alone.print("curl_timing_error_ms")...)
+		lines = append(lines, c.errs.print("curl_timing_error_ms_along_100")...)
 	}
 	fmt.Println(strings.Join(lines, "\n"))
 	return nil
+}
+
+// timingErrs are the absolute errors of a client's firstByte and download (pooled) against what
+// the target served: against the waits its handler timed (the figures of issue 20), and with
+// firstByte against the time since the request arrived (keys ending _vs_arrival), which also
+// counts the target's own wait before its handler ran.
+type timingErrs struct{ handler, arrival []time.Duration }
+
+func (e *timingErrs) add(firstByte, download time.Duration, s served) {
+	e.handler = append(e.handler, absDur(firstByte-s.header), absDur(download-s.body))
+	e.arrival = append(e.arrival, absDur(firstByte-s.sinceArrival), absDur(download-s.body))
+}
+
+func (e timingErrs) print(name string) []string {
+	return append(printErrors(name, e.handler), printErrors(name+"_vs_arrival", e.arrival)...)
 }
 
 // printErrors prints a table row for errs and returns its key=value lines (p50 and p99).
 func printErrors(name string, errs []time.Duration) []string {
 	s := sorted(errs)
 	p := func(q float64) float64 { return ms(s[min(len(s)-1, int(q*float64(len(s))))]) }
-	fmt.Printf("%-34s %10.2f %10.2f %10.2f %6d\n", name, p(0.5), p(0.99), ms(s[len(s)-1]), len(s))
+	fmt.Printf("%-42s %10.2f %10.2f %10.2f %6d\n", name, p(0.5), p(0.99), ms(s[len(s)-1]), len(s))
 	base, suffix, _ := strings.Cut(name, "_ms")
 	return []string{fmt.Sprintf("%s_p50_ms%s=%.2f", base, suffix, p(0.5)), fmt.Sprintf("%s_p99_ms%s=%.2f", base, suffix, p(0.99))}
 }
@@ -124,30 +179,36 @@ func printErrors(name string, errs []time.Duration) []string {
 // timingChild has a child process make runs one-step runs of the runner, inflight at a time,
 // and returns the absolute error of each run's firstByte and download against what the target
 // served.
-func timingChild(d *delays, base string, f pkiFiles, inflight, runs int) ([]time.Duration, error) {
+func timingChild(d *delays, base string, f pkiFiles, inflight, runs int) (timingErrs, error) {
+	var errs timingErrs
 	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return errs, err
 	}
 	cmd := exec.Command(self, "-child", "timing", "-child-inflight", fmt.Sprint(inflight), "-child-runs", fmt.Sprint(runs),
 		"-child-url", base+"/t", "-child-pki", strings.Join([]string{f.ca, f.cert, f.key}, ","))
+	if *timingTrace != "" && inflight > 1 {
+		cmd.Args = append(cmd.Args, "-timing-trace", *timingTrace)
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("timing child: %w", err)
+		return errs, fmt.Errorf("timing child: %w", err)
 	}
-	var errs []time.Duration
 	for line := range strings.Lines(string(out)) {
 		var id string
 		var fb, dl time.Duration
 		if _, err := fmt.Sscanf(line, "%s %d %d", &id, &fb, &dl); err != nil {
-			return nil, fmt.Errorf("timing child said %q: %w", line, err)
+			return errs, fmt.Errorf("timing child said %q: %w", line, err)
 		}
-		served, ok := d.served(id)
+		s, ok := d.served(id)
 		if !ok {
-			return nil, fmt.Errorf("the target has no record of request %s", id)
+			return errs, fmt.Errorf("the target has no record of request %s", id)
 		}
-		errs = append(errs, absDur(fb-served[0]), absDur(dl-served[1]))
+		errs.add(fb, dl, s)
+		if *timingDetail {
+			fmt.Fprintf(os.Stderr, "detail %d %s %d %d %d\n", inflight, id, fb-s.header, dl-s.body, fb-s.sinceArrival)
+		}
 	}
 	return errs, nil
 }
@@ -162,6 +223,13 @@ func childTiming(r *runner.Runner, secrets *runner.Secrets, url string, inflight
 	var mu sync.Mutex
 	var out strings.Builder
 	var firstErr error
+	if *timingTrace != "" {
+		stop, err := startTrace(*timingTrace)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	var wg sync.WaitGroup
 	for range inflight {
 		wg.Add(1)
@@ -201,31 +269,31 @@ func timedRun(r *runner.Runner, secrets *runner.Secrets, url, id string) (firstB
 // curlTimingErrors fetches n URLs in one curl process (one connection, in turn) and returns the
 // error of time_starttransfer − time_pretransfer (curl's server processing: the runner's
 // firstByte) and time_total − time_starttransfer (the runner's download).
-func curlTimingErrors(d *delays, base string, f pkiFiles, tag string, n int) ([]time.Duration, error) {
+func curlTimingErrors(d *delays, base string, f pkiFiles, tag string, n int) (timingErrs, error) {
+	var errs timingErrs
 	args := []string{"-s", "--cacert", f.ca, "--cert", f.cert, "--key", f.key, "-w", "%{url_effective} %{time_pretransfer} %{time_starttransfer} %{time_total}\n"}
 	for i := range n {
 		args = append(args, "-o", os.DevNull, fmt.Sprintf("%s/t?id=curl-%s-%d", base, tag, i))
 	}
 	out, err := exec.Command("curl", args...).Output()
 	if err != nil {
-		return nil, fmt.Errorf("curl: %w", err)
+		return errs, fmt.Errorf("curl: %w", err)
 	}
-	var errs []time.Duration
 	for line := range strings.Lines(string(out)) {
 		fs := strings.Fields(line)
 		if len(fs) != 4 {
 			continue
 		}
 		_, id, _ := strings.Cut(fs[0], "id=")
-		served, ok := d.served(id)
+		s, ok := d.served(id)
 		if !ok {
-			return nil, fmt.Errorf("the target has no record of curl's request %s", id)
+			return errs, fmt.Errorf("the target has no record of curl's request %s", id)
 		}
 		pre, start, total := secs(fs[1]), secs(fs[2]), secs(fs[3])
-		errs = append(errs, absDur(start-pre-served[0]), absDur(total-start-served[1]))
+		errs.add(start-pre, total-start, s)
 	}
-	if len(errs) == 0 {
-		return nil, fmt.Errorf("curl printed no timings: %q", out)
+	if len(errs.handler) == 0 {
+		return errs, fmt.Errorf("curl printed no timings: %q", out)
 	}
 	return errs, nil
 }
@@ -238,3 +306,16 @@ func secs(s string) time.Duration {
 func absDur(d time.Duration) time.Duration { return max(d, -d) }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// startTrace writes a runtime/trace to path until the returned function is called.
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
+}
