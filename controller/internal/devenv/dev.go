@@ -60,7 +60,22 @@ func Main(ctx context.Context, args []string, env cli.Env) error {
 		stop := time.AfterFunc(o.duration, cancel)
 		defer stop.Stop()
 	}
-	return d.stream(ctx)
+	// A listener of the controller that stops serving ends the demo with its error, as it ends
+	// `serve`, instead of leaving a demo that no longer answers.
+	failed := make(chan error, 1)
+	go func() {
+		if err := d.srv.Wait(ctx); err != nil {
+			failed <- err
+			cancel()
+		}
+	}()
+	err = d.stream(ctx)
+	select {
+	case ferr := <-failed:
+		return ferr
+	default:
+		return err
+	}
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
