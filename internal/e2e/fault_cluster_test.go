@@ -130,18 +130,16 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 		return n
 	}
 	last, since := routeCounts(), time.Now()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testutil.EventuallyValue(t, "the NATS cluster to settle", 30*time.Second, func() ([]int, error) {
 		now := routeCounts()
 		if !slices.Equal(now, last) {
 			last, since = now, time.Now()
 		}
-		if slices.Min(now) >= len(nodes)-1 && time.Since(since) > 300*time.Millisecond {
-			break
+		if slices.Min(now) < len(nodes)-1 || time.Since(since) <= 300*time.Millisecond {
+			return now, fmt.Errorf("routes per node %v", now)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the NATS cluster did not settle within 30 s: routes per node %v", now)
-		}
-	}
+		return now, nil
+	})
 
 	var hits atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1); fmt.Fprint(w, "ok") }))
@@ -183,19 +181,19 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 		runIDs[strings.Fields(out)[0]] = true
 	}
 
-	var results []*pb.RunResult
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		results = storedResults(t, c)
+	results := testutil.EventuallyValue(t, "a result for every run", 60*time.Second, func() ([]*pb.RunResult, error) {
+		results := storedResults(t, c)
 		done := 0
 		for _, r := range results {
 			if runIDs[r.RunId] {
 				done++
 			}
 		}
-		if done >= n || time.Now().After(deadline) {
-			break
+		if done < n {
+			return results, fmt.Errorf("results stored for %d of %d runs", done, n)
 		}
-	}
+		return results, nil
+	})
 	perRun, passed := map[string]int{}, 0
 	for _, r := range results {
 		if !runIDs[r.RunId] {

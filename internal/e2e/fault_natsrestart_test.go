@@ -75,7 +75,7 @@ func TestExternalNATSRestarted(t *testing.T) {
 	const n = 12
 	var perRun map[string]int
 	passed := 0
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+	testutil.EventuallyValue(t, "a result for every run", 90*time.Second, func() (int, error) {
 		perRun, passed = map[string]int{}, 0
 		for _, r := range storedResults(t, c) {
 			if runIDs[r.RunId] {
@@ -85,10 +85,11 @@ func TestExternalNATSRestarted(t *testing.T) {
 				}
 			}
 		}
-		if len(perRun) >= n || time.Now().After(deadline) {
-			break
+		if len(perRun) < n {
+			return len(perRun), fmt.Errorf("results stored for %d of %d runs (%d passed)", len(perRun), n, passed)
 		}
-	}
+		return len(perRun), nil
+	})
 	lost, twice := 0, 0
 	for id := range runIDs {
 		switch {
