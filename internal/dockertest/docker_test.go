@@ -5,9 +5,7 @@ package dockertest
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -126,28 +124,8 @@ func setUp(t *testing.T) *suite {
 // controller then adopts, and the nodes' certificate.
 func (s *suite) writeNATSConfig(t *testing.T, authz string) {
 	t.Helper()
-	data := filepath.Join(s.state, "controller")
 	if _, err := os.Stat(filepath.Join(s.state, "nats.pem")); err != nil {
-		if err := os.MkdirAll(data, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		ca, _, err := pki.LoadOrCreateCA(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pair, err := ca.ServerCertificate([]string{"nats-1", "nats-2", "nats-3"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := x509.MarshalPKCS8PrivateKey(pair.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range map[string]*pem.Block{"nats.pem": {Type: "CERTIFICATE", Bytes: pair.DER}, "nats.key": {Type: "PRIVATE KEY", Bytes: key}} {
-			if err := os.WriteFile(filepath.Join(s.state, name), pem.EncodeToMemory(b), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		testutil.ControllerCAServerPEM(t, filepath.Join(s.state, "controller"), s.state, "nats", "nats-1", "nats-2", "nats-3")
 	}
 	if authz == "" {
 		authz = fmt.Sprintf("authorization {\n  users = [\n    { user: %q, permissions: { publish: { allow: [\"lookout.run.*\"] }, subscribe: { deny: [\">\"] } } }\n  ]\n}\n", pki.ControllerURI)
