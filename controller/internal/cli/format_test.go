@@ -44,8 +44,8 @@ func TestAgoAndExpiry(t *testing.T) {
 	for in, want := range map[time.Time]string{
 		now.Add(-4*time.Second - 300*time.Millisecond): "4s ago",
 		now.Add(-3*time.Minute - 12*time.Second):       "3m12s ago",
-		{}:              "never",
-		time.Unix(0, 0): "never",
+		{}:                                             "never",
+		time.Unix(0, 0):                                "never",
 	} {
 		if got := ago(now, in); got != want {
 			t.Errorf("ago(%v) = %q, want %q", in, got, want)
