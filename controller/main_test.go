@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -100,5 +103,39 @@ func TestTuneGC(t *testing.T) {
 	})
 	if got := debug.SetGCPercent(100); got != 150 {
 		t.Errorf("with GOGC=150 set the GC target became %d; the operator's value must win", got)
+	}
+}
+
+// TestExitCodes: 0 for success and for -h, 2 for a mistake in the command line (with the hint to
+// run help), 1 for a run that did not pass (its result is already printed) and for any other
+// failure, printed once with the program's name.
+func TestExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		code   int
+		stderr string
+	}{
+		{nil, 0, ""},
+		{flag.ErrHelp, 0, ""},
+		{fmt.Errorf("run orders: %w", cli.ErrRunFailed), 1, ""},
+		{&cli.UsageError{Msg: "no command given"}, 2, "lookout-controller: no command given\nRun 'lookout-controller help' for usage.\n"},
+		{fmt.Errorf("wrapped: %w", &cli.UsageError{Msg: "bad"}), 2, "lookout-controller: wrapped: bad\nRun 'lookout-controller help' for usage.\n"},
+		{errors.New("cannot reach the controller"), 1, "lookout-controller: cannot reach the controller\n"},
+	} {
+		var stderr bytes.Buffer
+		if code := exitCode(tc.err, &stderr); code != tc.code || stderr.String() != tc.stderr {
+			t.Errorf("exitCode(%v) = %d, printed %q; want %d, %q", tc.err, code, stderr.String(), tc.code, tc.stderr)
+		}
+	}
+}
+
+// TestFailureOfTheControllerExitsOne: a well-formed command that cannot get to a controller (here:
+// no admin token) exits 1, not 2, and does not print the usage hint.
+func TestFailureOfTheControllerExitsOne(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	code := exitCode(run(context.Background(), []string{"monitor", "list"}, env), &stderr)
+	if code != 1 || !strings.HasPrefix(stderr.String(), "lookout-controller: no admin token") || strings.Contains(stderr.String(), "for usage") {
+		t.Errorf("monitor list without a token: exit %d\n%s", code, stderr.String())
 	}
 }

@@ -5,9 +5,7 @@ package dockertest
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +20,7 @@ import (
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/pki"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 type suite struct {
@@ -105,18 +104,16 @@ func setUp(t *testing.T) *suite {
 	s.writeNATSConfig(t, "")
 	s.mustCompose(t, "up", "-d", "nats-1", "nats-2", "nats-3", "target")
 	s.mustCompose(t, "up", "-d", "controller")
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(s.state, "controller", "admin.token")); err == nil {
-			if _, err := s.lookout(t, "checkpoint", "list"); err == nil {
-				break
-			}
+	testutil.EventuallyValue(t, "the controller container to come up", 60*time.Second, func() (string, error) {
+		if _, err := os.Stat(filepath.Join(s.state, "controller", "admin.token")); err != nil {
+			return "", err
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the controller container did not come up")
+		out, err := s.lookout(t, "checkpoint", "list")
+		if err != nil {
+			return "", fmt.Errorf("checkpoint list: %v\n%s", err, out)
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return out, nil
+	})
 	return s
 }
 
@@ -127,28 +124,8 @@ func setUp(t *testing.T) *suite {
 // controller then adopts, and the nodes' certificate.
 func (s *suite) writeNATSConfig(t *testing.T, authz string) {
 	t.Helper()
-	data := filepath.Join(s.state, "controller")
 	if _, err := os.Stat(filepath.Join(s.state, "nats.pem")); err != nil {
-		if err := os.MkdirAll(data, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		ca, _, err := pki.LoadOrCreateCA(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pair, err := ca.ServerCertificate([]string{"nats-1", "nats-2", "nats-3"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := x509.MarshalPKCS8PrivateKey(pair.Key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for name, b := range map[string]*pem.Block{"nats.pem": {Type: "CERTIFICATE", Bytes: pair.DER}, "nats.key": {Type: "PRIVATE KEY", Bytes: key}} {
-			if err := os.WriteFile(filepath.Join(s.state, name), pem.EncodeToMemory(b), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		testutil.ControllerCAServerPEM(t, filepath.Join(s.state, "controller"), s.state, "nats", "nats-1", "nats-2", "nats-3")
 	}
 	if authz == "" {
 		authz = fmt.Sprintf("authorization {\n  users = [\n    { user: %q, permissions: { publish: { allow: [\"lookout.run.*\"] }, subscribe: { deny: [\">\"] } } }\n  ]\n}\n", pki.ControllerURI)
@@ -233,6 +210,43 @@ func (s *suite) results(t *testing.T) []*pb.RunResult {
 	return got
 }
 
+// runsInFlight is what the instances of a checkpoint last reported running, from checkpoint list.
+func (s *suite) runsInFlight(t *testing.T, checkpoint string) int32 {
+	t.Helper()
+	resp := &pb.ListCheckpointsResponse{}
+	if err := protojson.Unmarshal([]byte(s.mustLookout(t, "checkpoint", "list", "-o", "json")), resp); err != nil {
+		t.Fatal(err)
+	}
+	var k int32
+	for _, cp := range resp.Checkpoints {
+		if cp.Name == checkpoint {
+			for _, ag := range cp.Agents {
+				k += ag.RunsInFlight
+			}
+		}
+	}
+	return k
+}
+
+// unreported counts the runs whose first report the private agent logged as not taken by the
+// controller (retrying, or kept in the spool at the run's deadline).
+func (s *suite) unreported(t *testing.T, runIDs map[string]bool) int {
+	t.Helper()
+	logs := s.mustCompose(t, "logs", "--no-color", "agent-private")
+	failed := map[string]bool{}
+	for line := range strings.SplitSeq(logs, "\n") {
+		if !strings.Contains(line, `"msg":"the controller did not take the run's result`) {
+			continue
+		}
+		for id := range runIDs {
+			if strings.Contains(line, `"run":"`+id+`"`) {
+				failed[id] = true
+			}
+		}
+	}
+	return len(failed)
+}
+
 func TestAcrossNetworks(t *testing.T) {
 	s := setUp(t)
 	for _, cp := range []struct{ name, kind string }{{"public", "public"}, {"private", "private"}} {
@@ -243,11 +257,10 @@ func TestAcrossNetworks(t *testing.T) {
 	}
 	s.mustCompose(t, "up", "-d", "agent-public", "agent-private")
 	// The operator's step after enrolling on an external NATS: install the agents' users and reload.
-	for deadline := time.Now().Add(60 * time.Second); strings.Count(s.mustLookout(t, "checkpoint", "list"), "private-1")+strings.Count(s.mustLookout(t, "checkpoint", "list"), "public-1") < 2; time.Sleep(time.Second) {
-		if time.Now().After(deadline) {
-			t.Fatal("the agents did not enroll")
-		}
-	}
+	testutil.Eventually(t, "the agents to enroll", 60*time.Second, func() bool {
+		list := s.mustLookout(t, "checkpoint", "list")
+		return strings.Count(list, "private-1")+strings.Count(list, "public-1") >= 2
+	})
 	s.writeNATSConfig(t, s.mustLookout(t, "checkpoint", "nats-config"))
 	s.mustCompose(t, "kill", "-s", "HUP", "nats-1", "nats-2", "nats-3")
 	monitor := `name: %s
@@ -270,11 +283,13 @@ steps:
 	apply("customer-api", "10s", "public, private", "/get")
 
 	// Wait for both instances to be online before judging what they can reach.
-	for deadline := time.Now().Add(90 * time.Second); strings.Count(s.mustLookout(t, "checkpoint", "list"), "online") < 2; time.Sleep(time.Second) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the agents did not come online:\n%s", s.mustLookout(t, "checkpoint", "list"))
+	testutil.EventuallyValue(t, "the agents to come online", 90*time.Second, func() (string, error) {
+		list := s.mustLookout(t, "checkpoint", "list")
+		if strings.Count(list, "online") < 2 {
+			return list, fmt.Errorf("checkpoint list:\n%s", list)
 		}
-	}
+		return list, nil
+	})
 
 	t.Run("only the private checkpoint reaches the customer network", func(t *testing.T) {
 		if res := s.result(t, "customer-api", "private"); res.Outcome != pb.Outcome_OUTCOME_PASSED {
@@ -296,24 +311,37 @@ steps:
 			out := s.mustLookout(t, "run", "slow-customer-api", "--checkpoint", "private")
 			runIDs[strings.Fields(out)[0]] = true
 		}
-		time.Sleep(2 * time.Second) // claimed, and waiting on the target
+		// Claimed, and waiting on the target: the agent's heartbeat (every 2 s) counts them in flight.
+		testutil.EventuallyValue(t, "the private agent to hold the runs", 30*time.Second, func() (int32, error) {
+			if k := s.runsInFlight(t, "private"); k < n {
+				return k, fmt.Errorf("%d of %d runs in flight", k, n)
+			}
+			return n, nil
+		})
 		network := s.project + "_lookout"
 		container := strings.TrimSpace(s.mustCompose(t, "ps", "-q", "agent-private"))
 		must(t, nil, "docker", "network", "disconnect", network, container)
-		time.Sleep(15 * time.Second)
+		// Cut off until every run finished and failed to report: its result is in the spool.
+		testutil.EventuallyValue(t, "every run's report to fail while the agent is cut off", 90*time.Second, func() (int, error) {
+			if k := s.unreported(t, runIDs); k < n {
+				return k, fmt.Errorf("%d of %d runs' reports failed", k, n)
+			}
+			return n, nil
+		})
 		must(t, nil, "docker", "network", "connect", "--alias", "agent-private", network, container)
 		var perRun map[string]int
-		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+		testutil.EventuallyValue(t, "every run stored as passed", 90*time.Second, func() (int, error) {
 			perRun = map[string]int{}
 			for _, r := range s.results(t) {
 				if runIDs[r.RunId] && r.Outcome == pb.Outcome_OUTCOME_PASSED {
 					perRun[r.RunId]++
 				}
 			}
-			if len(perRun) == n || time.Now().After(deadline) {
-				break
+			if len(perRun) < n {
+				return len(perRun), fmt.Errorf("%d of %d runs stored as passed", len(perRun), n)
 			}
-		}
+			return n, nil
+		})
 		lost, twice := 0, 0
 		for id := range runIDs {
 			switch {
@@ -345,7 +373,7 @@ steps:
 		}
 		var perRun map[string]int
 		passed := 0
-		for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(time.Second) {
+		testutil.EventuallyValue(t, "a result for every run", 120*time.Second, func() (int, error) {
 			perRun, passed = map[string]int{}, 0
 			for _, r := range s.results(t) {
 				if runIDs[r.RunId] {
@@ -355,10 +383,11 @@ steps:
 					}
 				}
 			}
-			if len(perRun) == n || time.Now().After(deadline) {
-				break
+			if len(perRun) < n {
+				return len(perRun), fmt.Errorf("results stored for %d of %d runs (%d passed)", len(perRun), n, passed)
 			}
-		}
+			return n, nil
+		})
 		lost, twice := 0, 0
 		for id := range runIDs {
 			switch {
@@ -377,22 +406,18 @@ steps:
 
 	t.Run("the controller container restarts on its data", func(t *testing.T) {
 		s.mustCompose(t, "restart", "-t", "5", "controller")
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(time.Second) {
-			if _, err := s.lookout(t, "checkpoint", "list"); err == nil {
-				break
+		testutil.EventuallyValue(t, "the controller to come back", 60*time.Second, func() (string, error) {
+			out, err := s.lookout(t, "checkpoint", "list")
+			if err != nil {
+				return "", fmt.Errorf("checkpoint list: %v\n%s", err, out)
 			}
-			if time.Now().After(deadline) {
-				t.Fatal("the controller did not come back")
+			return out, nil
+		})
+		testutil.EventuallyValue(t, "a run on the private checkpoint to pass after the restart", 60*time.Second, func() (*pb.RunResult, error) {
+			if res := s.result(t, "customer-api", "private"); res.Outcome != pb.Outcome_OUTCOME_PASSED {
+				return res, fmt.Errorf("the last run: %v %v %s", res.Outcome, res.ErrorClass, res.Message)
 			}
-		}
-		var res *pb.RunResult
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(2 * time.Second) {
-			if res = s.result(t, "customer-api", "private"); res.Outcome == pb.Outcome_OUTCOME_PASSED || time.Now().After(deadline) {
-				break
-			}
-		}
-		if res.Outcome != pb.Outcome_OUTCOME_PASSED {
-			t.Errorf("after the restart: %v %v %s", res.Outcome, res.ErrorClass, res.Message)
-		}
+			return nil, nil
+		})
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,12 @@ func TestAgentStartedWhileControllerIsDownWaitsForIt(t *testing.T) {
 	p := testutil.Start(t, "agent site-w-1 (controller down)", agentBin, "--state-dir", filepath.Join(dir, "state-site-w-1"),
 		"--instance-name", "site-w-1", "--heartbeat", "1s", "--log-format", "json")
 	p.WaitFor(t, "the agent to say NATS is not reachable", 20*time.Second, testutil.Contains(`"msg":"NATS is not reachable yet; runs will arrive once it is"`))
-	time.Sleep(2 * time.Second) // a few failed heartbeats and reconnects
+	p.WaitFor(t, "a few failed heartbeats", 20*time.Second, func(out string) string {
+		if strings.Count(out, `"msg":"heartbeat failed"`) >= 2 {
+			return "ok"
+		}
+		return ""
+	})
 	if p.Exited() {
 		t.Fatalf("the agent exited while the controller was down:\n%s", p.Output())
 	}

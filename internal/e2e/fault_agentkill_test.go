@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -45,25 +46,21 @@ func TestAgentKilledDuringASlowStep(t *testing.T) {
 	if err := a.proc.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; !a.proc.Exited(); i++ {
-		if i > 100 {
-			t.Fatal("the killed agent did not exit")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Eventually(t, "the killed agent to exit", 5*time.Second, a.proc.Exited)
 	slow.Store(false)
 
-	var lost *pb.RunResult
-	for deadline := time.Now().Add(40 * time.Second); lost == nil; time.Sleep(250 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the run of the killed agent never ended")
-		}
+	lost := testutil.EventuallyValue(t, "the run of the killed agent to end", 40*time.Second, func() (*pb.RunResult, error) {
+		var lost *pb.RunResult
 		for _, res := range storedResults(t, c) {
 			if res.ErrorClass == pb.ErrorClass_ERROR_CLASS_AGENT_LOST {
 				lost = res
 			}
 		}
-	}
+		if lost == nil {
+			return nil, errors.New("no stored result says agent lost")
+		}
+		return lost, nil
+	})
 	if !strings.Contains(lost.Message, "agent lost") || !strings.Contains(lost.Message, a.id) {
 		t.Errorf("the run ended with %q; want agent lost, naming the agent", lost.Message)
 	}

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -28,14 +26,6 @@ type natsNode struct {
 	conf   string
 	srv    *natsserver.Server
 	client string // host:port for clients
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) string {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // writeConf writes the node's configuration with the given authorization block.
@@ -73,24 +63,9 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 	const n = 30
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ca, _, err := pki.LoadOrCreateCA(data) // the controller adopts the CA it finds in its data dir
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := ca.ServerCertificate([]string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(pair.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testutil.ControllerCAServerPEM(t, data, dir, "nats", "127.0.0.1") // the controller adopts the CA it finds in its data dir
 	tlsBlock := fmt.Sprintf("tls {\n  cert_file: %q\n  key_file: %q\n  ca_file: %q\n  verify_and_map: true\n  timeout: 5\n}\n",
-		writePEM(t, filepath.Join(dir, "nats.pem"), "CERTIFICATE", pair.DER), writePEM(t, filepath.Join(dir, "nats.key"), "PRIVATE KEY", keyDER),
-		filepath.Join(data, "ca.pem"))
+		srv.CertFile, srv.KeyFile, srv.CAFile)
 	controllerOnly := fmt.Sprintf("authorization {\n  users = [\n    { user: %q, permissions: { publish: { allow: [\"lookout.run.*\"] }, subscribe: { deny: [\">\"] } } }\n  ]\n}\n", pki.ControllerURI)
 
 	nodes := make([]*natsNode, 3)
@@ -130,18 +105,16 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 		return n
 	}
 	last, since := routeCounts(), time.Now()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	testutil.EventuallyValue(t, "the NATS cluster to settle", 30*time.Second, func() ([]int, error) {
 		now := routeCounts()
 		if !slices.Equal(now, last) {
 			last, since = now, time.Now()
 		}
-		if slices.Min(now) >= len(nodes)-1 && time.Since(since) > 300*time.Millisecond {
-			break
+		if slices.Min(now) < len(nodes)-1 || time.Since(since) <= 300*time.Millisecond {
+			return now, fmt.Errorf("routes per node %v", now)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the NATS cluster did not settle within 30 s: routes per node %v", now)
-		}
-	}
+		return now, nil
+	})
 
 	var hits atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1); fmt.Fprint(w, "ok") }))
@@ -183,19 +156,19 @@ func TestNATSClusterNodeLoss(t *testing.T) {
 		runIDs[strings.Fields(out)[0]] = true
 	}
 
-	var results []*pb.RunResult
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		results = storedResults(t, c)
+	results := testutil.EventuallyValue(t, "a result for every run", 60*time.Second, func() ([]*pb.RunResult, error) {
+		results := storedResults(t, c)
 		done := 0
 		for _, r := range results {
 			if runIDs[r.RunId] {
 				done++
 			}
 		}
-		if done >= n || time.Now().After(deadline) {
-			break
+		if done < n {
+			return results, fmt.Errorf("results stored for %d of %d runs", done, n)
 		}
-	}
+		return results, nil
+	})
 	perRun, passed := map[string]int{}, 0
 	for _, r := range results {
 		if !runIDs[r.RunId] {

@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,24 +21,9 @@ import (
 func TestExternalNATSRestarted(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ca, _, err := pki.LoadOrCreateCA(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := ca.ServerCertificate([]string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(pair.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testutil.ControllerCAServerPEM(t, data, dir, "nats", "127.0.0.1")
 	tlsBlock := fmt.Sprintf("tls {\n  cert_file: %q\n  key_file: %q\n  ca_file: %q\n  verify_and_map: true\n  timeout: 5\n}\n",
-		writePEM(t, filepath.Join(dir, "nats.pem"), "CERTIFICATE", pair.DER), writePEM(t, filepath.Join(dir, "nats.key"), "PRIVATE KEY", keyDER),
-		filepath.Join(data, "ca.pem"))
+		srv.CertFile, srv.KeyFile, srv.CAFile)
 	node := &natsNode{conf: filepath.Join(dir, "nats.conf"), client: freeAddr(t)}
 	node.writeConf(t, tlsBlock, "", fmt.Sprintf("authorization {\n  users = [\n    { user: %q, permissions: { publish: { allow: [\"lookout.run.*\"] }, subscribe: { deny: [\">\"] } } }\n  ]\n}\n", pki.ControllerURI))
 	node.start(t)
@@ -75,7 +58,7 @@ func TestExternalNATSRestarted(t *testing.T) {
 	const n = 12
 	var perRun map[string]int
 	passed := 0
-	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+	testutil.EventuallyValue(t, "a result for every run", 90*time.Second, func() (int, error) {
 		perRun, passed = map[string]int{}, 0
 		for _, r := range storedResults(t, c) {
 			if runIDs[r.RunId] {
@@ -85,10 +68,11 @@ func TestExternalNATSRestarted(t *testing.T) {
 				}
 			}
 		}
-		if len(perRun) >= n || time.Now().After(deadline) {
-			break
+		if len(perRun) < n {
+			return len(perRun), fmt.Errorf("results stored for %d of %d runs (%d passed)", len(perRun), n, passed)
 		}
-	}
+		return len(perRun), nil
+	})
 	lost, twice := 0, 0
 	for id := range runIDs {
 		switch {

@@ -90,22 +90,17 @@ func TestControllerDownWhileRunsFinish(t *testing.T) {
 	for range n - 1 {
 		c.MustCLI(t, "", "run", "slow", "--checkpoint", "site-f")
 	}
-	for i := 0; hits.Load() < n; i++ {
-		if i > 300 {
-			t.Fatalf("the target saw %d of %d runs", hits.Load(), n)
+	testutil.EventuallyValue(t, "the target to see every run", 30*time.Second, func() (int64, error) {
+		if h := hits.Load(); h < n {
+			return h, fmt.Errorf("the target saw %d of %d runs", h, n)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return n, nil
+	})
 
 	if err := c.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; !c.Exited(); i++ {
-		if i > 100 {
-			t.Fatal("the killed controller did not exit")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Eventually(t, "the killed controller to exit", 5*time.Second, c.Exited)
 	close(release)
 	// Every run finishes while the controller is down; its result goes to the spool and the first
 	// report fails.
@@ -119,12 +114,7 @@ func TestControllerDownWhileRunsFinish(t *testing.T) {
 	if err := a.proc.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; !a.proc.Exited(); i++ {
-		if i > 100 {
-			t.Fatal("the killed agent did not exit")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testutil.Eventually(t, "the killed agent to exit", 5*time.Second, a.proc.Exited)
 
 	c = testutil.StartController(t, data, flags...)
 	_, agentBin := testutil.Binaries(t)

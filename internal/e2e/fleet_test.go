@@ -157,11 +157,7 @@ func TestFleetInstancesAndRevocation(t *testing.T) {
 	a2.proc.WaitFor(t, a2.name+" to lose NATS", 10*time.Second, testutil.Contains(`"msg":"NATS disconnected"`))
 	// At its next heartbeat the agent learns why and stops, with a status a supervisor can tell
 	// from a crash, instead of reconnecting forever.
-	for deadline := time.Now().Add(30 * time.Second); !a2.proc.Exited(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still runs 30 s after it was revoked:\n%s", a2.name, a2.proc.Output())
-		}
-	}
+	testutil.Eventually(t, a2.name+" to stop after it was revoked", 30*time.Second, a2.proc.Exited)
 	if code := a2.proc.Cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(a2.proc.Output(), "revoked by the controller's operator; enroll it again") {
 		t.Errorf("%s after revoke: exit status %d (want 3), output:\n%s", a2.name, code, a2.proc.Output())
 	}

@@ -128,11 +128,7 @@ steps:
 	}
 
 	c.MustCLI(t, "", "monitor", "delete", "cached-cert")
-	deadline := time.Now().Add(30 * time.Second)
-	for metric(t, agentMetrics, "lookout_agent_secret_cache_items") != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the agent still holds the certificate of a deleted monitor after 30 s of 1 s heartbeats")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	testutil.Eventually(t, "the agent to drop the certificate of a deleted monitor (1 s heartbeats)", 30*time.Second, func() bool {
+		return metric(t, agentMetrics, "lookout_agent_secret_cache_items") == 0
+	})
 }

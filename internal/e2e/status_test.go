@@ -55,11 +55,7 @@ func TestInstanceStatusShowsLoad(t *testing.T) {
 		return 0
 	}
 	// The monitor's first scheduled run is now blocked on the target.
-	for deadline := time.Now().Add(20 * time.Second); inFlight() != 1; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("checkpoint list never showed the blocked run in flight")
-		}
-	}
+	testutil.Eventually(t, "checkpoint list to show the blocked run in flight", 20*time.Second, func() bool { return inFlight() == 1 })
 	list := c.MustCLI(t, "", "checkpoint", "list")
 	for _, want := range []string{"IN FLIGHT", "busy-1", "online", " ago", "(29d)"} {
 		if !strings.Contains(list, want) {
@@ -70,9 +66,5 @@ func TestInstanceStatusShowsLoad(t *testing.T) {
 		t.Errorf("lookout_checkpoint_instances online = %v, want 1", n)
 	}
 	release <- struct{}{}
-	for deadline := time.Now().Add(20 * time.Second); inFlight() != 0; time.Sleep(200 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("checkpoint list still shows a run in flight after it finished")
-		}
-	}
+	testutil.Eventually(t, "checkpoint list to show no run in flight after it finished", 20*time.Second, func() bool { return inFlight() == 0 })
 }

@@ -240,11 +240,9 @@ func TestVaultRotateMasterKeyEndToEnd(t *testing.T) {
 
 	old := testutil.Start(t, "controller with the old key", c.Bin, "serve", "--data-dir", data,
 		"--grpc-listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--log-format", "json")
-	for i := 0; i < 600 && !old.Exited(); i++ {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if !old.Exited() || !strings.Contains(old.Output(), "master key does not match this data dir") {
-		t.Fatalf("controller with the old key: exited %v, output:\n%s", old.Exited(), old.Output())
+	testutil.Eventually(t, "the controller with the old key to exit", 30*time.Second, old.Exited)
+	if !strings.Contains(old.Output(), "master key does not match this data dir") {
+		t.Fatalf("the controller with the old key exited without saying the key does not match; output:\n%s", old.Output())
 	}
 
 	c2 := testutil.StartController(t, data, "--master-key-file", newKey)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 // server answers RunCalls over real gRPC on loopback: a claim of run "refused" gets a per-call
@@ -134,17 +135,11 @@ func TestCallsShareOneStreamAndSurviveABreak(t *testing.T) {
 	first := c.cur
 	c.mu.Unlock()
 	first.cancel()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	testutil.Eventually(t, "the broken stream to be forgotten", 5*time.Second, func() bool {
 		c.mu.Lock()
-		gone := c.cur != first
-		c.mu.Unlock()
-		if gone {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the broken stream was not forgotten")
-		}
-	}
+		defer c.mu.Unlock()
+		return c.cur != first
+	})
 	if err := first.failure(); status.Code(err) != codes.Unavailable {
 		t.Errorf("a broken stream fails its calls with %v, want Unavailable (a transient error the callers retry)", err)
 	}

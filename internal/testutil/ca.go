@@ -114,17 +114,9 @@ func (l *Leaf) OpenSSLPKCS12(t testing.TB, ca *CA, password string, extra ...str
 		t.Skip("openssl is not installed (scripts/install-deps.sh installs it)")
 	}
 	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	keyFile := write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: l.PKCS8()}))
-	certFile := write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: l.Cert.Raw}))
-	caFile := write("ca.pem", ca.PEM())
-	pwFile := write("pw", []byte(password))
+	certFile, keyFile := l.WritePEM(t, dir, "leaf")
+	caFile := WriteFile(t, dir, "ca.pem", ca.PEM())
+	pwFile := WriteFile(t, dir, "pw", []byte(password))
 	out := filepath.Join(dir, "out.p12")
 	args := append([]string{"pkcs12", "-export", "-in", certFile, "-inkey", keyFile, "-certfile", caFile, "-passout", "file:" + pwFile, "-out", out}, extra...)
 	if msg, err := exec.Command(bin, args...).CombinedOutput(); err != nil {

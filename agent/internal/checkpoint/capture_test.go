@@ -79,16 +79,18 @@ func startTappedAgent(t *testing.T, c *testutil.Controller, name, kind string, t
 // waitLog polls the agent's log for sub for up to 30s.
 func (ta *tappedAgent) waitLog(t *testing.T, done <-chan error, sub string) {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for !bytes.Contains(ta.logs.Bytes(), []byte(sub)) {
+	testutil.EventuallyValue(t, fmt.Sprintf("agent %s to log %q", ta.id.CheckpointName, sub), 30*time.Second, func() ([]byte, error) {
+		logs := ta.logs.Bytes()
+		if bytes.Contains(logs, []byte(sub)) {
+			return logs, nil
+		}
 		select {
 		case err := <-done:
 			t.Fatalf("agent %s stopped before logging %q: %v\n%s", ta.id.CheckpointName, sub, err, ta.logs.Bytes())
-		case <-deadline:
-			t.Fatalf("agent %s did not log %q within 30s:\n%s", ta.id.CheckpointName, sub, ta.logs.Bytes())
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
-	}
+		return logs, fmt.Errorf("its log so far:\n%s", logs)
+	})
 }
 
 // everything is what the agent received, logged and wrote to its state dir.
@@ -217,9 +219,9 @@ func TestPlatformKeyNeverReachesAPrivateCheckpoint(t *testing.T) {
 
 	// The tap records the ReportResult answer just after the controller stored the result, which
 	// the CLI may have seen first: give it a bounded moment.
-	for deadline := time.Now().Add(10 * time.Second); private.cap.count("grpc:/lookout.v1.AgentService/ReportResult") == 0 && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, "the tap to record a ReportResult answer", 10*time.Second, func() bool {
+		return private.cap.count("grpc:/lookout.v1.AgentService/ReportResult") > 0
+	})
 	platformForms := append(keyNeedles(t, "platform key", platform.Key), archiveNeedles("platform", platformArchive, platformPw)...)
 	vaultKey := keyNeedles(t, "vault key", vault.Key)
 	got := private.everything(t)

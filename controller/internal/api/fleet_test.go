@@ -13,6 +13,7 @@ import (
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 	"github.com/lookout-synthetics/lookout/internal/sealing"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 // TestEnrollmentTokens: a token enrols exactly one agent even when redeemed concurrently over real
@@ -340,26 +341,22 @@ func collect(t *testing.T, buses map[string]*bus, want map[string]bool) map[stri
 			seen[req.RunId] = true
 		}
 	}
-	deadline := time.After(20 * time.Second)
-	for len(seen) < len(want) {
-		progressed := false
+	testutil.EventuallyValue(t, "the buses to receive every run requested", 20*time.Second, func() (int, error) {
 		for name, b := range buses {
-			select {
-			case req := <-b.runs:
-				take(name, req)
-				progressed = true
-			default:
+			for drained := false; !drained; {
+				select {
+				case req := <-b.runs:
+					take(name, req)
+				default:
+					drained = true
+				}
 			}
 		}
-		if progressed {
-			continue
+		if len(seen) < len(want) {
+			return len(seen), fmt.Errorf("received %d of %d run requests: %v", len(seen), len(want), got)
 		}
-		select {
-		case <-deadline:
-			t.Fatalf("received %d of %d run requests within 20s: %v", len(seen), len(want), got)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+		return len(seen), nil
+	})
 	for name, b := range buses {
 		if err := b.nc.Flush(); err != nil {
 			t.Fatalf("%s: %v", name, err)

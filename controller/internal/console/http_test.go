@@ -3,7 +3,6 @@ package console_test
 import (
 	"context"
 	"crypto/tls"
-	"encoding/pem"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -107,8 +106,7 @@ func TestListenFlags(t *testing.T) {
 	ca := testutil.NewCA(t, "console CA")
 	leaf := ca.Issue(t, "console", true)
 	dir := t.TempDir()
-	certFile := testutil.WriteFile(t, dir, "cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Cert.Raw}))
-	keyFile := testutil.WriteFile(t, dir, "key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: leaf.PKCS8()}))
+	certFile, keyFile := leaf.WritePEM(t, dir, "console")
 	s := startSystem(t, "--http-cert-file", certFile, "--http-key-file", keyFile)
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("console URL %s, want https", s.url)

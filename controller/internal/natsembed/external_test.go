@@ -2,8 +2,6 @@ package natsembed
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,16 +14,8 @@ import (
 
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
 	"github.com/lookout-synthetics/lookout/internal/pki"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
-
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // controllerCertificate is the controller's own client certificate, whose URI SAN is ControllerUser.
 func controllerCertificate(t *testing.T, ca *pki.CA) tls.Certificate {
@@ -45,18 +35,8 @@ func controllerCertificate(t *testing.T, ca *pki.CA) tls.Certificate {
 func TestExternalConfiguration(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ca, _, err := pki.LoadOrCreateCA(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := ca.ServerCertificate([]string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(pair.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := testutil.ControllerCAServerPEM(t, dir, dir, "server", "127.0.0.1")
+	ca := srv.CA
 	alice := pki.Identity{AgentID: "ag_alice", CheckpointID: "cp_site_a", Kind: "private"}
 	bob := pki.Identity{AgentID: "ag_bob", CheckpointID: "cp_site_b", Kind: "public"}
 	unlisted := pki.Identity{AgentID: "ag_new", CheckpointID: "cp_site_a", Kind: "private"}
@@ -65,9 +45,9 @@ func TestExternalConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := "listen: \"127.0.0.1:-1\"\n" +
-		"tls {\n  cert_file: " + strconv.Quote(writePEM(t, dir, "server.pem", "CERTIFICATE", pair.DER)) +
-		"\n  key_file: " + strconv.Quote(writePEM(t, dir, "server.key", "PRIVATE KEY", keyDER)) +
-		"\n  ca_file: " + strconv.Quote(filepath.Join(dir, "ca.pem")) +
+		"tls {\n  cert_file: " + strconv.Quote(srv.CertFile) +
+		"\n  key_file: " + strconv.Quote(srv.KeyFile) +
+		"\n  ca_file: " + strconv.Quote(srv.CAFile) +
 		"\n  verify_and_map: true\n  timeout: 5\n}\n" + authz
 	confFile := filepath.Join(dir, "nats-server.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {

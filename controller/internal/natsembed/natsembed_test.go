@@ -20,6 +20,7 @@ import (
 
 	"github.com/lookout-synthetics/lookout/internal/natsbus"
 	"github.com/lookout-synthetics/lookout/internal/pki"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -338,14 +339,13 @@ func TestRecheckNow(t *testing.T) {
 		t.Fatalf("the unrevoked agent lost its connection: %v", err)
 	}
 	conns[2].nc.Close()
-	deadline := time.After(10 * time.Second)
-	for f.srv.Recheck(); f.srv.AgentConnections() != 0; f.srv.Recheck() {
-		select {
-		case <-deadline:
-			t.Fatalf("still tracking %d closed connections", f.srv.AgentConnections())
-		case <-time.After(20 * time.Millisecond):
+	testutil.EventuallyValue(t, "the closed connections to be forgotten", 10*time.Second, func() (int, error) {
+		f.srv.Recheck()
+		if n := f.srv.AgentConnections(); n != 0 {
+			return n, fmt.Errorf("still tracking %d closed connections", n)
 		}
-	}
+		return 0, nil
+	})
 }
 
 // TestRefusedCertificates: a certificate from another CA, or one naming an unsafe id, never

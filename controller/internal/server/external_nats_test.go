@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,7 +12,7 @@ import (
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/lookout-synthetics/lookout/controller/internal/natsembed"
-	"github.com/lookout-synthetics/lookout/internal/pki"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 // With --nats-url the controller connects to a NATS deployment configured as
@@ -23,33 +21,15 @@ import (
 // a server that demands certificates would refuse it otherwise.
 func TestExternalNATSMapsTheControllersCertificate(t *testing.T) {
 	dataDir := t.TempDir()
-	ca, _, err := pki.LoadOrCreateCA(dataDir) // the controller reuses the CA it finds in its data dir
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := ca.ServerCertificate([]string{"127.0.0.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(pair.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := t.TempDir()
+	srv := testutil.ControllerCAServerPEM(t, dataDir, dir, "server", "127.0.0.1") // the controller reuses the CA it finds in its data dir
 	authz, err := natsembed.ExternalAuthorization(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	conf := "listen: \"127.0.0.1:-1\"\ntls {\n  cert_file: " + strconv.Quote(write("server.pem", "CERTIFICATE", pair.DER)) +
-		"\n  key_file: " + strconv.Quote(write("server.key", "PRIVATE KEY", keyDER)) +
-		"\n  ca_file: " + strconv.Quote(filepath.Join(dataDir, "ca.pem")) + "\n  verify_and_map: true\n  timeout: 5\n}\n" + authz
+	conf := "listen: \"127.0.0.1:-1\"\ntls {\n  cert_file: " + strconv.Quote(srv.CertFile) +
+		"\n  key_file: " + strconv.Quote(srv.KeyFile) +
+		"\n  ca_file: " + strconv.Quote(srv.CAFile) + "\n  verify_and_map: true\n  timeout: 5\n}\n" + authz
 	confFile := filepath.Join(dir, "nats.conf")
 	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

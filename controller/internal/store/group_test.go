@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
+	"github.com/lookout-synthetics/lookout/internal/testutil"
 )
 
 // Concurrent claims and reports, mixed with refused reports, all land: after a reopen every run is
@@ -178,13 +179,13 @@ func TestGroupCommitAFailingWriteDoesNotLoseTheOthers(t *testing.T) {
 
 func waitQueued(t *testing.T, g *committer, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	testutil.EventuallyValue(t, fmt.Sprintf("%d writes to queue behind the held commit", n), 10*time.Second, func() (int, error) {
 		g.mu.Lock()
 		q := len(g.queue)
 		g.mu.Unlock()
-		if q == n {
-			return
+		if q != n {
+			return q, fmt.Errorf("%d queued", q)
 		}
-	}
-	t.Fatalf("writes did not queue behind the held commit")
+		return q, nil
+	})
 }

@@ -254,17 +254,7 @@ func TestQueuedRunsAreSeenByLaterWrites(t *testing.T) {
 		claimed <- err
 	}()
 	// Release the committer only once the claim is queued behind the record.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		s.group.mu.Lock()
-		queued := len(s.group.queue)
-		s.group.mu.Unlock()
-		if queued == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the claim was not queued behind the record within 10 s (queue %d)", queued)
-		}
-	}
+	waitQueued(t, s.group, 2)
 	close(release)
 	if err := busy(); err != nil {
 		t.Fatal(err)
