@@ -16,7 +16,7 @@ func auditList(ctx context.Context, env Env, args []string) error {
 	var c conn
 	c.register(fs, env)
 	since := fs.String("since", "", "only entries this recent: a duration back from now by this machine's clock (24h, 90m), or a time (2026-11-29T08:00:00Z)")
-	actor := fs.String("actor", "", "only this actor: admin, or an agent id")
+	actor := fs.String("actor", "", "only this actor: admin (the bootstrap admin token), token:NAME (an API token), or an agent id")
 	action := fs.String("action", "", "only this action, e.g. fetch_run_secrets, denied_fetch_run_secrets, vault_delete")
 	target := fs.String("target", "", "only this target: a run id, an item or checkpoint name")
 	limit := fs.Uint("limit", 100, "show the newest this many matching entries (at most 10000)")

@@ -32,6 +32,7 @@ func channelApply(ctx context.Context, env Env, args []string) error {
 	var c conn
 	c.register(fs, env)
 	file := fs.String("f", "", "channel file (required)")
+	fs.StringVar(file, "file", "", "same as -f")
 	if err := parseNone(fs, args); err != nil {
 		return err
 	}

@@ -91,9 +91,6 @@ func TestSmallWords(t *testing.T) {
 	if orDash("") != "-" || orDash("x") != "x" {
 		t.Errorf("orDash: %q %q", orDash(""), orDash("x"))
 	}
-	if got := typeWord(pb.VaultItemType_VAULT_ITEM_TYPE_CERTIFICATE); got != "certificate" {
-		t.Errorf("typeWord(certificate) = %q", got)
-	}
 	if got := usedBy(&pb.VaultItem{}); got != "-" {
 		t.Errorf("usedBy with no monitor = %q, want -", got)
 	}

@@ -206,8 +206,6 @@ func TestFileFlagSpellings(t *testing.T) {
 // way round, so no command needs its own spelling remembered.
 func TestEveryFileFlagHasBothSpellings(t *testing.T) {
 	t.Parallel()
-	// channel apply takes -f only (reported; the CLI is outside this change).
-	known := map[string]bool{"channel apply": true}
 	for _, c := range Commands() {
 		env, _, stderr := testEnv("")
 		if err := c.Run(t.Context(), env, []string{"-h"}); !errors.Is(err, flag.ErrHelp) {
@@ -215,7 +213,7 @@ func TestEveryFileFlagHasBothSpellings(t *testing.T) {
 			continue
 		}
 		short, long := strings.Contains(stderr.String(), "\n  -f "), strings.Contains(stderr.String(), "\n  -file ")
-		if short != long && !known[c.Name] {
+		if short != long {
 			t.Errorf("%s: -f listed %v, --file listed %v; want both or neither:\n%s", c.Name, short, long, stderr)
 		}
 	}
