@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -100,5 +101,27 @@ func TestTuneGC(t *testing.T) {
 	})
 	if got := debug.SetGCPercent(100); got != 150 {
 		t.Errorf("with GOGC=150 set the GC target became %d; the operator's value must win", got)
+	}
+}
+
+// TestAlertRetentionFlag: serve takes --alert-retention (default 400 days, shown in its help) and
+// refuses a value below a second before it starts anything.
+func TestAlertRetentionFlag(t *testing.T) {
+	for args, want := range map[string]string{
+		"serve --data-dir d --alert-retention 500ms": "serve: --alert-retention must be 0 (keep forever) or at least 1s, got 500ms",
+		"serve --data-dir d --alert-retention -1h":   "serve: --alert-retention must be 0 (keep forever) or at least 1s, got -1h0m0s",
+		"serve --alert-retension 1h":                 `unknown flag --alert-retension (did you mean "--alert-retention"?)`,
+	} {
+		var stdout, stderr bytes.Buffer
+		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		if code := exitCode(run(context.Background(), strings.Fields(args), env), &stderr); code != 2 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("%s: exit %d, want 2 and %q:\n%s", args, code, want, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	exitCode(run(context.Background(), []string{"serve", "-h"}, env), &stderr)
+	if help := stderr.String(); !regexp.MustCompile(`-alert-retention duration\n[^\n]*\(default 9600h0m0s\)`).MatchString(help) {
+		t.Errorf("serve -h does not show --alert-retention with its 400-day default:\n%s", help)
 	}
 }
