@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -45,5 +46,26 @@ func TestWaitingForASlotDoesNotSpendTheBudget(t *testing.T) {
 	defer release.Stop()
 	if _, err := importWith(archive, testPassword, time.Now(), lim); err != nil {
 		t.Errorf("import after waiting four budgets for a slot: %v", err)
+	}
+}
+
+// A decode's CPU clock starts at zero on a thread that already ran other work: the thread comes
+// from the runtime's pool, and what it did before is not the decode's.
+func TestThreadCPUClockCountsFromItsStart(t *testing.T) {
+	if threadCPUClock() == nil {
+		t.Skip("no per-thread CPU clock on this system: the budget counts wall-clock time")
+	}
+	got := make(chan time.Duration, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		before := threadCPUClock()
+		for used, ok := before(); ok && used < 100*time.Millisecond; used, ok = before() {
+		}
+		used, _ := threadCPUClock()()
+		got <- used
+	}()
+	if used := <-got; used >= 100*time.Millisecond {
+		t.Errorf("a new clock on a thread that used 100ms of CPU reads %v, want it to start from zero", used)
 	}
 }
