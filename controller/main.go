@@ -123,6 +123,7 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	fs.DurationVar(&o.Retention.Runs, "retention", 30*24*time.Hour, "how long finished runs and their results are kept after the result is stored; 0 keeps them forever")
 	fs.DurationVar(&o.Retention.Audit, "audit-retention", 90*24*time.Hour, "how long audit log entries are kept; 0 keeps them forever")
 	fs.DurationVar(&o.Retention.Rollups, "rollup-retention", 400*24*time.Hour, "how long hourly rollups (uptime, durations) are kept; 0 keeps them forever")
+	fs.DurationVar(&o.Retention.Alerts, "alert-retention", 400*24*time.Hour, "how long resolved alerts and their notifications are kept after they resolved (an open alert is always kept); 0 keeps them forever")
 	logFormat := fs.String("log-format", "text", "text or json")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cli.ParseFlags(fs, args); err != nil {
@@ -131,7 +132,7 @@ func serve(ctx context.Context, args []string, env cli.Env) error {
 	for _, r := range []struct {
 		flag string
 		d    time.Duration
-	}{{"--retention", o.Retention.Runs}, {"--audit-retention", o.Retention.Audit}, {"--rollup-retention", o.Retention.Rollups}} {
+	}{{"--retention", o.Retention.Runs}, {"--audit-retention", o.Retention.Audit}, {"--rollup-retention", o.Retention.Rollups}, {"--alert-retention", o.Retention.Alerts}} {
 		if r.d < 0 || (r.d > 0 && r.d < time.Second) {
 			return &cli.UsageError{Msg: fmt.Sprintf("serve: %s must be 0 (keep forever) or at least 1s, got %v", r.flag, r.d)}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -107,7 +108,7 @@ func TestTuneGC(t *testing.T) {
 }
 
 // TestExitCodes: 0 for success and for -h, 2 for a mistake in the command line (with the hint to
-// run help), 1 for a run that did not pass (its result is already printed) and for any other
+// run help), 3 for a run --wait whose --timeout ended before the run, 1 for a run that did not pass (its result is already printed) and for any other
 // failure, printed once with the program's name.
 func TestExitCodes(t *testing.T) {
 	for _, tc := range []struct {
@@ -118,6 +119,7 @@ func TestExitCodes(t *testing.T) {
 		{nil, 0, ""},
 		{flag.ErrHelp, 0, ""},
 		{fmt.Errorf("run orders: %w", cli.ErrRunFailed), 1, ""},
+		{fmt.Errorf("run run_1 still running after 2s (--timeout): %w", cli.ErrStillRunning), 3, "lookout-controller: run run_1 still running after 2s (--timeout): " + cli.ErrStillRunning.Error() + "\n"},
 		{&cli.UsageError{Msg: "no command given"}, 2, "lookout-controller: no command given\nRun 'lookout-controller help' for usage.\n"},
 		{fmt.Errorf("wrapped: %w", &cli.UsageError{Msg: "bad"}), 2, "lookout-controller: wrapped: bad\nRun 'lookout-controller help' for usage.\n"},
 		{errors.New("cannot reach the controller"), 1, "lookout-controller: cannot reach the controller\n"},
@@ -137,5 +139,27 @@ func TestFailureOfTheControllerExitsOne(t *testing.T) {
 	code := exitCode(run(context.Background(), []string{"monitor", "list"}, env), &stderr)
 	if code != 1 || !strings.HasPrefix(stderr.String(), "lookout-controller: no admin token") || strings.Contains(stderr.String(), "for usage") {
 		t.Errorf("monitor list without a token: exit %d\n%s", code, stderr.String())
+	}
+}
+
+// TestAlertRetentionFlag: serve takes --alert-retention (default 400 days, shown in its help) and
+// refuses a value below a second before it starts anything.
+func TestAlertRetentionFlag(t *testing.T) {
+	for args, want := range map[string]string{
+		"serve --data-dir d --alert-retention 500ms": "serve: --alert-retention must be 0 (keep forever) or at least 1s, got 500ms",
+		"serve --data-dir d --alert-retention -1h":   "serve: --alert-retention must be 0 (keep forever) or at least 1s, got -1h0m0s",
+		"serve --alert-retension 1h":                 `unknown flag --alert-retension (did you mean "--alert-retention"?)`,
+	} {
+		var stdout, stderr bytes.Buffer
+		env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+		if code := exitCode(run(context.Background(), strings.Fields(args), env), &stderr); code != 2 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("%s: exit %d, want 2 and %q:\n%s", args, code, want, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	exitCode(run(context.Background(), []string{"serve", "-h"}, env), &stderr)
+	if help := stderr.String(); !regexp.MustCompile(`-alert-retention duration\n[^\n]*\(default 9600h0m0s\)`).MatchString(help) {
+		t.Errorf("serve -h does not show --alert-retention with its 400-day default:\n%s", help)
 	}
 }

@@ -73,6 +73,9 @@ func (e *Engine) onResult(tx store.AlertTx, res *pb.RunResult) error {
 	if res.Outcome == pb.Outcome_OUTCOME_PASSED && st.State == pb.MonitorState_MONITOR_STATE_OK && !failedOn(st, res.CheckpointName) {
 		return nil // the usual case, decided without reading the monitor
 	}
+	if late, err := reportedLate(tx, st, res); err != nil || late {
+		return err // stored and counted in rollups, but what it says is already out of date
+	}
 	m, err := tx.Monitor(res.MonitorId)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
@@ -87,6 +90,20 @@ func (e *Engine) onResult(tx store.AlertTx, res *pb.RunResult) error {
 		return nil
 	}
 	return c.save()
+}
+
+// reportedLate says whether res's run comes before the result the state machine last acted on
+// for its checkpoint, or before an agent result stored for its series since (a passing result
+// while ok is decided without a write, so the state does not record it): an agent that spooled
+// results while cut off reports them late, and they must not flip the state back.
+func reportedLate(tx store.AlertTx, st *pb.MonitorAlertState, res *pb.RunResult) (bool, error) {
+	for _, cs := range st.Checkpoints {
+		if cs.Checkpoint == res.CheckpointName && cs.ActedScheduledAt != nil &&
+			store.OrderOf(res).Before(store.RunOrder{At: cs.ActedScheduledAt.AsTime(), RunID: cs.ActedRunId}) {
+			return true, nil
+		}
+	}
+	return tx.Superseded(res)
 }
 
 func failedOn(st *pb.MonitorAlertState, checkpoint string) bool {

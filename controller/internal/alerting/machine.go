@@ -58,6 +58,7 @@ func (c *change) result(res *pb.RunResult) bool {
 	}
 	prev := cs.ConsecutiveFailures
 	cs.Failed, cs.At = failed, timestamppb.New(c.now)
+	cs.ActedScheduledAt, cs.ActedRunId = timestamppb.New(store.OrderOf(res).At), res.RunId
 	cs.RunId, cs.Message, cs.ConsecutiveFailures = "", "", 0
 	if failed {
 		cs.RunId, cs.Message, cs.ConsecutiveFailures = res.RunId, failureMessage(res), prev+1

@@ -68,13 +68,14 @@ type ProbeSeries struct {
 	gen     uint64
 	allowed map[pairKey]bool
 	series  map[pairKey]*rendered
+	shown   map[pairKey]store.RunOrder // the order of the result each series shows
 	hists   map[pairKey]*hist
 	order   []pairKey // sorted keys of series; nil when it must be rebuilt
 }
 
 // NewProbeSeries loads the latest result of every monitor × checkpoint from the store.
 func NewProbeSeries(st Store, log *slog.Logger) (*ProbeSeries, error) {
-	p := &ProbeSeries{st: st, log: log, series: map[pairKey]*rendered{}, hists: map[pairKey]*hist{}}
+	p := &ProbeSeries{st: st, log: log, series: map[pairKey]*rendered{}, shown: map[pairKey]store.RunOrder{}, hists: map[pairKey]*hist{}}
 	p.mu.Lock()
 	err := p.refreshLocked(true)
 	p.mu.Unlock()
@@ -94,6 +95,8 @@ func NewProbeSeries(st Store, log *slog.Logger) (*ProbeSeries, error) {
 // Observe takes a newly stored result.
 func (p *ProbeSeries) Observe(res *pb.RunResult) { p.set(res, true) }
 
+// set counts res in its series' histogram and shows it as the series' latest run, unless the
+// series shows a run scheduled after it (res was reported late).
 func (p *ProbeSeries) set(res *pb.RunResult, count bool) {
 	k := pairKey{res.MonitorName, res.CheckpointName}
 	lookoutErr := store.LookoutCaused(res)
@@ -113,11 +116,15 @@ func (p *ProbeSeries) set(res *pb.RunResult, count bool) {
 	if count && !lookoutErr {
 		h.observe(runSeconds(res))
 	}
-	old := p.series[k]
+	old, o := p.series[k], store.OrderOf(res)
+	if shown, ok := p.shown[k]; ok && o.Before(shown) {
+		p.series[k] = render(k, nil, old, h, true) // keeps the gauges: only the histogram moved
+		return
+	}
 	if old == nil {
 		p.order = nil
 	}
-	p.series[k] = render(k, res, old, h, lookoutErr)
+	p.series[k], p.shown[k] = render(k, res, old, h, lookoutErr), o
 }
 
 // refreshLocked reloads which monitor × checkpoint pairs exist when monitors changed, and drops
@@ -140,6 +147,7 @@ func (p *ProbeSeries) refreshLocked(force bool) error {
 	for k := range p.series {
 		if !p.allowed[k] {
 			delete(p.series, k)
+			delete(p.shown, k)
 			delete(p.hists, k)
 			p.order = nil
 		}

@@ -107,6 +107,24 @@ func TestBrowserConsole(t *testing.T) {
 			t.Error("the run page is wider than a phone's screen")
 		}
 	})
+
+	t.Run("overview and monitor page show alerting's state", func(t *testing.T) {
+		// hostile-api failed its run and its confirmation run: down. legacy-api is muted.
+		s.c.MustCLI(t, "", "monitor", "mute", "--for", "1h", "legacy-api")
+		row := func(name string) string {
+			return `(document.querySelector('#grid tr[data-m]:has(a[href="/monitors/` + name + `"])') || {}).className`
+		}
+		testutil.Eventually(t, "hostile-api down and legacy-api muted on the overview", 60*time.Second, func() bool {
+			do(t, ctx, "loading the overview", chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.ID("grid")))
+			return eval[string](t, ctx, row("hostile-api")) == "r-down" && eval[string](t, ctx, row("legacy-api")) == "r-muted"
+		})
+		for name, want := range map[string]string{"hostile-api": "down", "legacy-api": "muted"} {
+			do(t, ctx, "opening "+name, chromedp.Navigate(s.url+"/monitors/"+name), chromedp.WaitVisible(chromedp.CSS("h1 .badge")))
+			if got := eval[string](t, ctx, `document.querySelector("h1 .badge").textContent`); got != want {
+				t.Errorf("%s's page shows state %q, want %q", name, got, want)
+			}
+		}
+	})
 }
 
 // clickAndLoad clicks and waits for the page that the click loads.

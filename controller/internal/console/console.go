@@ -31,10 +31,14 @@ type Monitors interface {
 	MonitorsGeneration() uint64
 }
 
-// Alerts is what alerting provides: open alerts, and a monitor's alerts. Optional.
+// Alerts is what alerting provides: open alerts, a monitor's alerts, and monitors' alerting
+// states. Optional: without it a monitor's state is worked out from its latest results.
 type Alerts interface {
 	OpenAlerts(ctx context.Context) ([]Alert, error)
 	MonitorAlerts(ctx context.Context, monitor string) ([]Alert, error)
+	// States maps each monitor's id to its alerting state in the words of the CLI's monitor
+	// list ALERTING column: ok, unconfirmed, down, muted or paused.
+	States(ctx context.Context, ms []*pb.Monitor) (map[string]string, error)
 }
 
 // Alert is one alert as the console shows it.

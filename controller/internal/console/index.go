@@ -5,6 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/store"
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
@@ -32,6 +33,7 @@ type runSummary struct {
 	Outcome                      pb.Outcome
 	Finished                     time.Time
 	Sequence                     uint64
+	Order                        store.RunOrder // the result's place in its series
 	Phases                       phases
 	Message                      string
 }
@@ -103,7 +105,8 @@ func (x *Index) Observe(res *pb.RunResult) {
 	}
 }
 
-// add records s; false when it was older than what the index holds for its cell.
+// add records s; false when it was older than what the index holds for its cell: its run was
+// scheduled before (a result reported late, see store.RunOrder), or it is the same result again.
 func (x *Index) add(s runSummary) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -115,7 +118,7 @@ func (x *Index) add(s runSummary) bool {
 		cells = map[string]*runSummary{}
 		x.latest[s.MonitorID] = cells
 	}
-	if old, ok := cells[s.Checkpoint]; ok && old.Sequence >= s.Sequence {
+	if old, ok := cells[s.Checkpoint]; ok && !after(s, *old) {
 		return false
 	}
 	cells[s.Checkpoint] = &s
@@ -198,9 +201,18 @@ func (x *Index) subscribe() (<-chan runSummary, func()) {
 // maxMessage bounds the message kept per run (the run page shows it whole).
 const maxMessage = 240
 
+// after says whether s comes after old in their series; a run's later result (a late report
+// replacing its "agent lost" expiry) comes after its earlier one.
+func after(s, old runSummary) bool {
+	if s.RunID == old.RunID {
+		return s.Sequence > old.Sequence
+	}
+	return old.Order.Before(s.Order)
+}
+
 func summarize(res *pb.RunResult) runSummary {
 	return runSummary{RunID: res.RunId, MonitorID: res.MonitorId, Checkpoint: res.CheckpointName, Outcome: res.Outcome,
-		Finished: res.FinishedAt.AsTime(), Sequence: res.Sequence, Phases: phasesOf(res), Message: clip(res.Message, maxMessage)}
+		Finished: res.FinishedAt.AsTime(), Sequence: res.Sequence, Order: store.OrderOf(res), Phases: phasesOf(res), Message: clip(res.Message, maxMessage)}
 }
 
 // clip shortens s to at most n bytes without splitting a character, marking the cut with "…".

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"slices"
@@ -57,8 +58,9 @@ func (m *monitorCache) get() ([]*pb.Monitor, []string, error) {
 type overviewData struct {
 	Checkpoints, Columns     []string
 	Rows                     []overviewRow
-	Total, OK, Failing, No   int
-	State, Checkpoint, Query string // the filters in force
+	Total                    int
+	Counts                   []stateCount // per state, in the order of States
+	State, Checkpoint, Query string       // the filters in force
 	States                   []string
 	Matched, First, Last     int
 	Prev, Next               string // links to the neighbouring pages; empty at the ends
@@ -66,11 +68,19 @@ type overviewData struct {
 	AlertsErr                string
 }
 
-// overviewRow: ID names the row for live updates.
+// overviewRow: ID names the row for live updates. Alerting says State is alerting's, which a
+// live result does not change; else the page works it out again from the cells.
 type overviewRow struct {
 	ID, Name string
-	State    string // ok, failing, nodata, paused
+	State    string // one of resultStates or alertingStates
+	Alerting bool
 	Cells    []overviewCell
+}
+
+// stateCount is how many monitors are in a state, for the summary.
+type stateCount struct {
+	State, Label string
+	N            int
 }
 
 // overviewCell: RunID is empty without a result, and Class "na" when the monitor does not run
@@ -83,7 +93,14 @@ type overviewCell struct {
 // overviewPage is how many monitors one page of the overview shows.
 const overviewPage = 200
 
-var overviewStates = []string{"", "ok", "failing", "nodata", "paused"}
+// The states a monitor can be in on the overview: alerting's (as the CLI's monitor list shows
+// them), plus "nodata" for an ok monitor without a result yet; without alerting, the latest
+// results'.
+var (
+	alertingStates = []string{"ok", "unconfirmed", "down", "muted", "paused", "nodata"}
+	resultStates   = []string{"ok", "failing", "nodata", "paused"}
+	stateLabels    = map[string]string{"ok": "passing", "nodata": "no data"}
+)
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, ss *session) {
 	ms, cps, err := c.monitors.get()
@@ -92,7 +109,9 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, ss *session) 
 		c.fail(w, r, ss, http.StatusInternalServerError, "Monitors could not be read; the controller's log says why.")
 		return
 	}
-	d := overviewData{State: r.FormValue("state"), Checkpoint: r.FormValue("checkpoint"), Query: r.FormValue("q"), States: overviewStates, Checkpoints: cps, Columns: cps}
+	d := overviewData{State: r.FormValue("state"), Checkpoint: r.FormValue("checkpoint"), Query: r.FormValue("q"), Checkpoints: cps, Columns: cps}
+	alerting := c.alertingStates(r, ms, &d.AlertsErr)
+	d.countStates(alerting != nil)
 	if d.Checkpoint != "" {
 		d.Columns = []string{d.Checkpoint}
 	}
@@ -101,23 +120,52 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, ss *session) 
 	now := c.o.Now()
 	// The index's lock is also taken on the path that stores results: hold it a chunk at a time.
 	for chunk := range slices.Chunk(ms, 500) {
-		c.o.Index.read(func(latest cellReader) { d.fill(chunk, latest, pageNo, now) })
+		c.o.Index.read(func(latest cellReader) { d.fill(chunk, latest, alerting, pageNo, now) })
 	}
 	d.paginate(pageNo)
 	c.openAlerts(r, &d)
 	c.render(w, r, http.StatusOK, "overview", ss, page{Title: "Overview", Nav: "overview", Live: true, Body: d})
 }
 
+// alertingStates reads the monitors' alerting states; nil without alerting, or when they could not
+// be read (note then says so, and the states come from the latest results).
+func (c *Console) alertingStates(r *http.Request, ms []*pb.Monitor, note *string) map[string]string {
+	if c.o.Alerts == nil {
+		return nil
+	}
+	states, err := c.o.Alerts.States(r.Context(), ms)
+	if err != nil {
+		c.o.Logger.Error("console: reading alerting states", "err", err)
+		*note = "Alerting states could not be read (states shown are from the latest results); the controller's log says why."
+		return nil
+	}
+	return states
+}
+
+// countStates lists the states of the filter and the summary.
+func (d *overviewData) countStates(alerting bool) {
+	states := resultStates
+	if alerting {
+		states = alertingStates
+	}
+	d.States = append([]string{""}, states...)
+	for _, s := range states {
+		d.Counts = append(d.Counts, stateCount{State: s, Label: cmp.Or(stateLabels[s], s)})
+	}
+}
+
 // fill counts every monitor by state and keeps the rows of page pageNo that pass the filters.
-func (d *overviewData) fill(ms []*pb.Monitor, latest cellReader, pageNo int, now time.Time) {
+func (d *overviewData) fill(ms []*pb.Monitor, latest cellReader, alerting map[string]string, pageNo int, now time.Time) {
 	for _, m := range ms {
-		state := monitorState(m, d.Columns, latest)
+		state := monitorState(m, d.Columns, latest, alerting)
 		d.count(state)
 		if (d.State != "" && d.State != state) || !strings.Contains(m.Name, d.Query) {
 			continue
 		}
 		if d.Matched++; d.Matched > (pageNo-1)*overviewPage && len(d.Rows) < overviewPage {
-			d.Rows = append(d.Rows, overviewRowOf(m, state, d.Columns, latest, now))
+			row := overviewRowOf(m, state, d.Columns, latest, now)
+			row.Alerting = alerting != nil
+			d.Rows = append(d.Rows, row)
 		}
 	}
 }
@@ -144,31 +192,41 @@ func (d *overviewData) paginate(page int) {
 
 func (d *overviewData) count(state string) {
 	d.Total++
-	switch state {
-	case "ok":
-		d.OK++
-	case "failing":
-		d.Failing++
-	case "nodata":
-		d.No++
+	for i := range d.Counts {
+		if d.Counts[i].State == state {
+			d.Counts[i].N++
+		}
 	}
 }
 
-// monitorState is a monitor's state on the overview, from the latest result at each of cols.
-func monitorState(m *pb.Monitor, cols []string, latest cellReader) string {
-	if m.Paused {
-		return "paused"
-	}
-	seen := false
+// monitorState is a monitor's state on the overview: its alerting state when alerting is wired
+// ("nodata" while ok without a result at any of cols), else worked out from those results.
+func monitorState(m *pb.Monitor, cols []string, latest cellReader, alerting map[string]string) string {
+	failing, seen := false, false
 	for _, cp := range cols {
 		if s, ok := latest(m.Id, cp); ok {
-			if s.Outcome != pb.Outcome_OUTCOME_PASSED {
-				return "failing"
-			}
-			seen = true
+			failing, seen = failing || s.Outcome != pb.Outcome_OUTCOME_PASSED, true
 		}
 	}
-	if !seen {
+	return stateOf(m, alerting, failing, seen)
+}
+
+// stateOf decides a monitor's state from its alerting state (nil: alerting is not wired) and
+// what its latest results say.
+func stateOf(m *pb.Monitor, alerting map[string]string, failing, seen bool) string {
+	if alerting != nil {
+		st := cmp.Or(alerting[m.Id], "ok")
+		if st == "ok" && !seen {
+			return "nodata"
+		}
+		return st
+	}
+	switch {
+	case m.Paused:
+		return "paused"
+	case failing:
+		return "failing"
+	case !seen:
 		return "nodata"
 	}
 	return "ok"

@@ -56,7 +56,7 @@ func (c *Console) monitor(w http.ResponseWriter, r *http.Request, ss *session) {
 		return
 	}
 	d := monitorData{Monitor: m, CanMute: c.o.Muter != nil, HasUptime: c.o.Uptime != nil}
-	c.fillLatest(&d)
+	c.fillLatest(r, &d)
 	recent := c.o.Index.recentRuns(m.Id)
 	d.Chart = newDurationChart(recent)
 	slices.Reverse(recent)
@@ -68,7 +68,9 @@ func (c *Console) monitor(w http.ResponseWriter, r *http.Request, ss *session) {
 	c.render(w, r, http.StatusOK, "monitor", ss, page{Title: m.Name, Nav: "overview", Body: d})
 }
 
-func (c *Console) fillLatest(d *monitorData) {
+// fillLatest adds the latest result at each checkpoint, and the monitor's state: alerting's, as
+// on the overview.
+func (c *Console) fillLatest(r *http.Request, d *monitorData) {
 	cells := c.o.Index.cells(d.Monitor.Id)
 	now := c.o.Now()
 	failing, seen := false, false
@@ -78,16 +80,8 @@ func (c *Console) fillLatest(d *monitorData) {
 		seen = seen || ok
 		failing = failing || (ok && s.Outcome != pb.Outcome_OUTCOME_PASSED)
 	}
-	switch {
-	case d.Monitor.Paused:
-		d.State = "paused"
-	case failing:
-		d.State = "failing"
-	case !seen:
-		d.State = "nodata"
-	default:
-		d.State = "ok"
-	}
+	alerting := c.alertingStates(r, []*pb.Monitor{d.Monitor}, &d.SourceNote)
+	d.State = stateOf(d.Monitor, alerting, failing, seen)
 }
 
 var uptimeWindows = []time.Duration{24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}

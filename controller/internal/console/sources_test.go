@@ -29,6 +29,16 @@ func (a *alertsAndUptime) MonitorAlerts(ctx context.Context, _ string) ([]consol
 	return a.OpenAlerts(ctx)
 }
 
+func (a *alertsAndUptime) States(_ context.Context, ms []*pb.Monitor) (map[string]string, error) {
+	out := map[string]string{}
+	for _, m := range ms {
+		if m.Name == "orders" {
+			out[m.Id] = "down"
+		}
+	}
+	return out, nil
+}
+
 func (a *alertsAndUptime) Uptime(_ context.Context, _ string, windows []time.Duration) ([]console.UptimeFigure, error) {
 	var out []console.UptimeFigure
 	for _, w := range windows {
@@ -61,13 +71,13 @@ func TestOptionalSourcesShowWhenWired(t *testing.T) {
 	cl = client(t)
 	signIn(t, cl, wired, "admin-secret")
 	overview := get(t, cl, wired+"/", http.StatusOK)
-	for _, want := range []string{"Open alerts", `href="/alerts"`, "&lt;b&gt;502&lt;/b&gt; from &#34;orders&#34;"} {
+	for _, want := range []string{"Open alerts", `href="/alerts"`, "&lt;b&gt;502&lt;/b&gt; from &#34;orders&#34;", `<b>1</b> down`} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("the overview lacks %q", want)
 		}
 	}
 	monitor := get(t, cl, wired+"/monitors/orders", http.StatusOK)
-	for _, want := range []string{"Uptime", "99.870%", "p95 340ms", `action="/monitors/orders/mute"`} {
+	for _, want := range []string{"Uptime", "99.870%", "p95 340ms", `action="/monitors/orders/mute"`, `badge st-down">down<`} {
 		if !strings.Contains(monitor, want) {
 			t.Errorf("the monitor page lacks %q", want)
 		}

@@ -31,6 +31,22 @@ func (c consoleAlerts) MonitorAlerts(ctx context.Context, monitor string) ([]con
 	return c.list(ctx, alerting.AlertFilter{Monitor: monitor, Limit: 20})
 }
 
+// States are the monitors' alerting states in the CLI's words (monitor list's ALERTING column).
+func (c consoleAlerts) States(ctx context.Context, ms []*pb.Monitor) (map[string]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sts, err := c.engine.States(ms)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(sts))
+	for i, st := range sts {
+		out[ms[i].Id] = alerting.StateWord(st)
+	}
+	return out, nil
+}
+
 func (c consoleAlerts) list(ctx context.Context, f alerting.AlertFilter) ([]console.Alert, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

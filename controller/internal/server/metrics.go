@@ -41,7 +41,7 @@ func newMetrics(st *store.Store) *metrics {
 			Help:    "Write calls sharing one group commit (a dispatcher round of runs is one call).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
 		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lookout_store_pruned_total",
-			Help: "Records deleted past retention: finished runs, results and audit entries."}, []string{"kind"}),
+			Help: "Records deleted past retention: finished runs, results, audit entries, rollups, resolved alerts and their notifications."}, []string{"kind"}),
 	}
 	st.ObserveCommits(func(n int, took time.Duration) {
 		m.commits.Observe(took.Seconds())

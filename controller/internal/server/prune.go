@@ -13,7 +13,7 @@ import (
 // retention, between 100 ms and a minute. Each look that finds nothing costs one read transaction.
 func pruneEvery(r store.Retention) time.Duration {
 	shortest := time.Duration(0)
-	for _, d := range []time.Duration{r.Runs, r.Audit, r.Rollups} {
+	for _, d := range []time.Duration{r.Runs, r.Audit, r.Rollups, r.Alerts} {
 		if d > 0 && (shortest == 0 || d < shortest) {
 			shortest = d
 		}
@@ -21,11 +21,11 @@ func pruneEvery(r store.Retention) time.Duration {
 	return min(max(shortest/10, 100*time.Millisecond), time.Minute)
 }
 
-// runPruner deletes finished runs, results and audit entries past their retention, at start and
+// runPruner deletes finished runs, results, audit entries, rollups and resolved alerts past their retention, at start and
 // then every pruneEvery, until ctx ends. With no retention set it does nothing.
 func (s *Server) runPruner(ctx context.Context, pruned *prometheus.CounterVec) {
 	r := s.o.Retention
-	if r.Runs <= 0 && r.Audit <= 0 && r.Rollups <= 0 {
+	if r.Runs <= 0 && r.Audit <= 0 && r.Rollups <= 0 && r.Alerts <= 0 {
 		return
 	}
 	t := time.NewTimer(0)
@@ -48,6 +48,7 @@ func (s *Server) runPruner(ctx context.Context, pruned *prometheus.CounterVec) {
 			s.log.Error("deleting records past retention; trying again later", "err", err)
 		}
 		s.pruneRollups(ctx, pruned)
+		s.pruneAlerts(ctx, pruned)
 		t.Reset(pruneEvery(r))
 	}
 }
@@ -61,5 +62,19 @@ func (s *Server) pruneRollups(ctx context.Context, pruned *prometheus.CounterVec
 	}
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("deleting rollups past retention; trying again later", "err", err)
+	}
+}
+
+// pruneAlerts deletes resolved alerts and their notifications past --alert-retention.
+func (s *Server) pruneAlerts(ctx context.Context, pruned *prometheus.CounterVec) {
+	n, err := s.store.PruneAlerts(ctx, s.o.Retention.Alerts, time.Now())
+	pruned.WithLabelValues("alerts").Add(float64(n.Alerts))
+	pruned.WithLabelValues("notifications").Add(float64(n.Notifications))
+	if n.Alerts > 0 {
+		s.log.Info("deleted resolved alerts past retention", "alerts", n.Alerts, "notifications", n.Notifications,
+			"alert_retention", s.o.Retention.Alerts.String())
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("deleting alerts past retention; trying again later", "err", err)
 	}
 }

@@ -22,6 +22,9 @@ type Retention struct {
 	Audit time.Duration
 	// Rollups: hourly rollups (PruneRollups), counted from the start of their hour.
 	Rollups time.Duration
+	// Alerts: resolved alerts and their notifications (PruneAlerts), counted from when the alert
+	// resolved. An open alert is kept.
+	Alerts time.Duration
 }
 
 // Pruned counts what Prune deleted.

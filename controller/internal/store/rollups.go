@@ -14,7 +14,8 @@ import (
 )
 
 // Two indexes written with every result, in closeRun's transaction:
-//   - results_latest: monitor name \0 checkpoint name → the sequence of the latest result;
+//   - results_latest: monitor name \0 checkpoint name → the sequence and order (see RunOrder) of
+//     the latest result: the one whose run was scheduled last;
 //   - rollups: monitor name \0 checkpoint name \0 hour (unix seconds, 8 bytes big-endian) → the
 //     hour's Rollup, so uptime and percentiles over months read at most 24 records a day.
 var (
@@ -67,17 +68,90 @@ func resultHour(res *pb.RunResult) time.Time {
 // indexResult updates the latest-result index and the result's hourly rollup. It runs in
 // closeRun's transaction: an index never counts a result that was not stored, nor misses one.
 // prev is the result res replaces (a late report after an "agent lost" expiry), taken back out of
-// its rollup so that the run counts once.
+// its rollup so that the run counts once. A result whose run was scheduled before the series'
+// latest (an agent's spooled result reported late) counts in its rollup but does not become the
+// latest.
 func indexResult(tx *bolt.Tx, res, prev *pb.RunResult) error {
 	if prev != nil {
 		if err := updateRollup(tx, prev, -1); err != nil {
 			return err
 		}
 	}
-	if err := tx.Bucket(bLatest).Put(bytes.TrimSuffix(seriesKey(res.MonitorName, res.CheckpointName), []byte{0}), seqKey(res.Sequence)); err != nil {
+	if err := updateLatest(tx, res); err != nil {
 		return err
 	}
 	return updateRollup(tx, res, 1)
+}
+
+// updateLatest points the series' latest entry at res unless the entry's result comes after it.
+// An entry is the result's sequence, then its order (so that deciding reads no result): the
+// run's scheduled time (unix nanoseconds, 8 bytes big-endian) and run id. An entry written
+// before the order was kept holds the sequence alone; its result is read instead.
+func updateLatest(tx *bolt.Tx, res *pb.RunResult) error {
+	b := tx.Bucket(bLatest)
+	key := bytes.TrimSuffix(seriesKey(res.MonitorName, res.CheckpointName), []byte{0})
+	cur, err := latestOrder(tx, b.Get(key))
+	if err != nil {
+		return fmt.Errorf("latest result of %s @ %s: %w", res.MonitorName, res.CheckpointName, err)
+	}
+	o := OrderOf(res)
+	if cur != nil && o.Before(*cur) {
+		return nil
+	}
+	v := binary.BigEndian.AppendUint64(seqKey(res.Sequence), uint64(o.At.UnixNano()))
+	return b.Put(key, append(v, o.RunID...))
+}
+
+// latestOrder reads the order of a latest entry; nil when there is none, or its result is gone
+// past retention from an entry that does not hold its order.
+func latestOrder(tx *bolt.Tx, entry []byte) (*RunOrder, error) {
+	switch {
+	case len(entry) >= 16:
+		return &RunOrder{At: time.Unix(0, int64(binary.BigEndian.Uint64(entry[8:16]))).UTC(), RunID: string(entry[16:])}, nil
+	case len(entry) < 8:
+		return nil, nil
+	}
+	v := tx.Bucket(bResults).Get(entry[:8])
+	if v == nil {
+		return nil, nil
+	}
+	prev := &pb.RunResult{}
+	if err := decodeResult(v, prev); err != nil {
+		return nil, err
+	}
+	o := OrderOf(prev)
+	return &o, nil
+}
+
+// RunOrder places a result in its monitor × checkpoint series: by when its run was scheduled
+// (the controller's clock, so an agent's clock cannot reorder a series), ties broken by run id.
+// Results reported late (spooled by an agent cut off from the controller) take their place by
+// it, not by when they arrived.
+type RunOrder struct {
+	At    time.Time
+	RunID string
+}
+
+// OrderOf is res's place in its series: its run's scheduled time; for a result stored before
+// that was recorded, when its run started, else when it was stored.
+func OrderOf(res *pb.RunResult) RunOrder {
+	at := res.GetScheduledAt()
+	if at == nil {
+		at = res.GetStartedAt()
+	}
+	if at == nil {
+		at = res.GetStoredAt()
+	}
+	return RunOrder{At: at.AsTime().UTC(), RunID: res.GetRunId()}
+}
+
+// Before says whether o comes strictly before p. A run is never before itself: its late result
+// replaces the "agent lost" result the controller stored for it.
+func (o RunOrder) Before(p RunOrder) bool {
+	if !o.At.Equal(p.At) {
+		return o.At.Before(p.At)
+	}
+	return o.RunID < p.RunID
 }
 
 // updateRollup adds res to its hour's rollup (sign 1) or takes it out (sign -1).
@@ -185,6 +259,10 @@ func (s *Store) LatestResults(monitor string, want func(monitor, checkpoint stri
 			if !want(string(m), string(cp)) {
 				continue
 			}
+			if len(seq) < 8 {
+				continue
+			}
+			seq = seq[:8] // the entry's sequence; its order follows
 			v := results.Get(seq)
 			if v == nil {
 				continue

@@ -198,7 +198,7 @@ func (s *Store) closeRun(tx *bolt.Tx, r *pb.Run, res *pb.RunResult, fromAgent bo
 	}
 	res.MonitorId, res.MonitorName = r.MonitorId, r.MonitorName
 	res.CheckpointId, res.CheckpointName = r.CheckpointId, r.CheckpointName
-	res.Confirmation = r.Confirmation
+	res.Confirmation, res.ScheduledAt = r.Confirmation, r.ScheduledAt
 	results := appendOnly(tx, bResults)
 	seq, err := results.NextSequence()
 	if err != nil {

@@ -3,7 +3,7 @@
 //
 // Upload pipeline (ImportPKCS12, a pure function): size cap (256 KiB) → sniff (DER; PEM or base64
 // text is decoded once; BER gets a re-export hint) → iteration-count pre-scan → decode with
-// go-pkcs12 under a time budget → pick the leaf by matching the private key against every
+// go-pkcs12 under a CPU-time budget → pick the leaf by matching the private key against every
 // certificate → order the chain leaf → issuers → check the key type. What is stored is the
 // normalised chain (DER) and the PKCS#8 key; the archive and its password are not kept.
 //
@@ -14,8 +14,9 @@
 // ciphers derive key and IV separately, so they count twice). .NET caps at 300,000 and
 // 1,000,000; ours leave room for archives exported with OWASP-level PBKDF2 counts. A key bag
 // hidden inside an encrypted safe cannot be read before decryption, so the decode also runs under
-// a time budget, with at most two decodes at once (an abandoned decode keeps its slot until it
-// ends).
+// a budget of 10 s of CPU time (its own thread's, so a loaded machine does not make an ordinary
+// archive fail), with at most two decodes at once (an abandoned decode keeps its slot until it
+// ends) and an upload waiting at most 10 s for a slot before it is told to try again.
 //
 // Secrets and files (items.go) need no decoding. A secret is a UTF-8 value of 1 byte to 64 KiB
 // (MaxSecretSize), used by monitors as a variable that is redacted from results. A file is 1 byte

@@ -27,8 +27,8 @@ var (
 	// ErrMasterKeyMismatch is returned by Open when the master key is not the one the keyring
 	// was created with.
 	ErrMasterKeyMismatch = errors.New("master key does not match this data dir")
-	// ErrBusy is returned by ImportPKCS12 when other decodes hold every slot for longer than the
-	// decode budget. It is transient: retry later.
+	// ErrBusy is returned by ImportPKCS12 when other decodes hold every slot for longer than
+	// SlotWait. It is transient: retry later.
 	ErrBusy = errors.New("too many certificate archives are being decoded; try again shortly")
 	// ErrWrongPassword is the Kind of the InputError of an archive whose password is incorrect.
 	ErrWrongPassword = errors.New("archive password is incorrect")

@@ -19,7 +19,7 @@ const fuzzPassword = "fuzz-password"
 
 // fuzzLimits are tighter than the real ones so the fuzzer spends its time parsing, not deriving
 // keys: the seeds use 16 iterations, and a mutated count may grow at most to 4096.
-var fuzzLimits = limits{size: MaxArchiveSize, perDerivation: 4096, total: 16_384, budget: DecodeBudget}
+var fuzzLimits = limits{size: MaxArchiveSize, perDerivation: 4096, total: 16_384, budget: DecodeBudget, slotWait: SlotWait}
 
 // fuzzChain is a chain every fuzz worker process rebuilds byte for byte: Ed25519 keys from fixed
 // seeds (Ed25519 signatures are deterministic), fixed serials and validity.

@@ -12,12 +12,16 @@ import (
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
-// Limits of the upload pipeline; see the package documentation.
+// Limits of the upload pipeline; see the package documentation. DecodeBudget is CPU time, not
+// wall-clock time: an archive at the iteration caps needs about a second of it whatever else the
+// machine is doing, while its wall-clock time grows with the load. SlotWait is how long an upload
+// waits for a decode slot before it is told to try again.
 const (
 	MaxArchiveSize             = 256 << 10
 	MaxIterationsPerDerivation = 600_000
 	MaxIterationsTotal         = 2_000_000
 	DecodeBudget               = 10 * time.Second
+	SlotWait                   = 10 * time.Second
 )
 
 // Imported is a certificate archive after normalisation: what the vault stores and describes.
@@ -32,7 +36,8 @@ type limits struct {
 	size          int
 	perDerivation int64
 	total         int64
-	budget        time.Duration
+	budget        time.Duration // CPU time of one decode
+	slotWait      time.Duration
 }
 
 var defaultLimits = limits{
@@ -40,6 +45,7 @@ var defaultLimits = limits{
 	perDerivation: MaxIterationsPerDerivation,
 	total:         MaxIterationsTotal,
 	budget:        DecodeBudget,
+	slotWait:      SlotWait,
 }
 
 // ImportPKCS12 reads a PKCS#12 archive (.pfx/.p12; DER, PEM or base64) and returns its leaf,
@@ -57,7 +63,7 @@ func importWith(data []byte, password string, now time.Time, lim limits) (*Impor
 	if err := checkIterations(der, password == "", lim); err != nil {
 		return nil, err
 	}
-	key, certificates, err := decodeWithBudget(der, password, lim.budget)
+	key, certificates, err := decodeWithBudget(der, password, lim)
 	if err != nil {
 		return nil, err
 	}

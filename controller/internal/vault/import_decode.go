@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -21,39 +22,67 @@ type decoded struct {
 	err          error
 }
 
-// decodeWithBudget runs go-pkcs12 and gives up after budget, counting the wait for a slot.
-func decodeWithBudget(der []byte, password string, budget time.Duration) (any, []*x509.Certificate, error) {
-	timer := time.NewTimer(budget)
-	defer timer.Stop()
-	if !acquireDecodeSlot(timer.C) {
+// decodeWithBudget runs go-pkcs12 in a decode slot, waiting at most lim.slotWait for one (then
+// ErrBusy: transient), and gives up once the decode has used lim.budget of CPU time. The budget
+// counts the decode's own thread's CPU time, not the wall clock: on a loaded machine an ordinary
+// archive takes longer but costs the same, and must not be blamed for the load.
+func decodeWithBudget(der []byte, password string, lim limits) (any, []*x509.Certificate, error) {
+	if !acquireDecodeSlot(lim.slotWait) {
 		return nil, nil, ErrBusy
 	}
 	done := make(chan decoded, 1)
+	clock := make(chan func() (time.Duration, bool), 1)
 	go func(der []byte) {
 		defer func() { <-decodeSlots }()
+		runtime.LockOSThread() // the CPU clock read is this thread's
+		defer runtime.UnlockOSThread()
+		clock <- threadCPUClock()
 		done <- decodeChain(der, password)
 	}(slices.Clone(der))
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, nil, decodeError(r.err, der, password)
+	r, over := awaitDecode(done, <-clock, lim.budget)
+	switch {
+	case over:
+		return nil, nil, inputError(fmt.Sprintf("archive needs more than %s of CPU time to decode: re-export it with fewer key-derivation iterations", lim.budget))
+	case r.err != nil:
+		return nil, nil, decodeError(r.err, der, password)
+	}
+	return r.key, r.certificates, nil
+}
+
+// awaitDecode waits for the decode and checks, a twentieth of the budget apart (1 ms to 100 ms),
+// the CPU time it has used; over says it used more than budget. Without a per-thread CPU clock
+// (cpu nil) the wall-clock time since the decode started counts instead.
+func awaitDecode(done <-chan decoded, cpu func() (time.Duration, bool), budget time.Duration) (r decoded, over bool) {
+	if cpu == nil {
+		start := time.Now()
+		cpu = func() (time.Duration, bool) { return time.Since(start), true }
+	}
+	tick := time.NewTicker(min(max(budget/20, time.Millisecond), 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case r := <-done:
+			return r, false
+		case <-tick.C:
+			if used, ok := cpu(); ok && used > budget {
+				return decoded{}, true
+			}
 		}
-		return r.key, r.certificates, nil
-	case <-timer.C:
-		return nil, nil, inputError(fmt.Sprintf("archive took longer than %s to decode: re-export it with fewer key-derivation iterations", budget))
 	}
 }
 
-func acquireDecodeSlot(deadline <-chan time.Time) bool {
+func acquireDecodeSlot(wait time.Duration) bool {
 	select {
 	case decodeSlots <- struct{}{}:
 		return true
 	default:
 	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	select {
 	case decodeSlots <- struct{}{}:
 		return true
-	case <-deadline:
+	case <-timer.C:
 		return false
 	}
 }

@@ -344,7 +344,7 @@ func TestScanDerivations(t *testing.T) {
 	})
 }
 
-// TestImportPKCS12Budget gives the decoder less time than it needs.
+// TestImportPKCS12Budget gives the decoder less CPU time than it needs.
 func TestImportPKCS12Budget(t *testing.T) {
 	t.Parallel()
 	chain := newChain(t, "p256")
@@ -352,7 +352,7 @@ func TestImportPKCS12Budget(t *testing.T) {
 	lim := defaultLimits
 	lim.budget = time.Nanosecond
 	_, err := importWith(archive, testPassword, time.Now(), lim)
-	wantInputError(t, err, "archive took longer than 1ns to decode: re-export it with fewer key-derivation iterations", false, testPassword)
+	wantInputError(t, err, "archive needs more than 1ns of CPU time to decode: re-export it with fewer key-derivation iterations", false, testPassword)
 }
 
 // TestImportPKCS12Busy holds every decode slot, as abandoned decodes would. It is not parallel:
@@ -363,7 +363,7 @@ func TestImportPKCS12Busy(t *testing.T) {
 		decodeSlots <- struct{}{}
 	}
 	lim := defaultLimits
-	lim.budget = 50 * time.Millisecond
+	lim.slotWait = 50 * time.Millisecond
 	_, err := importWith(archive, testPassword, time.Now(), lim)
 	for range cap(decodeSlots) {
 		<-decodeSlots

@@ -638,8 +638,12 @@ type CheckpointAlertStatus struct {
 	RunId               string                 `protobuf:"bytes,4,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"` // the latest failed run
 	Message             string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`          // its first failing step's redacted error
 	At                  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=at,proto3" json:"at,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The result the state machine last acted on for this checkpoint: a result of a run scheduled
+	// before it (reported late) changes no state.
+	ActedScheduledAt *timestamppb.Timestamp `protobuf:"bytes,291,opt,name=acted_scheduled_at,json=actedScheduledAt,proto3" json:"acted_scheduled_at,omitempty"`
+	ActedRunId       string                 `protobuf:"bytes,292,opt,name=acted_run_id,json=actedRunId,proto3" json:"acted_run_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CheckpointAlertStatus) Reset() {
@@ -712,6 +716,20 @@ func (x *CheckpointAlertStatus) GetAt() *timestamppb.Timestamp {
 		return x.At
 	}
 	return nil
+}
+
+func (x *CheckpointAlertStatus) GetActedScheduledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ActedScheduledAt
+	}
+	return nil
+}
+
+func (x *CheckpointAlertStatus) GetActedRunId() string {
+	if x != nil {
+		return x.ActedRunId
+	}
+	return ""
 }
 
 type MonitorAlertState struct {
@@ -2041,7 +2059,7 @@ const file_lookout_v1_alerting_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x18\n" +
 	"\aversion\x18\f \x01(\x03R\aversion\x12\x17\n" +
-	"\aused_by\x18\r \x03(\tR\x06usedBy\"\xdf\x01\n" +
+	"\aused_by\x18\r \x03(\tR\x06usedBy\"\xcd\x02\n" +
 	"\x15CheckpointAlertStatus\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x01 \x01(\tR\n" +
@@ -2050,7 +2068,10 @@ const file_lookout_v1_alerting_proto_rawDesc = "" +
 	"\x14consecutive_failures\x18\x03 \x01(\x05R\x13consecutiveFailures\x12\x15\n" +
 	"\x06run_id\x18\x04 \x01(\tR\x05runId\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12*\n" +
-	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\xe5\x03\n" +
+	"\x02at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12I\n" +
+	"\x12acted_scheduled_at\x18\xa3\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10actedScheduledAt\x12!\n" +
+	"\facted_run_id\x18\xa4\x02 \x01(\tR\n" +
+	"actedRunId\"\xe5\x03\n" +
 	"\x11MonitorAlertState\x12\x1d\n" +
 	"\n" +
 	"monitor_id\x18\x01 \x01(\tR\tmonitorId\x12!\n" +
@@ -2255,56 +2276,57 @@ var file_lookout_v1_alerting_proto_depIdxs = []int32{
 	31, // 6: lookout.v1.Channel.created_at:type_name -> google.protobuf.Timestamp
 	31, // 7: lookout.v1.Channel.updated_at:type_name -> google.protobuf.Timestamp
 	31, // 8: lookout.v1.CheckpointAlertStatus.at:type_name -> google.protobuf.Timestamp
-	2,  // 9: lookout.v1.MonitorAlertState.state:type_name -> lookout.v1.MonitorState
-	9,  // 10: lookout.v1.MonitorAlertState.checkpoints:type_name -> lookout.v1.CheckpointAlertStatus
-	31, // 11: lookout.v1.MonitorAlertState.muted_until:type_name -> google.protobuf.Timestamp
-	31, // 12: lookout.v1.MonitorAlertState.since:type_name -> google.protobuf.Timestamp
-	3,  // 13: lookout.v1.Alert.status:type_name -> lookout.v1.AlertStatus
-	31, // 14: lookout.v1.Alert.started_at:type_name -> google.protobuf.Timestamp
-	31, // 15: lookout.v1.Alert.confirmed_at:type_name -> google.protobuf.Timestamp
-	31, // 16: lookout.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	31, // 17: lookout.v1.Alert.level_notified_at:type_name -> google.protobuf.Timestamp
-	14, // 18: lookout.v1.Alert.notifications:type_name -> lookout.v1.Notification
-	31, // 19: lookout.v1.Event.started_at:type_name -> google.protobuf.Timestamp
-	31, // 20: lookout.v1.Event.resolved_at:type_name -> google.protobuf.Timestamp
-	31, // 21: lookout.v1.DeliveryAttempt.at:type_name -> google.protobuf.Timestamp
-	30, // 22: lookout.v1.DeliveryAttempt.took:type_name -> google.protobuf.Duration
-	12, // 23: lookout.v1.Notification.event:type_name -> lookout.v1.Event
-	4,  // 24: lookout.v1.Notification.state:type_name -> lookout.v1.NotificationState
-	13, // 25: lookout.v1.Notification.attempts:type_name -> lookout.v1.DeliveryAttempt
-	31, // 26: lookout.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
-	31, // 27: lookout.v1.Notification.next_attempt_at:type_name -> google.protobuf.Timestamp
-	31, // 28: lookout.v1.Notification.delivered_at:type_name -> google.protobuf.Timestamp
-	31, // 29: lookout.v1.Notification.state_stored_at:type_name -> google.protobuf.Timestamp
-	8,  // 30: lookout.v1.ApplyChannelResponse.channel:type_name -> lookout.v1.Channel
-	8,  // 31: lookout.v1.ListChannelsResponse.channels:type_name -> lookout.v1.Channel
-	13, // 32: lookout.v1.TestChannelResponse.attempt:type_name -> lookout.v1.DeliveryAttempt
-	11, // 33: lookout.v1.ListAlertsResponse.alerts:type_name -> lookout.v1.Alert
-	30, // 34: lookout.v1.MuteMonitorRequest.for:type_name -> google.protobuf.Duration
-	10, // 35: lookout.v1.ListMonitorStatesResponse.states:type_name -> lookout.v1.MonitorAlertState
-	15, // 36: lookout.v1.AlertService.ApplyChannel:input_type -> lookout.v1.ApplyChannelRequest
-	17, // 37: lookout.v1.AlertService.ListChannels:input_type -> lookout.v1.ListChannelsRequest
-	19, // 38: lookout.v1.AlertService.GetChannel:input_type -> lookout.v1.GetChannelRequest
-	20, // 39: lookout.v1.AlertService.DeleteChannel:input_type -> lookout.v1.DeleteChannelRequest
-	22, // 40: lookout.v1.AlertService.TestChannel:input_type -> lookout.v1.TestChannelRequest
-	24, // 41: lookout.v1.AlertService.ListAlerts:input_type -> lookout.v1.ListAlertsRequest
-	26, // 42: lookout.v1.AlertService.MuteMonitor:input_type -> lookout.v1.MuteMonitorRequest
-	27, // 43: lookout.v1.AlertService.UnmuteMonitor:input_type -> lookout.v1.UnmuteMonitorRequest
-	28, // 44: lookout.v1.AlertService.ListMonitorStates:input_type -> lookout.v1.ListMonitorStatesRequest
-	16, // 45: lookout.v1.AlertService.ApplyChannel:output_type -> lookout.v1.ApplyChannelResponse
-	18, // 46: lookout.v1.AlertService.ListChannels:output_type -> lookout.v1.ListChannelsResponse
-	8,  // 47: lookout.v1.AlertService.GetChannel:output_type -> lookout.v1.Channel
-	21, // 48: lookout.v1.AlertService.DeleteChannel:output_type -> lookout.v1.DeleteChannelResponse
-	23, // 49: lookout.v1.AlertService.TestChannel:output_type -> lookout.v1.TestChannelResponse
-	25, // 50: lookout.v1.AlertService.ListAlerts:output_type -> lookout.v1.ListAlertsResponse
-	10, // 51: lookout.v1.AlertService.MuteMonitor:output_type -> lookout.v1.MonitorAlertState
-	10, // 52: lookout.v1.AlertService.UnmuteMonitor:output_type -> lookout.v1.MonitorAlertState
-	29, // 53: lookout.v1.AlertService.ListMonitorStates:output_type -> lookout.v1.ListMonitorStatesResponse
-	45, // [45:54] is the sub-list for method output_type
-	36, // [36:45] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	31, // 9: lookout.v1.CheckpointAlertStatus.acted_scheduled_at:type_name -> google.protobuf.Timestamp
+	2,  // 10: lookout.v1.MonitorAlertState.state:type_name -> lookout.v1.MonitorState
+	9,  // 11: lookout.v1.MonitorAlertState.checkpoints:type_name -> lookout.v1.CheckpointAlertStatus
+	31, // 12: lookout.v1.MonitorAlertState.muted_until:type_name -> google.protobuf.Timestamp
+	31, // 13: lookout.v1.MonitorAlertState.since:type_name -> google.protobuf.Timestamp
+	3,  // 14: lookout.v1.Alert.status:type_name -> lookout.v1.AlertStatus
+	31, // 15: lookout.v1.Alert.started_at:type_name -> google.protobuf.Timestamp
+	31, // 16: lookout.v1.Alert.confirmed_at:type_name -> google.protobuf.Timestamp
+	31, // 17: lookout.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	31, // 18: lookout.v1.Alert.level_notified_at:type_name -> google.protobuf.Timestamp
+	14, // 19: lookout.v1.Alert.notifications:type_name -> lookout.v1.Notification
+	31, // 20: lookout.v1.Event.started_at:type_name -> google.protobuf.Timestamp
+	31, // 21: lookout.v1.Event.resolved_at:type_name -> google.protobuf.Timestamp
+	31, // 22: lookout.v1.DeliveryAttempt.at:type_name -> google.protobuf.Timestamp
+	30, // 23: lookout.v1.DeliveryAttempt.took:type_name -> google.protobuf.Duration
+	12, // 24: lookout.v1.Notification.event:type_name -> lookout.v1.Event
+	4,  // 25: lookout.v1.Notification.state:type_name -> lookout.v1.NotificationState
+	13, // 26: lookout.v1.Notification.attempts:type_name -> lookout.v1.DeliveryAttempt
+	31, // 27: lookout.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
+	31, // 28: lookout.v1.Notification.next_attempt_at:type_name -> google.protobuf.Timestamp
+	31, // 29: lookout.v1.Notification.delivered_at:type_name -> google.protobuf.Timestamp
+	31, // 30: lookout.v1.Notification.state_stored_at:type_name -> google.protobuf.Timestamp
+	8,  // 31: lookout.v1.ApplyChannelResponse.channel:type_name -> lookout.v1.Channel
+	8,  // 32: lookout.v1.ListChannelsResponse.channels:type_name -> lookout.v1.Channel
+	13, // 33: lookout.v1.TestChannelResponse.attempt:type_name -> lookout.v1.DeliveryAttempt
+	11, // 34: lookout.v1.ListAlertsResponse.alerts:type_name -> lookout.v1.Alert
+	30, // 35: lookout.v1.MuteMonitorRequest.for:type_name -> google.protobuf.Duration
+	10, // 36: lookout.v1.ListMonitorStatesResponse.states:type_name -> lookout.v1.MonitorAlertState
+	15, // 37: lookout.v1.AlertService.ApplyChannel:input_type -> lookout.v1.ApplyChannelRequest
+	17, // 38: lookout.v1.AlertService.ListChannels:input_type -> lookout.v1.ListChannelsRequest
+	19, // 39: lookout.v1.AlertService.GetChannel:input_type -> lookout.v1.GetChannelRequest
+	20, // 40: lookout.v1.AlertService.DeleteChannel:input_type -> lookout.v1.DeleteChannelRequest
+	22, // 41: lookout.v1.AlertService.TestChannel:input_type -> lookout.v1.TestChannelRequest
+	24, // 42: lookout.v1.AlertService.ListAlerts:input_type -> lookout.v1.ListAlertsRequest
+	26, // 43: lookout.v1.AlertService.MuteMonitor:input_type -> lookout.v1.MuteMonitorRequest
+	27, // 44: lookout.v1.AlertService.UnmuteMonitor:input_type -> lookout.v1.UnmuteMonitorRequest
+	28, // 45: lookout.v1.AlertService.ListMonitorStates:input_type -> lookout.v1.ListMonitorStatesRequest
+	16, // 46: lookout.v1.AlertService.ApplyChannel:output_type -> lookout.v1.ApplyChannelResponse
+	18, // 47: lookout.v1.AlertService.ListChannels:output_type -> lookout.v1.ListChannelsResponse
+	8,  // 48: lookout.v1.AlertService.GetChannel:output_type -> lookout.v1.Channel
+	21, // 49: lookout.v1.AlertService.DeleteChannel:output_type -> lookout.v1.DeleteChannelResponse
+	23, // 50: lookout.v1.AlertService.TestChannel:output_type -> lookout.v1.TestChannelResponse
+	25, // 51: lookout.v1.AlertService.ListAlerts:output_type -> lookout.v1.ListAlertsResponse
+	10, // 52: lookout.v1.AlertService.MuteMonitor:output_type -> lookout.v1.MonitorAlertState
+	10, // 53: lookout.v1.AlertService.UnmuteMonitor:output_type -> lookout.v1.MonitorAlertState
+	29, // 54: lookout.v1.AlertService.ListMonitorStates:output_type -> lookout.v1.ListMonitorStatesResponse
+	46, // [46:55] is the sub-list for method output_type
+	37, // [37:46] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_alerting_proto_init() }

@@ -597,8 +597,11 @@ type RunResult struct {
 	Sequence       uint64                 `protobuf:"varint,14,opt,name=sequence,proto3" json:"sequence,omitempty"`                // controller's storage order
 	StoredAt       *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=stored_at,json=storedAt,proto3" json:"stored_at,omitempty"` // when the controller stored it, by its clock; retention counts from here
 	Confirmation   bool                   `protobuf:"varint,120,opt,name=confirmation,proto3" json:"confirmation,omitempty"`       // the run was a confirmation run (set by the controller)
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// When the run was scheduled, by the controller's clock (set by the controller when it stores the
+	// result). A series' latest result is the one whose run was scheduled last, not the last to arrive.
+	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,290,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RunResult) Reset() {
@@ -741,6 +744,13 @@ func (x *RunResult) GetConfirmation() bool {
 		return x.Confirmation
 	}
 	return false
+}
+
+func (x *RunResult) GetScheduledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledAt
+	}
+	return nil
 }
 
 type Timings struct {
@@ -1230,7 +1240,7 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\x11result_from_agent\x18\xf1\x01 \x01(\bR\x0fresultFromAgent\x12E\n" +
 	"\x12result_error_class\x18\xf2\x01 \x01(\x0e2\x16.lookout.v1.ErrorClassR\x10resultErrorClass\x12E\n" +
 	"\x10result_stored_at\x18\xf3\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0eresultStoredAt\x12(\n" +
-	"\x10handed_over_from\x18d \x01(\tR\x0ehandedOverFrom\"\x88\x05\n" +
+	"\x10handed_over_from\x18d \x01(\tR\x0ehandedOverFrom\"\xc8\x05\n" +
 	"\tRunResult\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1d\n" +
@@ -1252,7 +1262,8 @@ const file_lookout_v1_run_proto_rawDesc = "" +
 	"\x05steps\x18\r \x03(\v2\x16.lookout.v1.StepResultR\x05steps\x12\x1a\n" +
 	"\bsequence\x18\x0e \x01(\x04R\bsequence\x127\n" +
 	"\tstored_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bstoredAt\x12\"\n" +
-	"\fconfirmation\x18x \x01(\bR\fconfirmation\"\xba\x02\n" +
+	"\fconfirmation\x18x \x01(\bR\fconfirmation\x12>\n" +
+	"\fscheduled_at\x18\xa2\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\"\xba\x02\n" +
 	"\aTimings\x12+\n" +
 	"\x03dns\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03dns\x123\n" +
 	"\aconnect\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\aconnect\x12+\n" +
@@ -1385,28 +1396,29 @@ var file_lookout_v1_run_proto_depIdxs = []int32{
 	2,  // 16: lookout.v1.RunResult.error_class:type_name -> lookout.v1.ErrorClass
 	10, // 17: lookout.v1.RunResult.steps:type_name -> lookout.v1.StepResult
 	11, // 18: lookout.v1.RunResult.stored_at:type_name -> google.protobuf.Timestamp
-	14, // 19: lookout.v1.Timings.dns:type_name -> google.protobuf.Duration
-	14, // 20: lookout.v1.Timings.connect:type_name -> google.protobuf.Duration
-	14, // 21: lookout.v1.Timings.tls:type_name -> google.protobuf.Duration
-	14, // 22: lookout.v1.Timings.first_byte:type_name -> google.protobuf.Duration
-	14, // 23: lookout.v1.Timings.download:type_name -> google.protobuf.Duration
-	14, // 24: lookout.v1.Timings.total:type_name -> google.protobuf.Duration
-	15, // 25: lookout.v1.AssertionResult.assertion:type_name -> lookout.v1.Assertion
-	7,  // 26: lookout.v1.StepResult.timings:type_name -> lookout.v1.Timings
-	16, // 27: lookout.v1.StepResult.request_headers:type_name -> lookout.v1.Header
-	16, // 28: lookout.v1.StepResult.response_headers:type_name -> lookout.v1.Header
-	8,  // 29: lookout.v1.StepResult.assertions:type_name -> lookout.v1.AssertionResult
-	9,  // 30: lookout.v1.StepResult.variables:type_name -> lookout.v1.ExtractedVariable
-	17, // 31: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
-	2,  // 32: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
-	14, // 33: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
-	11, // 34: lookout.v1.StepResult.server_cert_not_after:type_name -> google.protobuf.Timestamp
-	14, // 35: lookout.v1.StepResult.wait:type_name -> google.protobuf.Duration
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	11, // 19: lookout.v1.RunResult.scheduled_at:type_name -> google.protobuf.Timestamp
+	14, // 20: lookout.v1.Timings.dns:type_name -> google.protobuf.Duration
+	14, // 21: lookout.v1.Timings.connect:type_name -> google.protobuf.Duration
+	14, // 22: lookout.v1.Timings.tls:type_name -> google.protobuf.Duration
+	14, // 23: lookout.v1.Timings.first_byte:type_name -> google.protobuf.Duration
+	14, // 24: lookout.v1.Timings.download:type_name -> google.protobuf.Duration
+	14, // 25: lookout.v1.Timings.total:type_name -> google.protobuf.Duration
+	15, // 26: lookout.v1.AssertionResult.assertion:type_name -> lookout.v1.Assertion
+	7,  // 27: lookout.v1.StepResult.timings:type_name -> lookout.v1.Timings
+	16, // 28: lookout.v1.StepResult.request_headers:type_name -> lookout.v1.Header
+	16, // 29: lookout.v1.StepResult.response_headers:type_name -> lookout.v1.Header
+	8,  // 30: lookout.v1.StepResult.assertions:type_name -> lookout.v1.AssertionResult
+	9,  // 31: lookout.v1.StepResult.variables:type_name -> lookout.v1.ExtractedVariable
+	17, // 32: lookout.v1.StepResult.client_certificate:type_name -> lookout.v1.CertificateInfo
+	2,  // 33: lookout.v1.StepResult.error_class:type_name -> lookout.v1.ErrorClass
+	14, // 34: lookout.v1.StepResult.duration:type_name -> google.protobuf.Duration
+	11, // 35: lookout.v1.StepResult.server_cert_not_after:type_name -> google.protobuf.Timestamp
+	14, // 36: lookout.v1.StepResult.wait:type_name -> google.protobuf.Duration
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_lookout_v1_run_proto_init() }

@@ -20,7 +20,8 @@
   }
 
   function rowState(row) {
-    if (row.className === "r-paused") return;
+    // Alerting's state (data-alerting) changes with alerting, not with one result.
+    if (row.className === "r-paused" || row.hasAttribute("data-alerting")) return;
     var cells = row.querySelectorAll("td");
     var seen = false, failing = false;
     for (var i = 0; i < cells.length; i++) {
