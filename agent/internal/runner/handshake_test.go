@@ -46,3 +46,41 @@ func TestHandshakesAreBounded(t *testing.T) {
 		t.Errorf("the target saw %d more handshakes after the first, want 1", len(hellos))
 	}
 }
+
+// TestDefaultHandshakesAreNotBoundedWhereArrivalsAreKnown: where reads learn when their bytes
+// arrived, a default runner starts a second handshake while another is in progress, so new
+// connections go as fast as the cores allow (agent capacity, docs/benchmarks.md).
+func TestDefaultHandshakesAreNotBoundedWhereArrivalsAreKnown(t *testing.T) {
+	if !kernelArrivals {
+		t.Skip("reads here do not learn when their bytes arrived: the default bounds handshakes")
+	}
+	t.Parallel()
+	ca := newCA(t)
+	hellos, hold := make(chan struct{}, 4), make(chan struct{})
+	srv := newTLSServer(t, ca, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), func(s *httptest.Server) {
+		s.TLS.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			hellos <- struct{}{}
+			<-hold
+			return nil, nil
+		}
+	})
+	r := New(Options{RootCAs: ca.pool})
+	results := make(chan *lookoutv1.RunResult, 2)
+	run := func() { results <- runMonitor(t, r, monitor(get("get", srv.URL, statusIs("200"))), nil) }
+	go run()
+	go run()
+	for i := range 2 {
+		select {
+		case <-hellos:
+		case <-time.After(10 * time.Second):
+			close(hold)
+			t.Fatalf("only %d handshake(s) began while the first was held; want both at once", i)
+		}
+	}
+	close(hold)
+	for range 2 {
+		if res := <-results; res.Outcome != lookoutv1.Outcome_OUTCOME_PASSED {
+			t.Errorf("a run failed: %s", res.Message)
+		}
+	}
+}

@@ -27,10 +27,12 @@ type Options struct {
 	BodyCap int64          // bytes of a response read and evaluated; default 10 MiB. The excerpt is at most 64 KiB (512 bytes for a passing step).
 	RootCAs *x509.CertPool // nil = system
 	Now     func() time.Time
-	// MaxHandshakes bounds the TLS handshakes this runner performs at once; default one less than
-	// GOMAXPROCS (at least one). Handshakes are CPU work: with every core on them, the goroutines
-	// that read responses queue behind them, and a response read late is timed late; a core kept
-	// for reading keeps firstByte and download accurate (docs/benchmarks.md).
+	// MaxHandshakes bounds the TLS handshakes this runner performs at once. Handshakes are CPU
+	// work: with every core on them, the goroutines that read responses queue behind them. Where
+	// reads learn from the kernel when their bytes arrived (Linux), a response read late is still
+	// timed right, so by default there is no bound and new connections go as fast as the cores
+	// allow; elsewhere the default is one less than GOMAXPROCS (at least one), a core kept for
+	// reading so that firstByte and download stay accurate (docs/benchmarks.md).
 	MaxHandshakes int
 }
 
@@ -57,10 +59,12 @@ func New(opts Options) *Runner {
 	if r.now == nil {
 		r.now = time.Now
 	}
-	if opts.MaxHandshakes <= 0 {
+	if opts.MaxHandshakes <= 0 && !kernelArrivals {
 		opts.MaxHandshakes = max(1, runtime.GOMAXPROCS(0)-1)
 	}
-	r.handshakes = make(chan struct{}, opts.MaxHandshakes)
+	if opts.MaxHandshakes > 0 {
+		r.handshakes = make(chan struct{}, opts.MaxHandshakes)
+	}
 	return r
 }
 

@@ -11,6 +11,9 @@ import (
 	"unsafe"
 )
 
+// kernelArrivals says whether reads here learn when their bytes arrived.
+const kernelArrivals = true
+
 // kernelRx reads a TCP socket with recvmsg and takes the receive time the kernel attaches to it
 // (SO_TIMESTAMPNS: for TCP, the arrival of the last segment the read consumed). A connection is
 // read by one goroutine at a time, so the state of the read in progress lives here: recvmsg is
