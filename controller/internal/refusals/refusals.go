@@ -22,6 +22,9 @@ const (
 // would otherwise write an entry per call.
 const OtherSources = "other sources"
 
+// maxTracked is how many identities per Sources an interval keeps refusal counts for.
+const maxTracked = 100
+
 // Options configure a Limiter.
 type Options struct {
 	Audit    func(store.AuditEntry) error // writes one entry
@@ -107,12 +110,17 @@ func (l *Limiter) Refused(actor, action, target, detail string) {
 // note counts a refusal; it returns the entry to write at once when it is the first of its key.
 func (l *Limiter) note(actor, action, target, detail string, turnedAway bool) *store.AuditEntry {
 	now := l.o.Now()
+	// The identity's own count comes first: merging its entries under OtherSources must not
+	// exempt it from Allow. The counts are bounded too, so that a flood of identities cannot grow
+	// them without end within one interval; an identity past the bound is merged and not counted.
+	if _, ok := l.refused[actor]; ok || len(l.refused) < maxTracked*l.o.Sources {
+		l.refused[actor]++
+	}
 	k := key{actor, action}
 	if _, ok := l.pending[k]; !ok && len(l.pending) >= l.o.Sources {
 		actor = OtherSources
 		k = key{actor, action}
 	}
-	l.refused[actor]++
 	if m, ok := l.pending[k]; ok {
 		m.count++
 		m.lastTarget, m.lastDetail, m.lastSeen = target, detail, now

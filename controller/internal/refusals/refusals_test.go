@@ -136,3 +136,25 @@ func TestIdentitiesBeyondTheBoundMergeAsOtherSources(t *testing.T) {
 		t.Fatalf("after the flush: %d entries, last %+v; want other sources' 996 later refusals counted", len(lg.entries), last)
 	}
 }
+
+// TestMergedIdentitiesAreStillTurnedAway: once an interval holds Sources identities' entries, a
+// new identity's refusals merge under OtherSources in the audit log but still count as its own,
+// so Allow turns it away after Burst, as it would any other: filling the bound from many
+// addresses must not switch the rate limit off.
+func TestMergedIdentitiesAreStillTurnedAway(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	var lg log
+	l := New(Options{Audit: lg.audit, Interval: 10 * time.Second, Burst: 5, Sources: 3, Now: c.now})
+	for i := range 3 {
+		l.Refused(fmt.Sprintf("unknown token from 2001:db8::%x", i), "denied_token", "AdminService/ListMonitors", "not valid")
+	}
+	for range 50 {
+		l.Refused("ag_flood", "refused_agent_call", "run_1", "revoked")
+	}
+	if l.Allow("ag_flood", "refused_agent_call") {
+		t.Fatal("an agent refused 50 times with a burst of 5 is still allowed because its entries merged under other sources")
+	}
+	if !l.Allow("ag_other", "refused_agent_call") {
+		t.Fatal("an agent never refused is turned away")
+	}
+}
