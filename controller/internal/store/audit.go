@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,14 +57,16 @@ func (s *Store) AuditLog() ([]AuditEntry, error) {
 	return out, err
 }
 
-// AuditFilter selects audit entries: each field that is set must match exactly.
+// AuditFilter selects audit entries: each field that is set must match exactly, except that an
+// Actor also matches the refusals of that actor from any address ("token:ci from 10.0.0.7").
 type AuditFilter struct {
 	Since                 time.Time // entries written at or after it; zero: any
 	Actor, Action, Target string
 }
 
 func (f AuditFilter) match(e AuditEntry) bool {
-	return (f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action) && (f.Target == "" || e.Target == f.Target)
+	return (f.Actor == "" || e.Actor == f.Actor || strings.HasPrefix(e.Actor, f.Actor+" from ")) &&
+		(f.Action == "" || e.Action == f.Action) && (f.Target == "" || e.Target == f.Target)
 }
 
 // Bounds of one AuditEntries call: it reads auditScanChunk entries per read transaction (a long

@@ -132,3 +132,26 @@ func TestAuditEntriesResumeWhereThePrunerDeleted(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditActorMatchesItsRefusalsFromAnyAddress: refusals are written as "ACTOR from HOST", and
+// a filter on ACTOR finds them with the actor's own entries, but not another actor whose name
+// only begins the same.
+func TestAuditActorMatchesItsRefusalsFromAnyAddress(t *testing.T) {
+	s, now, _ := runFixture(t)
+	for i, actor := range []string{"token:ci", "token:ci from 10.0.0.7", "token:ci from ::1", "token:cid", "token:cid from 10.0.0.7", "admin"} {
+		if err := s.Audit(AuditEntry{Time: now.Add(time.Duration(i) * time.Second), Actor: actor, Action: "a", Target: fmt.Sprintf("t%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, _, err := s.AuditEntries(t.Context(), AuditFilter{Actor: "token:ci"}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Actor)
+	}
+	if want := "[token:ci token:ci from 10.0.0.7 token:ci from ::1]"; fmt.Sprint(got) != want {
+		t.Fatalf("--actor token:ci matched %q, want %s", got, want)
+	}
+}
