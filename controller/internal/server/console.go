@@ -91,7 +91,7 @@ func (s *Server) serveConsole(ctx context.Context, srv *console.Server) {
 	s.serving.Go(func() error {
 		select {
 		case err := <-failed:
-			return fmt.Errorf("--http-listen %s: the web console stopped serving: %w", s.o.HTTPListen, err)
+			return s.stoppedServing(fmt.Errorf("--http-listen %s: the web console stopped serving: %w", s.o.HTTPListen, err))
 		case <-ctx.Done():
 			return nil
 		}

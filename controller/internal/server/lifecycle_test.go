@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -74,4 +75,21 @@ func TestWaitReturnsNilWhenStopped(t *testing.T) {
 	}
 	s.Close()
 	goleak.VerifyNone(t)
+}
+
+// A controller whose start context ends (with a deadline, or any cause of its own) is stopping,
+// not failing: Wait returns nil, not the context's cause as if a listener had broken.
+func TestStartContextEndingIsNotAFailure(t *testing.T) {
+	parent, cancel := context.WithCancelCause(t.Context())
+	s, err := Start(parent, Options{DataDir: t.TempDir(), GRPCListen: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cancel(errors.New("the embedding program is shutting down"))
+	ctx, stop := context.WithTimeout(t.Context(), 10*time.Second)
+	defer stop()
+	if err := s.Wait(ctx); err != nil {
+		t.Errorf("Wait after the start context ended = %v, want nil", err)
+	}
 }

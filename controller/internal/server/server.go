@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,6 +98,7 @@ type Server struct {
 	// which stops the background goroutines and ends Wait.
 	serving *errgroup.Group
 	failed  context.Context
+	failure atomic.Pointer[error] // the first listener's failure; set before failed ends
 	// Auth checks tokens; the web console uses its TokenScope.
 	Auth *api.Authenticator
 	// Queries answers last results and monitor status, for in-process readers (the web console).
@@ -437,8 +439,15 @@ func (s *Server) serve(ctx context.Context, flag string, lis net.Listener, serve
 		if err == nil {
 			err = errors.New("it returned without an error")
 		}
-		return fmt.Errorf("%s %s stopped serving: %w", flag, addr, err)
+		return s.stoppedServing(fmt.Errorf("%s %s stopped serving: %w", flag, addr, err))
 	})
+}
+
+// stoppedServing records err as the controller's failure, if it is the first, for Wait to return,
+// and returns it for the errgroup, which then stops everything.
+func (s *Server) stoppedServing(err error) error {
+	s.failure.CompareAndSwap(nil, &err)
+	return err
 }
 
 // Wait returns nil when ctx ends, or the error of a listener that stopped serving (gRPC,
@@ -450,8 +459,10 @@ func (s *Server) Wait(ctx context.Context) error {
 		return nil
 	case <-s.failed.Done():
 	}
-	if err := context.Cause(s.failed); !errors.Is(err, context.Canceled) {
-		return err
+	// failed also ends when the context Start was given ends, with that context's cause: only a
+	// listener's recorded failure is one.
+	if err := s.failure.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
