@@ -91,8 +91,9 @@ func idFloor(prefix string, t time.Time) string {
 	return prefix + hex.EncodeToString(b[2:])
 }
 
-// deleteAlert deletes a resolved alert past retention (checked again: the listing was made in
-// another transaction) and its notifications; it returns how many notifications went.
+// deleteAlert deletes a resolved alert (its status checked again: the listing was made in another
+// transaction, and an alert once resolved is never reopened, so its resolution time stands) and its
+// notifications; it returns how many notifications went.
 func deleteAlert(a AlertTx, id string) (int, error) {
 	al := &pb.Alert{}
 	if err := a.get(bAlerts, id, al); errors.Is(err, ErrNotFound) {

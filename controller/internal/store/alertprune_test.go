@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -101,5 +102,52 @@ func TestPruneAlertsDeletesResolvedAlertsAndTheirNotifications(t *testing.T) {
 	}
 	if again, err := s.PruneAlerts(t.Context(), 400*day, now); err != nil || again != (PrunedAlerts{}) {
 		t.Errorf("second PruneAlerts = %+v, %v; want nothing left to delete", again, err)
+	}
+}
+
+// A delivery attempt that was in flight while its alert was pruned does not bring its
+// notification back: it would be an outbox record with no alert and no index, never pruned.
+func TestDeliveryRecordedAfterThePruneStaysDeleted(t *testing.T) {
+	s, _, _ := runFixture(t)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	id := putAlert(t, s, "mon-1", now.Add(-500*day), now.Add(-499*day))
+	var inFlight *pb.Notification
+	if err := s.ViewAlerting(func(tx AlertTx) error {
+		return tx.Pending(func(n *pb.Notification) error { inFlight = n; return nil })
+	}); err != nil || inFlight == nil {
+		t.Fatalf("no pending notification of alert %s: %v", id, err)
+	}
+	if got, err := s.PruneAlerts(t.Context(), 400*day, now); err != nil || got.Alerts != 1 {
+		t.Fatalf("PruneAlerts = %+v, %v; want the alert deleted", got, err)
+	}
+	inFlight.State = pb.NotificationState_NOTIFICATION_STATE_DELIVERED
+	if err := s.UpdateAlerting(func(tx AlertTx) error { return tx.PutNotification(inFlight) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ViewAlerting(func(tx AlertTx) error {
+		_, err := tx.Notification(inFlight.Id)
+		return err
+	}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the pruned notification after its attempt was recorded: %v, want it still deleted", err)
+	}
+}
+
+// More resolved alerts than one chunk of the pruner are all deleted, and the open one stays.
+func TestPruneAlertsWorksInChunks(t *testing.T) {
+	s, _, _ := runFixture(t)
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	n := pruneChunk + 7
+	for i := range n {
+		putAlert(t, s, "mon-1", now.Add(-500*day+time.Duration(i)*time.Minute), now.Add(-499*day+time.Duration(i)*time.Minute))
+	}
+	open := putAlert(t, s, "mon-2", now.Add(-600*day), time.Time{})
+	got, err := s.PruneAlerts(t.Context(), 400*day, now)
+	if err != nil || got != (PrunedAlerts{Alerts: n, Notifications: 2 * n}) {
+		t.Fatalf("PruneAlerts = %+v, %v; want %d alerts and %d notifications", got, err, n, 2*n)
+	}
+	if left, pending := alertsLeft(t, s); len(left) != 1 || left[open] != 2 || pending != 1 {
+		t.Errorf("left %v with %d pending; want only the open alert %s with its 2 notifications, 1 pending", left, pending, open)
 	}
 }

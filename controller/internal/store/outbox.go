@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"time"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -40,8 +41,14 @@ func (a AlertTx) Notification(id string) (*pb.Notification, error) {
 }
 
 // PutNotification stores a notification after a delivery attempt; one no longer pending leaves
-// the pending index.
+// the pending index. A notification deleted meanwhile (its alert went past --alert-retention while
+// the attempt was in flight) stays deleted: the attempt is not stored.
 func (a AlertTx) PutNotification(n *pb.Notification) error {
+	if err := a.get(bOutbox, n.Id, &pb.Notification{}); errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	if err := a.put(bOutbox, n.Id, n); err != nil {
 		return err
 	}
