@@ -205,7 +205,13 @@ func TestRunCallStreamShutdownAnswersCallsInProgress(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("call 7 did not start within 10s")
 	}
-	close(cs.stopping)
+	// An unbuffered send completes only when the handler takes the stop: call 7 is released after
+	// that, so a handler that stopped without waiting for it would end the stream first.
+	select {
+	case cs.stopping <- struct{}{}:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not take the stop within 10s")
+	}
 	close(release)
 	if r := recvReply(t, s); r.Id != 7 || r.GetError() != nil {
 		t.Fatalf("got %v, want the answer to call 7 that was in progress at shutdown", r)
