@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
@@ -110,5 +111,39 @@ func TestLateResultOfTheSameRunReplacesItsExpiryAsLatest(t *testing.T) {
 	latest, err := s.LatestResults("orders", func(string, string) bool { return true })
 	if err != nil || len(latest) != 1 || latest[0].Outcome != pb.Outcome_OUTCOME_PASSED {
 		t.Fatalf("latest = %v, %v; want the agent's passed result", latest, err)
+	}
+}
+
+// An entry written before the index held its order (the result's sequence alone, 8 bytes) still
+// reads: its order comes from the stored result, so a late result does not replace it and a later
+// one does, and the entry is rewritten in the new form.
+func TestLatestEntryWithoutItsOrderStillWorks(t *testing.T) {
+	s, now, _ := runFixture(t)
+	t0 := now.Add(time.Minute)
+	for i := range 3 {
+		claimAt(t, s, fmt.Sprintf("run-%d", i), t0.Add(time.Duration(i)*time.Minute))
+	}
+	report(t, s, "run-1", pb.Outcome_OUTCOME_PASSED, t0.Add(time.Minute))
+	// Rewrite the entry as an older controller left it: the sequence only.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bLatest)
+		k, v := b.Cursor().First()
+		if len(v) < 16 {
+			return fmt.Errorf("entry of %d bytes, want the new form to start from", len(v))
+		}
+		return b.Put(append([]byte(nil), k...), append([]byte(nil), v[:8]...))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := latestRun(t, s); got != "run-1" {
+		t.Fatalf("latest from an 8-byte entry = %s, want run-1", got)
+	}
+	report(t, s, "run-0", pb.Outcome_OUTCOME_FAILED, t0)
+	if got := latestRun(t, s); got != "run-1" {
+		t.Errorf("after a late result, latest = %s, want run-1 (the old entry's order read from its result)", got)
+	}
+	report(t, s, "run-2", pb.Outcome_OUTCOME_PASSED, t0.Add(2*time.Minute))
+	if got := latestRun(t, s); got != "run-2" {
+		t.Errorf("after a later result, latest = %s, want run-2", got)
 	}
 }
