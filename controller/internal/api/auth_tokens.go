@@ -33,6 +33,12 @@ func CallerFrom(ctx context.Context) Caller {
 	return c
 }
 
+// WithCaller returns ctx naming c as the caller, for calls made in process on a token holder's
+// behalf (the web console's sessions), so that the audit log names them as their gRPC calls.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
 // TokenScope checks a presented token (the bootstrap admin token or an API token) and says who
 // holds it and what it may do. For callers outside gRPC, such as the web console; every call
 // reads the token table, so a revoked token fails from the moment it is revoked.
@@ -73,12 +79,24 @@ func (a *Authenticator) checkToken(ctx context.Context, method string, n need) (
 		a.refused(ctx, c.Name, method, status.Convert(err).Message())
 		return nil, err
 	}
-	return context.WithValue(ctx, callerKey{}, c), nil
+	return WithCaller(ctx, c), nil
 }
 
 // refused audits a call refused for its token, merged with the others of its source.
 func (a *Authenticator) refused(ctx context.Context, who, method, detail string) {
 	refusalLog{Limiter: a.Refusals, Store: a.Store}.record(ctx, who, actionDeniedToken, strings.TrimPrefix(method, "/lookout.v1."), detail)
+}
+
+// RefusedSignIn audits a token refused outside gRPC (a web console sign-in from remoteAddr, refused
+// with err by TokenScope) exactly as a refused call: denied_token, merged per source by Refusals,
+// naming a revoked token by its name, any other as "unknown token" and an empty one as "no token".
+// Never the token, nor any part of it.
+func (a *Authenticator) RefusedSignIn(remoteAddr, where, token string, err error) {
+	who, detail := "no token", "no token"
+	if token = strings.TrimSpace(token); token != "" {
+		who, detail = a.refusedName(token, err), status.Convert(tokenStatus(err)).Message()
+	}
+	refusalLog{Limiter: a.Refusals, Store: a.Store}.recordFrom(hostOf(remoteAddr), who, actionDeniedToken, where, detail)
 }
 
 // refusedName names a refused token for the audit log: a revoked API token by its name, any other

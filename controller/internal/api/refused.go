@@ -37,7 +37,12 @@ type refusalLog struct {
 
 // record writes the refusal of action by who, calling from ctx's peer.
 func (l refusalLog) record(ctx context.Context, who, action, target, detail string) {
-	actor := who + " from " + peerHost(ctx)
+	l.recordFrom(peerHost(ctx), who, action, target, detail)
+}
+
+// recordFrom writes the refusal of action by who, calling from host.
+func (l refusalLog) recordFrom(host, who, action, target, detail string) {
+	actor := who + " from " + host
 	target, detail = clip(target, auditTargetMax), clip(detail, auditDetailMax)
 	if l.Limiter != nil {
 		l.Limiter.Refused(actor, action, target, detail)
@@ -53,12 +58,20 @@ func (l refusalLog) record(ctx context.Context, who, action, target, detail stri
 func peerHost(ctx context.Context) string {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.Addr == nil {
+		return hostOf("")
+	}
+	return hostOf(p.Addr.String())
+}
+
+// hostOf is addr without its port.
+func hostOf(addr string) string {
+	if addr == "" {
 		return "an unknown address"
 	}
-	if host, _, err := net.SplitHostPort(p.Addr.String()); err == nil {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
 		return host
 	}
-	return p.Addr.String()
+	return addr
 }
 
 // fieldPaths says where a monitor file was wrong without repeating what it said there (a value

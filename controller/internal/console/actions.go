@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,17 +27,25 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusTooManyRequests, "login", nil, page{Title: "Sign in", Body: "Too many refused sign-ins: wait a minute and try again."})
 		return
 	}
-	scope, err := c.o.Tokens.CheckToken(r.Context(), token)
+	who, err := c.o.Tokens.CheckToken(r.Context(), token)
 	if token == "" || err != nil {
 		c.logins.refused(r.RemoteAddr)
-		c.o.Logger.Warn("console sign-in refused", "remote", r.RemoteAddr)
+		c.signInRefused(r, token, err)
 		c.render(w, r, http.StatusUnauthorized, "login", nil, page{Title: "Sign in", Body: "That token is not valid for this controller. Use the admin token (<data-dir>/admin.token) or a results:read token."})
 		return
 	}
-	id, _ := c.sessions.create(scope, token)
+	id, _ := c.sessions.create(who, token)
 	c.setCookie(w, id, int(c.o.SessionTTL.Seconds()))
-	c.o.Logger.Info("console sign-in", "scope", scope.String(), "remote", r.RemoteAddr)
+	c.o.Logger.Info("console sign-in", "who", who.Name, "scope", who.Scope.String(), "remote", r.RemoteAddr)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// signInRefused logs a refused sign-in and has Options.Audit record it, never with the token.
+func (c *Console) signInRefused(r *http.Request, token string, err error) {
+	c.o.Logger.Warn("console sign-in refused", "remote", r.RemoteAddr)
+	if c.o.Audit != nil {
+		c.o.Audit.SignInRefused(r.Context(), r.RemoteAddr, token, cmp.Or(err, ErrUnknownToken))
+	}
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, ss *session) {

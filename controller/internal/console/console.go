@@ -71,6 +71,17 @@ type Muter interface {
 	Unmute(ctx context.Context, monitor string) error
 }
 
+// Audit lets the audit log name the people who use the console as it names the API's callers.
+// Optional: without it backend calls carry the request's context as it is, and refused sign-ins
+// are only logged.
+type Audit interface {
+	// AsCaller returns ctx carrying who signed in; every backend call of their session gets it.
+	AsCaller(ctx context.Context, who Identity) context.Context
+	// SignInRefused records a sign-in refused with err (an empty, unknown or revoked token) from
+	// remoteAddr. It gets the token only to name a revoked one by its name: never to record it.
+	SignInRefused(ctx context.Context, remoteAddr, token string, err error)
+}
+
 // Options configure a console.
 type Options struct {
 	Backend  Backend
@@ -80,6 +91,7 @@ type Options struct {
 	Alerts   Alerts // optional
 	Uptime   Uptime // optional
 	Muter    Muter  // optional
+	Audit    Audit  // optional
 	// Secure marks the session cookie Secure (the console is served over TLS).
 	Secure     bool
 	SessionTTL time.Duration // default 12h

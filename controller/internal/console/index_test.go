@@ -180,7 +180,7 @@ func TestLoginLimiterIsPerAddress(t *testing.T) {
 func TestSessionsExpire(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	s := newSessions(time.Hour, func() time.Time { return now })
-	id, _ := s.create(ScopeRead, "a-token")
+	id, _ := s.create(Identity{Name: "token:reader", Scope: ScopeRead}, "a-token")
 	if _, ok := s.get(id); !ok {
 		t.Fatal("a new session is not found")
 	}

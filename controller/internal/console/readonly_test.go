@@ -23,11 +23,11 @@ import (
 // the console only needs a TokenChecker, so this one token has the read scope.
 type readToken string
 
-func (r readToken) CheckToken(_ context.Context, tok string) (console.Scope, error) {
+func (r readToken) CheckToken(_ context.Context, tok string) (console.Identity, error) {
 	if tok != string(r) {
-		return 0, console.ErrUnknownToken
+		return console.Identity{}, console.ErrUnknownToken
 	}
-	return console.ScopeRead, nil
+	return console.Identity{Name: "token:reader", Scope: console.ScopeRead}, nil
 }
 
 // inProcess serves a console over a real store and the real admin API on a loopback HTTP server,

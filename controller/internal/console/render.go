@@ -75,7 +75,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // render writes a page; it renders into a buffer first so a template error never sends half a page.
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, ss *session, p page) {
 	if ss != nil {
-		p.Admin, p.CSRF = ss.scope == ScopeAdmin, ss.csrf
+		p.Admin, p.CSRF = ss.who.Scope == ScopeAdmin, ss.csrf
 	}
 	p.HasAlerts = c.o.Alerts != nil
 	buf := bufPool.Get().(*bytes.Buffer)

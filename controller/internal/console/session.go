@@ -30,9 +30,17 @@ func (s Scope) String() string {
 	return "results:read"
 }
 
-// TokenChecker maps a token someone typed into the sign-in form to its scope.
+// Identity is who holds a token: the name the audit log gives them, as the API names its callers
+// ("admin" for the bootstrap admin token, "token:NAME" for an API token), and what a session
+// signed in with it may do.
+type Identity struct {
+	Name  string
+	Scope Scope
+}
+
+// TokenChecker says who holds a token someone typed into the sign-in form.
 type TokenChecker interface {
-	CheckToken(ctx context.Context, token string) (Scope, error)
+	CheckToken(ctx context.Context, token string) (Identity, error)
 }
 
 // ErrUnknownToken is what a TokenChecker returns for a token it does not know.
@@ -43,25 +51,25 @@ type AdminToken string
 
 var _ TokenChecker = AdminToken("")
 
-// CheckToken is ScopeAdmin for the admin token.
-func (t AdminToken) CheckToken(_ context.Context, token string) (Scope, error) {
+// CheckToken is "admin", with ScopeAdmin, for the admin token.
+func (t AdminToken) CheckToken(_ context.Context, token string) (Identity, error) {
 	if t == "" || subtle.ConstantTimeCompare([]byte(token), []byte(t)) != 1 {
-		return 0, ErrUnknownToken
+		return Identity{}, ErrUnknownToken
 	}
-	return ScopeAdmin, nil
+	return Identity{Name: "admin", Scope: ScopeAdmin}, nil
 }
 
 // AnyToken accepts a token that one of its checkers accepts, asking them in order.
 type AnyToken []TokenChecker
 
 // CheckToken is the first accepting checker's answer.
-func (a AnyToken) CheckToken(ctx context.Context, token string) (Scope, error) {
+func (a AnyToken) CheckToken(ctx context.Context, token string) (Identity, error) {
 	for _, c := range a {
-		if s, err := c.CheckToken(ctx, token); err == nil {
-			return s, nil
+		if who, err := c.CheckToken(ctx, token); err == nil {
+			return who, nil
 		}
 	}
-	return 0, ErrUnknownToken
+	return Identity{}, ErrUnknownToken
 }
 
 const (
@@ -71,7 +79,7 @@ const (
 
 type session struct {
 	key     [32]byte // sha256 of the cookie's value: the value itself is never kept
-	scope   Scope
+	who     Identity // who signed in: every backend call the session makes is theirs
 	csrf    string
 	expires time.Time
 	// token is the one the session signed in with, checked again on every request (and every
@@ -93,9 +101,9 @@ func newSessions(ttl time.Duration, now func() time.Time) *sessions {
 }
 
 // create starts a session and returns the cookie value that names it.
-func (s *sessions) create(scope Scope, token string) (string, *session) {
+func (s *sessions) create(who Identity, token string) (string, *session) {
 	id := randomString()
-	ss := &session{key: sha256.Sum256([]byte(id)), scope: scope, csrf: randomString(), expires: s.now().Add(s.ttl), token: token}
+	ss := &session{key: sha256.Sum256([]byte(id)), who: who, csrf: randomString(), expires: s.now().Add(s.ttl), token: token}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.byID) >= maxSessions {
@@ -161,8 +169,8 @@ func (c *Console) sessionOf(r *http.Request) (*session, bool) {
 // tokenStillValid checks the session's token again; a session whose token was revoked, or lost
 // the scope it signed in with, is ended.
 func (c *Console) tokenStillValid(ctx context.Context, ss *session) bool {
-	scope, err := c.o.Tokens.CheckToken(ctx, ss.token)
-	if err != nil || scope < ss.scope {
+	who, err := c.o.Tokens.CheckToken(ctx, ss.token)
+	if err != nil || who.Scope < ss.who.Scope {
 		c.sessions.end(ss)
 		return false
 	}
@@ -172,7 +180,8 @@ func (c *Console) tokenStillValid(ctx context.Context, ss *session) bool {
 type sessionHandler func(http.ResponseWriter, *http.Request, *session)
 
 // withSession lets a request through with a session of at least scope min; without one it is sent
-// to the sign-in page. A request that changes something must carry the session's CSRF token.
+// to the sign-in page. A request that changes something must carry the session's CSRF token. The
+// handler's context names who signed in, so the backend audits its calls as theirs.
 func (c *Console) withSession(min Scope, changes bool, h sessionHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ss, ok := c.sessionOf(r)
@@ -180,7 +189,7 @@ func (c *Console) withSession(min Scope, changes bool, h sessionHandler) http.Ha
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
 		}
-		if ss.scope < min {
+		if ss.who.Scope < min {
 			c.fail(w, r, ss, http.StatusForbidden, "This page needs an admin session: sign in with an admin token.")
 			return
 		}
@@ -190,8 +199,16 @@ func (c *Console) withSession(min Scope, changes bool, h sessionHandler) http.Ha
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		h(w, r, ss)
+		h(w, r.WithContext(c.asCaller(r.Context(), ss)), ss)
 	}
+}
+
+// asCaller is ctx carrying the session's identity, for Options.Audit to give the backend.
+func (c *Console) asCaller(ctx context.Context, ss *session) context.Context {
+	if c.o.Audit == nil {
+		return ctx
+	}
+	return c.o.Audit.AsCaller(ctx, ss.who)
 }
 
 func validCSRF(r *http.Request, ss *session) bool {

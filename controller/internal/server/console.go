@@ -51,7 +51,7 @@ func (s *Server) startConsole(ctx context.Context, admin *api.Admin, al *alertin
 	}
 	s.web.srv = srv
 	c, err := console.New(console.Options{Backend: admin, Monitors: s.store, Index: s.web.index,
-		Tokens: consoleTokens{s.Auth}, Uptime: consoleUptime{s.Queries}, Secure: srv.TLS(), Logger: s.log,
+		Tokens: consoleTokens{s.Auth}, Audit: consoleTokens{s.Auth}, Uptime: consoleUptime{s.Queries}, Secure: srv.TLS(), Logger: s.log,
 		Alerts: consoleAlerts{al.engine, al.service}, Muter: consoleAlerts{al.engine, al.service}})
 	if err != nil {
 		return err
