@@ -71,10 +71,15 @@ func pinTimestamps() {
 	}
 }
 
-// recvmsg is one attempt to read; false asks to wait until the socket is readable.
+// recvmsg is one attempt to read, made again at once if a signal interrupted it; false asks to
+// wait until the socket is readable.
 func (k *kernelRx) recvmsg(fd uintptr) bool {
-	k.n, k.oobn, _, _, k.err = syscall.Recvmsg(int(fd), k.p, k.oob, 0)
-	return k.err != syscall.EAGAIN && k.err != syscall.EINTR
+	for {
+		k.n, k.oobn, _, _, k.err = syscall.Recvmsg(int(fd), k.p, k.oob, 0)
+		if k.err != syscall.EINTR {
+			return k.err != syscall.EAGAIN
+		}
+	}
 }
 
 func (k *kernelRx) read(p []byte) (int, time.Time, error) {
