@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/lookout-synthetics/lookout/controller/internal/alerting"
 	"github.com/lookout-synthetics/lookout/controller/internal/api"
 	"github.com/lookout-synthetics/lookout/controller/internal/console"
 	"github.com/lookout-synthetics/lookout/controller/internal/store"
@@ -58,7 +59,10 @@ func run() error {
 		return err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c, err := console.New(console.Options{Backend: &api.Admin{Store: st, Logger: quiet}, Monitors: st, Index: idx, Tokens: console.AdminToken("bench"), Logger: quiet})
+	// The overview shows each monitor's alerting state, read for every monitor on each render.
+	eng := alerting.New(alerting.Options{Store: st, Logger: quiet})
+	c, err := console.New(console.Options{Backend: &api.Admin{Store: st, Logger: quiet}, Monitors: st, Index: idx, Tokens: console.AdminToken("bench"), Logger: quiet,
+		Alerts: engineStates{eng}})
 	if err != nil {
 		return err
 	}
@@ -177,4 +181,23 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// engineStates gives the console the alerting engine's monitor states, as the controller does;
+// the bench has no alerts to list.
+type engineStates struct{ e *alerting.Engine }
+
+func (engineStates) OpenAlerts(context.Context) ([]console.Alert, error)            { return nil, nil }
+func (engineStates) MonitorAlerts(context.Context, string) ([]console.Alert, error) { return nil, nil }
+
+func (a engineStates) States(_ context.Context, ms []*pb.Monitor) (map[string]string, error) {
+	sts, err := a.e.States(ms)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(sts))
+	for i, st := range sts {
+		out[ms[i].Id] = alerting.StateWord(st)
+	}
+	return out, nil
 }
