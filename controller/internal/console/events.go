@@ -1,10 +1,13 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
+
+	pb "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
 // liveCell is what the overview's script gets for each new result: which cell, its new class,
@@ -15,6 +18,9 @@ type liveCell struct {
 	Class string `json:"c"`
 	RunID string `json:"r"`
 	At    int64  `json:"t"`
+	// State is the monitor's alerting state after this result (ok, unconfirmed, down, muted,
+	// paused), for the row; empty without alerting, and the row then follows its cells.
+	State string `json:"s,omitempty"`
 }
 
 // keepAlive: an idle stream sends a comment this often, so proxies keep it open.
@@ -51,13 +57,31 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, ss *session) {
 			if !c.tokenStillValid(r.Context(), ss) {
 				return // revoked: the stream ends at its next event
 			}
-			writeEvent(w, s)
+			writeEvent(w, s, c.liveState(r.Context(), s.MonitorID))
 		}
 		fl.Flush()
 	}
 }
 
-func writeEvent(w http.ResponseWriter, s runSummary) {
-	b, _ := json.Marshal(liveCell{Key: s.MonitorID + "/" + s.Checkpoint, Class: outcomeClass(s.Outcome), RunID: s.RunID, At: s.Finished.Unix()})
+// liveState is a monitor's alerting state for a live event: alerting changes it in the
+// transaction that stores the result, so it is current when the result reaches the stream. Empty
+// without alerting or when it cannot be read (the row then keeps the state it was rendered with).
+func (c *Console) liveState(ctx context.Context, monitorID string) string {
+	if c.o.Alerts == nil {
+		return ""
+	}
+	m, err := c.monitors.byMonitorID(monitorID)
+	if err != nil || m == nil {
+		return ""
+	}
+	states, err := c.o.Alerts.States(ctx, []*pb.Monitor{m})
+	if err != nil {
+		return ""
+	}
+	return states[monitorID]
+}
+
+func writeEvent(w http.ResponseWriter, s runSummary, state string) {
+	b, _ := json.Marshal(liveCell{Key: s.MonitorID + "/" + s.Checkpoint, Class: outcomeClass(s.Outcome), RunID: s.RunID, At: s.Finished.Unix(), State: state})
 	_, _ = fmt.Fprintf(w, "event: result\ndata: %s\n\n", b)
 }

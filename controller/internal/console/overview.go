@@ -21,6 +21,7 @@ type monitorCache struct {
 	mu    sync.Mutex
 	gen   uint64
 	ms    []*pb.Monitor
+	byID  map[string]*pb.Monitor
 	cps   []string // every checkpoint some monitor runs from, sorted
 }
 
@@ -49,8 +50,22 @@ func (m *monitorCache) get() ([]*pb.Monitor, []string, error) {
 		cps = append(cps, cp)
 	}
 	slices.Sort(cps)
-	m.gen, m.ms, m.cps = gen, ms, cps
+	byID := make(map[string]*pb.Monitor, len(ms))
+	for _, mo := range ms {
+		byID[mo.Id] = mo
+	}
+	m.gen, m.ms, m.byID, m.cps = gen, ms, byID, cps
 	return ms, cps, nil
+}
+
+// byMonitorID is the monitor with that id; nil when there is none (deleted since).
+func (m *monitorCache) byMonitorID(id string) (*pb.Monitor, error) {
+	if _, _, err := m.get(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.byID[id], nil
 }
 
 // overviewData is the overview page: a row per monitor, a column per checkpoint, a page of rows

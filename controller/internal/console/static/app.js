@@ -19,9 +19,16 @@
     }
   }
 
-  function rowState(row) {
-    // Alerting's state (data-alerting) changes with alerting, not with one result.
-    if (row.className === "r-paused" || row.hasAttribute("data-alerting")) return;
+  // The alerting states a live event may carry, as the rows' classes name them.
+  var alertingStates = { ok: true, unconfirmed: true, down: true, muted: true, paused: true };
+
+  function rowState(row, state) {
+    // With alerting, the row shows alerting's state, which each event carries.
+    if (row.hasAttribute("data-alerting")) {
+      if (alertingStates[state] === true) row.className = "r-" + state;
+      return;
+    }
+    if (row.className === "r-paused") return;
     var cells = row.querySelectorAll("td");
     var seen = false, failing = false;
     for (var i = 0; i < cells.length; i++) {
@@ -43,7 +50,7 @@
     }
     a.setAttribute("href", "/runs/" + encodeURIComponent(d.r));
     a.textContent = age(d.t);
-    rowState(cell.parentNode);
+    rowState(cell.parentNode, d.s);
   }
 
   function live() {
