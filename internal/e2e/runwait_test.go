@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,16 +19,7 @@ import (
 // the run goes on to a stored result.
 func TestRunWaitTimeoutLeavesTheRunRunning(t *testing.T) {
 	dir := t.TempDir()
-	release := make(chan struct{})
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-		fmt.Fprint(w, "ok")
-	}))
-	t.Cleanup(target.Close)
-	t.Cleanup(func() { closeOnce(release) })
+	target, release := heldTarget(t)
 	c := testutil.StartController(t, filepath.Join(dir, "data"))
 	startInstance(t, c, dir, "site-w", "private", "site-w-1")
 	c.MustCLI(t, "", "monitor", "apply", "--paused", "-f", testutil.WriteFile(t, dir, "m.yaml", []byte(fmt.Sprintf(
@@ -40,18 +32,28 @@ func TestRunWaitTimeoutLeavesTheRunRunning(t *testing.T) {
 	}
 	runID := m[1]
 
-	closeOnce(release)
+	release()
 	testutil.Eventually(t, "the run the wait gave up on to end with a result", 60*time.Second, func() bool {
 		return strings.Contains(c.MustCLI(t, "", "results", "show", runID), "PASS")
 	})
 }
 
-func closeOnce(ch chan struct{}) {
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
+// heldTarget is an HTTP target whose requests wait until release is called (or the request ends),
+// then answer "ok"; from then on it answers at once. The test's end releases it too.
+func heldTarget(t *testing.T) (*httptest.Server, func()) {
+	t.Helper()
+	held := make(chan struct{})
+	release := sync.OnceFunc(func() { close(held) })
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-held:
+		case <-r.Context().Done():
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	t.Cleanup(target.Close)
+	t.Cleanup(release) // runs first: the handlers return before the server closes
+	return target, release
 }
 
 // TestRunVerbosePrintsEachStep (issue 19): `run --wait -v` prints every step as `results show`

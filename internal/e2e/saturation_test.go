@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,22 +19,7 @@ import (
 // the saturation goes away.
 func TestSaturatedAgentSaysSo(t *testing.T) {
 	dir := t.TempDir()
-	release := make(chan struct{})
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		case <-time.After(30 * time.Second):
-		}
-		fmt.Fprint(w, "ok")
-	}))
-	t.Cleanup(target.Close)
-	released := false
-	t.Cleanup(func() {
-		if !released {
-			close(release)
-		}
-	})
+	target, release := heldTarget(t)
 	c := testutil.StartController(t, filepath.Join(dir, "data"))
 	_, agentBin := testutil.Binaries(t)
 	tok := strings.TrimSpace(c.MustCLI(t, "", "checkpoint", "token", "--name", "small-site", "--kind", "private"))
@@ -67,8 +50,7 @@ func TestSaturatedAgentSaysSo(t *testing.T) {
 		t.Errorf("lookout_agent_runs_delayed_total = %v, want 1", n)
 	}
 
-	close(release)
-	released = true
+	release()
 	testutil.Eventually(t, "the saturation to clear once both runs finished", 20*time.Second, func() bool {
 		ag := onlyInstance(t, c)
 		return !ag.Saturated && ag.RunsInFlight == 0 && ag.RunsWaiting == 0

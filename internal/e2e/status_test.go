@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,17 +17,7 @@ import (
 // run in flight while a slow step runs and none after; the metrics count the instance online.
 func TestInstanceStatusShowsLoad(t *testing.T) {
 	dir := t.TempDir()
-	release := make(chan struct{})
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		case <-time.After(20 * time.Second):
-		}
-		fmt.Fprint(w, "ok")
-	}))
-	t.Cleanup(target.Close)
-	t.Cleanup(func() { close(release) })
+	target, release := heldTarget(t)
 	metricsAddr := freeAddr(t)
 	c := testutil.StartController(t, filepath.Join(dir, "data"), "--metrics-listen", metricsAddr)
 	_, agentBin := testutil.Binaries(t)
@@ -65,6 +53,6 @@ func TestInstanceStatusShowsLoad(t *testing.T) {
 	if n := metricWithLabels(t, metricsAddr, `lookout_checkpoint_instances{checkpoint="busy-site",kind="private",state="online"}`); n != 1 {
 		t.Errorf("lookout_checkpoint_instances online = %v, want 1", n)
 	}
-	release <- struct{}{}
+	release()
 	testutil.Eventually(t, "checkpoint list to show no run in flight after it finished", 20*time.Second, func() bool { return inFlight() == 0 })
 }

@@ -23,6 +23,20 @@ func (e *Engine) States(ms []*pb.Monitor) ([]*pb.MonitorAlertState, error) {
 	return out, err
 }
 
+// StateWords maps each monitor's id to its alerting state in the words of the CLI's monitor
+// list ALERTING column (StateWord), as the web console shows it.
+func (e *Engine) StateWords(ms []*pb.Monitor) (map[string]string, error) {
+	sts, err := e.States(ms)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(sts))
+	for i, st := range sts {
+		out[ms[i].Id] = StateWord(st)
+	}
+	return out, nil
+}
+
 // AlertFilter selects alerts.
 type AlertFilter struct {
 	OpenOnly bool

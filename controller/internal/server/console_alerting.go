@@ -36,15 +36,7 @@ func (c consoleAlerts) States(ctx context.Context, ms []*pb.Monitor) (map[string
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sts, err := c.engine.States(ms)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(sts))
-	for i, st := range sts {
-		out[ms[i].Id] = alerting.StateWord(st)
-	}
-	return out, nil
+	return c.engine.StateWords(ms)
 }
 
 func (c consoleAlerts) list(ctx context.Context, f alerting.AlertFilter) ([]console.Alert, error) {

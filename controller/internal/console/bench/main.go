@@ -191,13 +191,5 @@ func (engineStates) OpenAlerts(context.Context) ([]console.Alert, error)        
 func (engineStates) MonitorAlerts(context.Context, string) ([]console.Alert, error) { return nil, nil }
 
 func (a engineStates) States(_ context.Context, ms []*pb.Monitor) (map[string]string, error) {
-	sts, err := a.e.States(ms)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(sts))
-	for i, st := range sts {
-		out[ms[i].Id] = alerting.StateWord(st)
-	}
-	return out, nil
+	return a.e.StateWords(ms)
 }
