@@ -10,21 +10,29 @@ import (
 	lookoutv1 "github.com/lookout-synthetics/lookout/internal/pb/lookoutv1"
 )
 
-// TestHandshakesAreBounded: with MaxHandshakes 1, a run's TLS handshake does not begin while
-// another's is in progress (the target sees no second ClientHello), and both runs pass once the
-// first handshake goes on. Timing accuracy depends on it: handshakes past the cores only queue
-// the goroutines that read responses, and late reads make late timings.
-func TestHandshakesAreBounded(t *testing.T) {
-	t.Parallel()
-	ca := newCA(t)
-	hellos, hold := make(chan struct{}, 4), make(chan struct{})
-	srv := newTLSServer(t, ca, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), func(s *httptest.Server) {
+// heldHandshakes is a TLS target that holds every handshake after the ClientHello until hold is
+// closed; hellos receives one value per ClientHello.
+func heldHandshakes(t *testing.T) (ca *testCA, srv *httptest.Server, hellos, hold chan struct{}) {
+	t.Helper()
+	ca = newCA(t)
+	hellos, hold = make(chan struct{}, 4), make(chan struct{})
+	srv = newTLSServer(t, ca, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), func(s *httptest.Server) {
 		s.TLS.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			hellos <- struct{}{}
 			<-hold
 			return nil, nil
 		}
 	})
+	return ca, srv, hellos, hold
+}
+
+// TestHandshakesAreBounded: with MaxHandshakes 1, a run's TLS handshake does not begin while
+// another's is in progress (the target sees no second ClientHello), and both runs pass once the
+// first handshake goes on. Timing accuracy depends on it: handshakes past the cores only queue
+// the goroutines that read responses, and late reads make late timings.
+func TestHandshakesAreBounded(t *testing.T) {
+	t.Parallel()
+	ca, srv, hellos, hold := heldHandshakes(t)
 	r := New(Options{RootCAs: ca.pool, MaxHandshakes: 1})
 	results := make(chan *lookoutv1.RunResult, 2)
 	run := func() { results <- runMonitor(t, r, monitor(get("get", srv.URL, statusIs("200"))), nil) }
@@ -55,15 +63,7 @@ func TestDefaultHandshakesAreNotBoundedWhereArrivalsAreKnown(t *testing.T) {
 		t.Skip("reads here do not learn when their bytes arrived: the default bounds handshakes")
 	}
 	t.Parallel()
-	ca := newCA(t)
-	hellos, hold := make(chan struct{}, 4), make(chan struct{})
-	srv := newTLSServer(t, ca, false, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), func(s *httptest.Server) {
-		s.TLS.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			hellos <- struct{}{}
-			<-hold
-			return nil, nil
-		}
-	})
+	ca, srv, hellos, hold := heldHandshakes(t)
 	r := New(Options{RootCAs: ca.pool})
 	results := make(chan *lookoutv1.RunResult, 2)
 	run := func() { results <- runMonitor(t, r, monitor(get("get", srv.URL, statusIs("200"))), nil) }
