@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -100,6 +101,7 @@ type dev struct {
 	httpLog *log.Logger // the demo API's and the webhook receiver's own lines (demo-api.log)
 	srv     *server.Server
 	cleanFn []func()
+	agents  []*exec.Cmd // stopped together, before the controller (see stopAgents)
 }
 
 func (d *dev) cleanup() {
@@ -392,26 +394,40 @@ func (d *dev) startAgent(ctx context.Context, bin, name, token, targetCA string)
 	cmd := exec.Command(bin, "--controller", d.srv.Addr(), "--token-file", tokFile, "--state-dir", filepath.Join(dir, "state"),
 		"--ca-file", d.srv.CAFile, "--target-ca-file", targetCA, "--instance-name", name)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("starting agent %s: %w", name, err)
 	}
-	d.cleanFn = append(d.cleanFn, func() { stopAgent(cmd); logFile.Close() })
+	if len(d.agents) == 0 {
+		d.cleanFn = append(d.cleanFn, d.stopAgents)
+	}
+	d.agents = append(d.agents, cmd)
+	d.cleanFn = append(d.cleanFn, func() { logFile.Close() })
 	d.say("agent for checkpoint %s started (pid %d, log %s)", name, cmd.Process.Pid, logFile.Name())
 	return nil
 }
 
-// stopAgent asks the agent to stop and waits up to 10s before killing it.
-func stopAgent(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
+// stopAgents asks every agent to stop at once and waits up to 10s in all before killing the ones
+// still running. One at a time, agents finishing their runs in flight could take 10s each, and a
+// supervisor that stops dev after its own 10s (a test, systemd) would kill dev and leave the
+// last ones running.
+func (d *dev) stopAgents() {
+	var wg sync.WaitGroup
+	for _, cmd := range d.agents {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		wg.Go(func() {
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
 	}
+	wg.Wait()
 }
 
 // stream prints results until ctx ends.
